@@ -1,0 +1,28 @@
+"""tailor's catalog: GPU SKUs, cloud offers, model architectures and hosted-API prices.
+
+The leaf package: it imports none of tailor's other packages. Every number carries its source
+and the date it was retrieved. Nothing is read at import time; ``load_catalog()`` is cached.
+"""
+
+from catalog.errors import CatalogError, CatalogFileError, UnknownNameError
+from catalog.loaders import catalog_home, load_catalog
+from catalog.params import active_params, total_params
+from catalog.records import ApiModel, FineTuningPrice, GpuSku, ModelArch, Offer, Vendor
+from catalog.tables import Catalog
+
+__all__ = [
+    "ApiModel",
+    "Catalog",
+    "CatalogError",
+    "CatalogFileError",
+    "FineTuningPrice",
+    "GpuSku",
+    "ModelArch",
+    "Offer",
+    "UnknownNameError",
+    "Vendor",
+    "active_params",
+    "catalog_home",
+    "load_catalog",
+    "total_params",
+]

@@ -1,0 +1,122 @@
+"""The Catalog: every table the planner reads, with name lookups.
+
+A Catalog is immutable. Tests build small ones directly (``Catalog(gpus=..., offers=...)``);
+the product loads the shipped snapshot plus the user's additions with ``load_catalog()``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import date
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog.errors import UnknownNameError
+from catalog.records import ApiModel, GpuSku, ModelArch, Offer
+
+__all__ = ["Catalog", "normalize_gpu_name"]
+
+
+def normalize_gpu_name(name: str) -> str:
+    """Lower case, letters and digits only: 'A100-80GB', 'a100 80gb' → 'a10080gb'."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _model_keys(names: list[str]) -> set[str]:
+    keys = set()
+    for name in names:
+        keys.add(name.lower())
+        keys.add(name.lower().rsplit("/", 1)[-1])
+    return keys
+
+
+def _closest(name: str, choices: list[str]) -> list[str]:
+    return difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+
+
+class Catalog(BaseModel):
+    """GPUs, offers, model architectures and hosted-API prices, as of ``snapshot_date``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gpus: tuple[GpuSku, ...] = Field(description="GPU SKUs.")
+    offers: tuple[Offer, ...] = Field(default=(), description="Cloud offers with prices.")
+    models: tuple[ModelArch, ...] = Field(default=(), description="Open model architectures.")
+    api_models: tuple[ApiModel, ...] = Field(default=(), description="Hosted API models.")
+    snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
+    provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
+
+    @cached_property
+    def _gpu_index(self) -> dict[str, GpuSku]:
+        index: dict[str, GpuSku] = {}
+        for sku in self.gpus:
+            for name in (sku.name, *sku.aliases):
+                index.setdefault(normalize_gpu_name(name), sku)
+        return index
+
+    @cached_property
+    def _model_index(self) -> dict[str, ModelArch]:
+        index: dict[str, ModelArch] = {}
+        for arch in self.models:
+            for key in _model_keys([arch.id, arch.hf_id, *arch.aliases]):
+                index.setdefault(key, arch)
+        return index
+
+    @cached_property
+    def _api_index(self) -> dict[str, ApiModel]:
+        index: dict[str, ApiModel] = {}
+        for api in self.api_models:
+            for key in (api.id, api.model, *api.aliases):
+                index.setdefault(key.lower(), api)
+        return index
+
+    @cached_property
+    def _offers_by_gpu(self) -> dict[str, tuple[Offer, ...]]:
+        grouped: dict[str, list[Offer]] = {}
+        for offer in self.offers:
+            grouped.setdefault(offer.gpu, []).append(offer)
+        return {gpu: tuple(rows) for gpu, rows in grouped.items()}
+
+    def find_gpu(self, name: str) -> GpuSku | None:
+        """The GPU called ``name`` (or one of its aliases, ignoring case), else None."""
+        return self._gpu_index.get(normalize_gpu_name(name))
+
+    def gpu(self, name: str) -> GpuSku:
+        """The GPU called ``name``; raises UnknownNameError with close names."""
+        found = self.find_gpu(name)
+        if found is None:
+            names = [g.name for g in self.gpus]
+            raise UnknownNameError("GPU", name, _closest(name, names), "tailor catalog gpus")
+        return found
+
+    def find_model(self, name: str) -> ModelArch | None:
+        """The model with that id, Hugging Face id or alias (ignoring case), else None."""
+        index = self._model_index
+        return index.get(name.lower()) or index.get(name.lower().rsplit("/", 1)[-1])
+
+    def model(self, name: str) -> ModelArch:
+        """The model called ``name``; raises UnknownNameError with close names."""
+        found = self.find_model(name)
+        if found is None:
+            ids = [m.id for m in self.models]
+            short = name.lower().rsplit("/", 1)[-1]
+            raise UnknownNameError("model", name, _closest(short, ids), "tailor catalog models")
+        return found
+
+    def api_model(self, name: str) -> ApiModel:
+        """The hosted API model called ``name`` (provider/model or model)."""
+        found = self._api_index.get(name.lower())
+        if found is None:
+            ids = [a.id for a in self.api_models]
+            raise UnknownNameError("API model", name, _closest(name, ids), "tailor catalog api")
+        return found
+
+    def offers_for(self, gpu_name: str) -> tuple[Offer, ...]:
+        """Every offer whose instances carry the named GPU."""
+        return self._offers_by_gpu.get(self.gpu(gpu_name).name, ())
+
+    def clouds(self) -> tuple[str, ...]:
+        """Clouds that have at least one offer, sorted."""
+        return tuple(sorted({o.cloud for o in self.offers}))

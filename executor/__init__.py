@@ -1,0 +1,1 @@
+"""tailor executor: plans → SkyPilot tasks and the local backend; run state."""

@@ -1,0 +1,1 @@
+"""tailor planner: goal spec → decision graph → estimates → ranked plans (pure)."""

@@ -1,0 +1,1 @@
+"""tailor: the CLI and the Textual app (the only package that imports textual, rich, click)."""
