@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,54 +32,54 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(parts) + "."
 
 
-def _yaml_items(path: Path, key: str) -> Iterator[tuple[int, Any]]:
-    """Yield (line, python value) for each item of the list under ``key``."""
-    text = path.read_text(encoding="utf-8")
+def _yaml_error(path: Path, exc: yaml.YAMLError) -> CatalogFileError:
+    mark = getattr(exc, "problem_mark", None)
+    return CatalogFileError(
+        str(path),
+        mark.line + 1 if mark else None,
+        f"is not valid YAML ({getattr(exc, 'problem', None) or exc}).",
+        "correct the YAML syntax at that line.",
+    )
+
+
+def _item_line(text: str, key: str, index: int) -> int | None:
+    """Line (1-based) of item ``index`` of the list under ``key``; composed only on error."""
+    root = yaml.compose(text, Loader=_Loader)
+    for key_node, value_node in getattr(root, "value", []):
+        if key_node.value == key and isinstance(value_node, yaml.SequenceNode):
+            return value_node.value[index].start_mark.line + 1
+    return None
+
+
+def _yaml_list(path: Path, text: str, key: str) -> list[Any]:
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        raise CatalogFileError(
-            str(path),
-            line,
-            f"is not valid YAML ({getattr(exc, 'problem', exc)}).",
-            "correct the YAML syntax at that line.",
-        ) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
+        raise _yaml_error(path, exc) from None
+    if not isinstance(data, dict) or key not in data:
         raise CatalogFileError(
             str(path),
             1,
-            f"must be a mapping with a `{key}:` list.",
-            f"start the file with `{key}:` followed by a list of entries.",
+            f"has no top-level `{key}:` list.",
+            f"start the file with `{key}:` followed by `- field: value` entries.",
         )
-    for key_node, value_node in root.value:
-        if key_node.value != key:
-            continue
-        if not isinstance(value_node, yaml.SequenceNode):
-            raise CatalogFileError(
-                str(path),
-                value_node.start_mark.line + 1,
-                f"`{key}` must be a list.",
-                f"write `{key}:` followed by `- ...` entries.",
-            )
-        for item in value_node.value:
-            value = yaml.load(yaml.serialize(item), Loader=_Loader)
-            yield item.start_mark.line + 1, value
-        return
-    raise CatalogFileError(
-        str(path), 1, f"has no `{key}:` list.", f"add a top-level `{key}:` list of entries."
-    )
+    items = data[key]
+    if not isinstance(items, list):
+        raise CatalogFileError(
+            str(path), None, f"`{key}` must be a list.", f"write `{key}:` then `- ...` entries."
+        )
+    return items
 
 
 def read_yaml_records(path: Path, key: str, record: type[R]) -> list[R]:
     """Validate every item of the YAML list ``key`` as ``record``; errors name file:line."""
+    text = path.read_text(encoding="utf-8")
     records = []
-    for line, value in _yaml_items(path, key):
+    for index, value in enumerate(_yaml_list(path, text, key)):
         if not isinstance(value, dict):
             raise CatalogFileError(
                 str(path),
-                line,
+                _item_line(text, key, index),
                 f"entry is a {type(value).__name__}, not a mapping.",
                 "write each entry as `- field: value` lines.",
             )
@@ -89,10 +88,10 @@ def read_yaml_records(path: Path, key: str, record: type[R]) -> list[R]:
         except ValidationError as exc:
             raise CatalogFileError(
                 str(path),
-                line,
+                _item_line(text, key, index),
                 f"invalid {record.__name__}: {describe_validation_error(exc)}",
-                f"correct those fields (see `tailor catalog --help` for the {record.__name__} "
-                "fields and their units).",
+                f"correct those fields (`tailor catalog models --json` shows valid "
+                f"{record.__name__} rows).",
             ) from None
     return records
 
