@@ -13,6 +13,7 @@ import click
 
 from catalog.errors import CatalogError
 from tui.commands.catalog import catalog_group
+from tui.commands.estimate import estimate_group
 
 __all__ = ["cli", "main"]
 
@@ -20,8 +21,9 @@ EXIT_BAD_INPUT = 2
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
-    errors: list[type[Exception]] = [CatalogError]
-    return tuple(errors)
+    from planner.errors import PlannerError
+
+    return (CatalogError, PlannerError)
 
 
 class _TailorGroup(click.Group):
@@ -42,6 +44,7 @@ def cli() -> None:
 
 
 cli.add_command(catalog_group)
+cli.add_command(estimate_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,120 @@
+"""The scriptable estimators behind `tailor estimate train|serve`: one GPU setup, all numbers.
+
+Pure functions over the catalog: they look the model and GPU up, run the estimators, and return
+reports whose every number has a formula (``terms``).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog import Catalog
+from planner.estimators.serving import ServingSetup, estimate_serving
+from planner.estimators.terms import Term
+from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
+from planner.estimators.training_time import estimate_training_time
+
+__all__ = ["ServeReport", "TrainReport", "estimate_serve", "estimate_train"]
+
+
+class TrainReport(BaseModel):
+    """Training memory and speed of one model on one GPU type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(description="Catalog model id.")
+    gpu: str = Field(description="GPU SKU.")
+    gpus: int = Field(description="GPUs the run is sharded over.")
+    method: str = Field(description="full, lora or qlora.")
+    peak_memory_gib_per_gpu: float = Field(description="Estimated peak memory per GPU, GiB.")
+    gpu_memory_gib: float = Field(description="The GPU's memory as the driver reports it, GiB.")
+    breakdown_gib: dict[str, float] = Field(description="Peak memory by component, GiB.")
+    fits: bool = Field(description="peak_memory_gib_per_gpu ≤ gpu_memory_gib.")
+    trainable_params: int = Field(description="Parameters that receive gradients.")
+    tokens_per_s: float = Field(description="Training tokens/s over all GPUs (mid MFU).")
+    flops_per_token: float = Field(description="Training FLOPs per token.")
+    tokens: int | None = Field(description="Tokens to train on, if given.")
+    hours: float | None = Field(description="Mid estimate of hours for `tokens`; null without.")
+    hours_low: float | None = Field(description="Optimistic hours.")
+    hours_high: float | None = Field(description="Pessimistic hours.")
+    terms: tuple[Term, ...] = Field(description="Every number with its formula.")
+
+
+class ServeReport(BaseModel):
+    """Serving capacity and speed of one model on one GPU type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(description="Catalog model id.")
+    gpu: str = Field(description="GPU SKU.")
+    gpus: int = Field(description="Tensor-parallel size.")
+    quantization: str = Field(description="Weight format.")
+    batch: int = Field(description="Concurrent sequences.")
+    weights_gib_per_gpu: float = Field(description="Weights per GPU, GiB.")
+    kv_cache_gib: float = Field(description="KV cache of the batch (all GPUs), GiB.")
+    fits: bool = Field(description="Weights + runtime + the batch's KV fit.")
+    decode_tokens_per_s: float = Field(description="Aggregate output tokens/s over the batch.")
+    per_sequence_tokens_per_s: float = Field(description="Output tokens/s of one stream.")
+    ttft_s: float = Field(description="Time to first token, s.")
+    max_concurrent_sequences: int = Field(description="Full-length sequences the KV holds.")
+    usable_gib_per_gpu: float = Field(description="GPU memory × vLLM utilization, GiB.")
+    terms: tuple[Term, ...] = Field(description="Every number with its formula.")
+
+
+def estimate_train(
+    catalog: Catalog, *, model: str, gpu: str, setup: TrainingSetup, tokens: int | None = None
+) -> TrainReport:
+    """Peak memory per GPU, throughput and (with ``tokens``) hours of one training setup."""
+    arch, sku = catalog.model(model), catalog.gpu(gpu)
+    memory = estimate_training_memory(arch, setup)
+    timing = estimate_training_time(
+        arch,
+        sku,
+        setup.gpus,
+        setup.method,
+        tokens=tokens or 0,
+        seq_len=setup.seq_len_tokens,
+        trainable_params=memory.trainable_params,
+        gradient_checkpointing=setup.gradient_checkpointing,
+    )
+    given = tokens is not None
+    return TrainReport(
+        model=arch.id,
+        gpu=sku.name,
+        gpus=setup.gpus,
+        method=str(setup.method),
+        peak_memory_gib_per_gpu=round(memory.peak_gib_per_gpu, 2),
+        gpu_memory_gib=sku.memory_gib,
+        breakdown_gib=memory.breakdown_gib(),
+        fits=memory.peak_gib_per_gpu <= sku.memory_gib,
+        trainable_params=memory.trainable_params,
+        tokens_per_s=round(timing.tokens_per_s, 1),
+        flops_per_token=timing.flops_per_token,
+        tokens=tokens,
+        hours=round(timing.hours, 3) if given else None,
+        hours_low=round(timing.hours_low, 3) if given else None,
+        hours_high=round(timing.hours_high, 3) if given else None,
+        terms=memory.breakdown + (timing.terms if given else timing.terms[:2]),
+    )
+
+
+def estimate_serve(catalog: Catalog, *, model: str, gpu: str, setup: ServingSetup) -> ServeReport:
+    """Weights, KV cache, capacity, decode tokens/s and TTFT of one serving setup."""
+    arch, sku = catalog.model(model), catalog.gpu(gpu)
+    e = estimate_serving(arch, sku, setup)
+    return ServeReport(
+        model=arch.id,
+        gpu=sku.name,
+        gpus=setup.gpus,
+        quantization=str(setup.quantization),
+        batch=setup.batch,
+        weights_gib_per_gpu=round(e.weights_gib_per_gpu, 3),
+        kv_cache_gib=round(e.kv_cache_gib, 3),
+        fits=e.fits,
+        decode_tokens_per_s=round(e.decode_tokens_per_s, 1),
+        per_sequence_tokens_per_s=round(e.per_sequence_tokens_per_s, 2),
+        ttft_s=round(e.ttft_s, 4),
+        max_concurrent_sequences=e.max_concurrent_sequences,
+        usable_gib_per_gpu=round(e.usable_gib_per_gpu, 2),
+        terms=e.terms,
+    )

@@ -1,0 +1,80 @@
+"""Closed sets the planner decides between, and the bytes each numeric format takes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AttentionImpl",
+    "Method",
+    "Optimizer",
+    "Quantization",
+    "Strategy",
+    "bytes_per_param",
+]
+
+
+class Strategy(StrEnum):
+    """How the goal is met."""
+
+    PROMPT_API = "prompt-api"
+    PROMPT_SELF_HOSTED = "prompt-self-hosted"
+    RAG_API = "rag-api"
+    RAG_SELF_HOSTED = "rag-self-hosted"
+    FINE_TUNE = "fine-tune"
+    FINE_TUNE_RAG = "fine-tune+rag"
+    API_FINE_TUNE = "api-fine-tune"
+
+
+class Method(StrEnum):
+    """How the weights are trained."""
+
+    FULL = "full"
+    LORA = "lora"
+    QLORA = "qlora"
+
+
+class Optimizer(StrEnum):
+    """Optimizer and the form of its state."""
+
+    ADAMW = "adamw"  # two fp32 moments: 8 bytes per trainable parameter
+    ADAMW_8BIT = "adamw_8bit"  # bitsandbytes block-wise 8-bit moments: 2 bytes (+ block scales)
+    PAGED_ADAMW_8BIT = "paged_adamw_8bit"  # same, in paged (evictable) memory
+
+
+class Quantization(StrEnum):
+    """Weight format of a served model."""
+
+    BF16 = "bf16"
+    FP8 = "fp8"
+    INT8 = "int8"
+    INT4 = "int4"
+
+
+class AttentionImpl(StrEnum):
+    """Attention kernel; decides whether the s×s score matrix is materialised."""
+
+    FLASH = "flash"  # FlashAttention-2 / SDPA memory-efficient: no score matrix kept
+    EAGER = "eager"  # softmax(QKᵀ) kept for backward: heads·seq² per layer
+
+
+# Bytes per weight of a linear layer, including the per-group scales each format stores.
+# int4: AWQ/GPTQ 4-bit, group size 128 with a 16-bit scale and 16-bit zero per group
+#       = 0.5 + 4/128 = 0.53125 bytes.
+# nf4 (QLoRA training): 0.5 + fp32 absmax per 64 weights, double-quantized to 8 bits with one
+#       fp32 second-level constant per 256 blocks = 0.5 + 1/64 + 4/(64·256) ≈ 0.51587 bytes
+#       (Dettmers et al. 2023, QLoRA, §3 "Double Quantization": 0.127 bits → ~0.016 bytes).
+_BYTES = {
+    "fp32": 4.0,
+    "bf16": 2.0,
+    "fp16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5 + 4 / 128,
+    "nf4": 0.5 + 1 / 64 + 4 / (64 * 256),
+}
+
+
+def bytes_per_param(fmt: str | Quantization) -> float:
+    """Bytes one weight occupies in ``fmt`` (bf16, fp8, int8, int4, nf4, fp32), scales included."""
+    return _BYTES[str(fmt)]

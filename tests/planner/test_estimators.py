@@ -1,0 +1,177 @@
+"""Estimators: each formula against a published number or a first-principles identity."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog import load_catalog, total_params
+from planner.estimators.serving import (
+    ServingSetup,
+    estimate_serving,
+    kv_cache_bytes_per_token,
+    serving_weight_bytes,
+)
+from planner.estimators.terms import GIB
+from planner.estimators.training_memory import (
+    TrainingSetup,
+    estimate_training_memory,
+    lora_adapter_params,
+)
+from planner.estimators.training_time import estimate_training_time, training_flops_per_token
+from planner.types import Method, Optimizer, Quantization, bytes_per_param
+
+CATALOG = load_catalog()
+LLAMA_8B = CATALOG.model("llama-3.1-8b")
+
+
+def test_kv_cache_per_token_llama_3_8b() -> None:
+    # 2 × 32 layers × 8 KV heads × 128 × 2 B = 131,072 B = 128 KiB per token (GQA), as in the
+    # vLLM docs' and NVIDIA's KV-cache sizing examples for Llama-3-8B.
+    assert kv_cache_bytes_per_token(LLAMA_8B) == 131_072
+
+
+def test_kv_cache_per_token_llama_2_7b() -> None:
+    # Llama-2-7B (no GQA): 2 × 32 × 32 × 128 × 2 B = 0.5 MiB per token — the figure used in
+    # the vLLM paper (Kwon et al. 2023 §2.3 reports ~0.8 MB/token for OPT-13B by the same formula).
+    assert kv_cache_bytes_per_token(CATALOG.model("llama-2-7b")) == 512 * 1024
+
+
+def test_kv_heads_split_across_tensor_parallel_and_replicate_below_one() -> None:
+    arch = CATALOG.model("llama-3.1-70b")  # 8 KV heads
+    assert kv_cache_bytes_per_token(arch, gpus=4) == kv_cache_bytes_per_token(arch) / 4
+    assert kv_cache_bytes_per_token(arch, gpus=16) == kv_cache_bytes_per_token(arch) / 8
+
+
+def test_full_finetune_states_are_16_bytes_per_param() -> None:
+    # ZeRO (Rajbhandari et al. 2020, §3.1): mixed-precision Adam keeps 2Ψ + 2Ψ + 12Ψ = 16Ψ bytes.
+    memory = estimate_training_memory(
+        LLAMA_8B, TrainingSetup(method=Method.FULL, seq_len_tokens=512)
+    )
+    parts = memory.breakdown_gib()
+    states = sum(parts[k] for k in ("weights", "gradients", "master_weights", "optimizer"))
+    assert states == pytest.approx(16 * total_params(LLAMA_8B) / GIB, rel=1e-3)
+
+
+def test_fsdp_shards_states_but_not_activations() -> None:
+    one = estimate_training_memory(LLAMA_8B, TrainingSetup(method=Method.FULL, seq_len_tokens=2048))
+    eight = estimate_training_memory(
+        LLAMA_8B, TrainingSetup(method=Method.FULL, seq_len_tokens=2048, gpus=8)
+    )
+    assert eight.breakdown_gib()["optimizer"] == pytest.approx(
+        one.breakdown_gib()["optimizer"] / 8, abs=0.01
+    )
+    assert eight.breakdown_gib()["activations"] == one.breakdown_gib()["activations"]
+
+
+def test_eight_bit_optimizer_is_a_quarter_of_adamw() -> None:
+    adamw = estimate_training_memory(
+        LLAMA_8B, TrainingSetup(method=Method.FULL, seq_len_tokens=512)
+    )
+    eight = estimate_training_memory(
+        LLAMA_8B,
+        TrainingSetup(method=Method.FULL, seq_len_tokens=512, optimizer=Optimizer.ADAMW_8BIT),
+    )
+    assert eight.breakdown_gib()["optimizer"] == pytest.approx(
+        adamw.breakdown_gib()["optimizer"] / 4, abs=0.01
+    )
+
+
+def test_lora_params_llama_8b_rank_16_all_linear() -> None:
+    # PEFT prints "trainable params: 41,943,040" for Llama-3-8B, r=16, all linear layers:
+    # 32 × 16 × (2·4096+2·(4096+1024)+2·(4096+14336)+(14336+4096)) = 41,943,040.
+    assert (
+        lora_adapter_params(
+            LLAMA_8B,
+            16,
+            ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        )
+        == 41_943_040
+    )
+
+
+def test_nf4_bytes_match_qlora_paper() -> None:
+    # QLoRA §3: double quantization cuts constants from 0.5 to 0.127 bits per parameter.
+    assert (bytes_per_param("nf4") - 0.5) * 8 == pytest.approx(0.127, abs=0.001)
+
+
+def test_qlora_weights_smaller_than_lora_and_checkpointing_saves_activations() -> None:
+    def peak(method: Method, gc: bool) -> float:
+        setup = TrainingSetup(method=method, seq_len_tokens=4096, gradient_checkpointing=gc)
+        return estimate_training_memory(LLAMA_8B, setup).peak_gib_per_gpu
+
+    assert peak(Method.QLORA, True) < peak(Method.LORA, True) < peak(Method.FULL, True)
+    assert peak(Method.LORA, True) < peak(Method.LORA, False)
+
+
+def test_training_flops_are_6n_for_full_and_4n_for_lora() -> None:
+    # Kaplan et al. 2020: C ≈ 6N per training token (forward 2N + backward 4N); attention adds
+    # a seq-proportional term, small at seq_len 1.
+    n = total_params(LLAMA_8B)
+    full = training_flops_per_token(
+        LLAMA_8B, Method.FULL, seq_len=1, trainable_params=n, gradient_checkpointing=False
+    )
+    lora = training_flops_per_token(
+        LLAMA_8B, Method.LORA, seq_len=1, trainable_params=0, gradient_checkpointing=False
+    )
+    assert full == pytest.approx(6 * n, rel=1e-4)
+    assert lora == pytest.approx(4 * n, rel=1e-4)
+
+
+def test_training_hours_scale_with_tokens_and_gpus() -> None:
+    h100 = CATALOG.gpu("H100")
+
+    def hours(tokens: int, gpus: int) -> float:
+        return estimate_training_time(
+            LLAMA_8B,
+            h100,
+            gpus,
+            Method.LORA,
+            tokens=tokens,
+            seq_len=2048,
+            trainable_params=41_943_040,
+            gradient_checkpointing=True,
+        ).hours
+
+    assert hours(2_000_000, 1) == pytest.approx(2 * hours(1_000_000, 1))
+    assert hours(1_000_000, 4) == pytest.approx(hours(1_000_000, 1) / 4)
+
+
+def test_int4_weights_of_llama_8b() -> None:
+    # AWQ Llama-3-8B checkpoints are ~5.7 GB on disk: 7.0B linear × 0.531 B + 1.05B × 2 B.
+    assert serving_weight_bytes(LLAMA_8B, Quantization.INT4) / 1e9 == pytest.approx(5.8, abs=0.3)
+
+
+def test_decode_is_bandwidth_bound_at_batch_one() -> None:
+    # At batch 1 the step reads all weights once: tokens/s ≈ bandwidth × MBU / weight bytes.
+    e = estimate_serving(
+        LLAMA_8B,
+        CATALOG.gpu("H100"),
+        ServingSetup(quantization=Quantization.BF16, input_tokens=100, output_tokens=100),
+    )
+    roofline = 3350e9 / serving_weight_bytes(LLAMA_8B, Quantization.BF16)
+    assert 0.5 * roofline < e.per_sequence_tokens_per_s < roofline
+
+
+def test_batching_raises_throughput_and_lowers_per_stream_speed() -> None:
+    def run(batch: int):
+        return estimate_serving(
+            LLAMA_8B,
+            CATALOG.gpu("A100-80GB"),
+            ServingSetup(
+                quantization=Quantization.BF16, batch=batch, input_tokens=500, output_tokens=500
+            ),
+        )
+
+    small, large = run(1), run(64)
+    assert large.decode_tokens_per_s > 10 * small.decode_tokens_per_s
+    assert large.per_sequence_tokens_per_s < small.per_sequence_tokens_per_s
+
+
+def test_70b_bf16_does_not_fit_one_h100_but_fits_four() -> None:
+    arch, h100 = CATALOG.model("llama-3.1-70b"), CATALOG.gpu("H100")
+    setup = ServingSetup(
+        quantization=Quantization.BF16, batch=8, input_tokens=1000, output_tokens=500
+    )
+    assert not estimate_serving(arch, h100, setup).fits
+    four = estimate_serving(arch, h100, setup.model_copy(update={"gpus": 4}))
+    assert four.fits and four.weights_gib_per_gpu == pytest.approx(131.4 / 4, abs=0.2)

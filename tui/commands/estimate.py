@@ -1,0 +1,138 @@
+"""`tailor estimate train|serve`: the scriptable estimators, one setup at a time."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from catalog import load_catalog
+from planner.estimate import ServeReport, TrainReport, estimate_serve, estimate_train
+from planner.estimators.serving import ServingSetup
+from planner.estimators.training_memory import TrainingSetup
+from planner.types import Method, Optimizer, Quantization
+
+__all__ = ["estimate_group"]
+
+_POSITIVE = click.IntRange(min=1)
+
+
+def _print_terms(title: str, summary: dict[str, object], report: TrainReport | ServeReport) -> None:
+    console = Console(highlight=False, width=max(Console().width, 120))
+    table = Table(title=title, show_header=True)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    table.add_column("formula / basis", overflow="fold")
+    for key, value in summary.items():
+        table.add_row(key, str(value), "")
+    for term in report.terms:
+        value = f"{term.value:,.3g} {term.unit}"
+        table.add_row(term.name, value, term.formula)
+    console.print(table)
+
+
+@click.group("estimate")
+def estimate_group() -> None:
+    """Memory, speed and time of one training or serving setup (no planning)."""
+
+
+@estimate_group.command("train")
+@click.option("--model", required=True, help="Catalog model (e.g. llama-3.1-8b).")
+@click.option("--method", type=click.Choice([m.value for m in Method]), required=True)
+@click.option("--gpu", required=True, help="GPU SKU (e.g. H100, A100-80GB, L4).")
+@click.option("--gpus", type=_POSITIVE, default=1, show_default=True, help="GPUs (FSDP).")
+@click.option("--seq-len", type=_POSITIVE, required=True, help="Tokens per sequence.")
+@click.option("--batch", type=_POSITIVE, required=True, help="Micro-batch per GPU.")
+@click.option("--lora-rank", type=_POSITIVE, default=16, show_default=True)
+@click.option(
+    "--gradient-checkpointing/--no-gradient-checkpointing", default=True, show_default=True
+)
+@click.option(
+    "--optimizer",
+    type=click.Choice([o.value for o in Optimizer]),
+    default="adamw",
+    show_default=True,
+)
+@click.option("--tokens", type=_POSITIVE, help="Training tokens (all epochs) → hours.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def train_command(
+    *,
+    model: str,
+    method: str,
+    gpu: str,
+    gpus: int,
+    seq_len: int,
+    batch: int,
+    lora_rank: int,
+    gradient_checkpointing: bool,
+    optimizer: str,
+    tokens: int | None,
+    as_json: bool,
+) -> None:
+    """Peak memory per GPU (with its breakdown), tokens/s and hours of a fine-tune."""
+    setup = TrainingSetup(
+        method=Method(method),
+        seq_len_tokens=seq_len,
+        micro_batch=batch,
+        lora_rank=lora_rank,
+        gradient_checkpointing=gradient_checkpointing,
+        optimizer=Optimizer(optimizer),
+        gpus=gpus,
+    )
+    report = estimate_train(load_catalog(), model=model, gpu=gpu, setup=setup, tokens=tokens)
+    if as_json:
+        click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    fits = "fits" if report.fits else "does NOT fit"
+    _print_terms(
+        f"{report.method} {report.model} on {report.gpus}× {report.gpu}: "
+        f"{report.peak_memory_gib_per_gpu:.1f} of {report.gpu_memory_gib:.1f} GiB ({fits})",
+        {"tokens_per_s": report.tokens_per_s, "hours": report.hours},
+        report,
+    )
+
+
+@estimate_group.command("serve")
+@click.option("--model", required=True, help="Catalog model (e.g. llama-3.1-8b).")
+@click.option("--gpu", required=True, help="GPU SKU.")
+@click.option("--gpus", type=_POSITIVE, default=1, show_default=True, help="Tensor parallel.")
+@click.option("--quantization", type=click.Choice([q.value for q in Quantization]), required=True)
+@click.option("--batch", type=_POSITIVE, required=True, help="Concurrent sequences.")
+@click.option("--input-len", type=_POSITIVE, required=True, help="Prompt tokens.")
+@click.option("--output-len", type=_POSITIVE, required=True, help="Generated tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def serve_command(
+    *,
+    model: str,
+    gpu: str,
+    gpus: int,
+    quantization: str,
+    batch: int,
+    input_len: int,
+    output_len: int,
+    as_json: bool,
+) -> None:
+    """Weights, KV cache, capacity, decode tokens/s and TTFT of one vLLM replica."""
+    setup = ServingSetup(
+        quantization=Quantization(quantization),
+        gpus=gpus,
+        batch=batch,
+        input_tokens=input_len,
+        output_tokens=output_len,
+    )
+    report = estimate_serve(load_catalog(), model=model, gpu=gpu, setup=setup)
+    if as_json:
+        click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    _print_terms(
+        f"{report.model} {report.quantization} on {report.gpus}× {report.gpu}, batch "
+        f"{report.batch}: {report.decode_tokens_per_s:,.0f} tokens/s, TTFT "
+        f"{report.ttft_s * 1e3:.0f} ms ({'fits' if report.fits else 'does NOT fit'})",
+        {
+            "per_sequence_tokens_per_s": report.per_sequence_tokens_per_s,
+            "max_concurrent_sequences": report.max_concurrent_sequences,
+        },
+        report,
+    )
