@@ -1,0 +1,87 @@
+"""Planner errors.
+
+Hierarchy::
+
+    PlannerError                 base of everything this package raises
+    ├── GoalSpecError            the goal file or dict is unusable: one Problem per field
+    │                            (field path, what is wrong, "To fix: …"), all reported at once
+    └── InfeasibleGoalError      the goal is well-formed but no plan meets it: every reason,
+                                 then the nearest feasible plans
+
+Messages are plain text: what failed, why, then "To fix: …". The CLI and the TUI render them;
+nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["GoalSpecError", "InfeasibleGoalError", "PlannerError", "Problem"]
+
+
+class PlannerError(Exception):
+    """Base class of planner errors."""
+
+
+class Problem(BaseModel):
+    """One thing wrong with a goal, tied to the field it concerns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str = Field(
+        description="Dotted path of the field, e.g. `traffic.avg_input_tokens`; empty when the "
+        "problem concerns the whole file."
+    )
+    message: str = Field(description="What is wrong, as a sentence.")
+    fix: str = Field(description="What to change, as a sentence (shown after 'To fix:').")
+    line: int | None = Field(
+        default=None, description="1-based line in the goal file where the field is, if known."
+    )
+
+    def render(self, source: str) -> str:
+        """One paragraph: ``source:line: field: message To fix: fix``."""
+        where = f"{source}:{self.line}" if self.line is not None else source
+        subject = f"{where}: {self.field}:" if self.field else f"{where}:"
+        return f"{subject} {_sentence(self.message)} To fix: {_sentence(self.fix)}"
+
+
+class GoalSpecError(PlannerError):
+    """A goal that cannot be read or validated; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Sequence[Problem], *, source: str = "<goal>") -> None:
+        if not problems:
+            raise ValueError("GoalSpecError needs at least one problem")
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.source = source
+        super().__init__("\n\n".join(p.render(source) for p in self.problems))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The field paths of the problems, in order."""
+        return tuple(p.field for p in self.problems)
+
+
+class InfeasibleGoalError(PlannerError):
+    """No candidate plan satisfies the goal; says why and what comes closest."""
+
+    def __init__(self, reasons: Sequence[str], nearest: Sequence[str]) -> None:
+        self.reasons: tuple[str, ...] = tuple(reasons)
+        self.nearest: tuple[str, ...] = tuple(nearest)
+        lines = ["No plan meets the goal:"]
+        lines += [f"  - {_sentence(r)}" for r in self.reasons] or ["  - (no reason recorded)"]
+        if self.nearest:
+            lines += ["Nearest feasible plans:"]
+            lines += [f"  - {_sentence(n)}" for n in self.nearest]
+            fix = "relax the constraint named above, or accept one of the nearest plans."
+        else:
+            fix = "relax the constraints named above (budget, latency, privacy or candidates)."
+        lines.append(f"To fix: {fix}")
+        super().__init__("\n".join(lines))
+
+
+def _sentence(text: str) -> str:
+    """``text`` stripped, ending with a full stop unless it already ends a sentence."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", "…")) else f"{text}."
