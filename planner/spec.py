@@ -1,0 +1,392 @@
+"""The goal: what the user wants adapted, how it is used, and what it may cost.
+
+A goal is a YAML file (see ``examples/goals/``) read by :func:`load_goal` into a frozen
+:class:`GoalSpec`. Every problem in it is reported at once as a :class:`GoalSpecError`, each with
+its field path and a "To fix: …" sentence. Sections that may be omitted, and their defaults:
+
+``data``         no training examples (prompting / RAG only); 3 epochs, 10 % held out
+``latency``      no latency requirement
+``budget``       no spending cap
+``privacy``      ``data_can_leave: false`` (no third-party hosted API sees the data), any cloud,
+                 any region
+``models``       every model in the catalog
+``preferences``  ``objective: balanced``, ``spot: allowed``
+
+Nothing is read or computed at import time.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+
+from planner import spec_checks
+from planner.errors import GoalSpecError, Problem
+
+__all__ = [
+    "SECONDS_PER_MONTH",
+    "BudgetSpec",
+    "DataFormat",
+    "DataSpec",
+    "GoalSpec",
+    "LatencySpec",
+    "ModelsSpec",
+    "Objective",
+    "PreferencesSpec",
+    "PrivacySpec",
+    "SpotPolicy",
+    "TaskSpec",
+    "TaskType",
+    "TrafficSpec",
+    "dump_goal",
+    "goal_json_schema",
+    "load_goal",
+    "parse_goal",
+]
+
+SECONDS_PER_MONTH = 30 * 86_400
+"""A billing month as the goal counts it: 30 days (requests_per_month / this = average rate)."""
+
+_MAX = 10**15  # far above any real figure; keeps every product of goal numbers a finite float
+
+_Count = Annotated[int, Strict(), Field(ge=0, le=_MAX)]
+_PositiveCount = Annotated[int, Strict(), Field(gt=0, le=_MAX)]
+_Amount = Annotated[float, Strict(), Field(ge=0, le=_MAX, allow_inf_nan=False)]
+_PositiveAmount = Annotated[float, Strict(), Field(gt=0, le=_MAX, allow_inf_nan=False)]
+_Flag = Annotated[bool, Strict()]
+_Text = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=r"^\S+$")]
+_CloudName = Annotated[str, Strict(), Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
+_RegionGlob = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9*?\[\]!_.-]+$", max_length=80)]
+
+_NonEmpty = AfterValidator(spec_checks.check_not_empty)  # after the items, unlike min_length
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class TaskType(StrEnum):
+    """What the adapted model is asked to do."""
+
+    CHAT = "chat"
+    CLASSIFICATION = "classification"
+    EXTRACTION = "extraction"
+    SUMMARIZATION = "summarization"
+    QA = "qa"
+    CODE = "code"
+
+
+class DataFormat(StrEnum):
+    """Layout of the training examples."""
+
+    # The three layouts of seed 001 (Data Dynamics, "LLM Fine-Tuning Complete Guide"), §4.
+
+    CHAT = "chat"  # {"messages": [{"role": ..., "content": ...}, ...]}
+    INSTRUCTION = "instruction"  # {"instruction": ..., "input": ..., "output": ...}
+    COMPLETION = "completion"  # {"prompt": ..., "completion": ...}
+
+
+class Objective(StrEnum):
+    """What the ranking favours among plans that meet every constraint."""
+
+    COST = "cost"
+    LATENCY = "latency"
+    BALANCED = "balanced"
+
+
+class SpotPolicy(StrEnum):
+    """Whether plans may use spot / preemptible instances."""
+
+    ALLOWED = "allowed"
+    REQUIRED = "required"
+    NEVER = "never"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TaskSpec(_Section):
+    """The job, and which adaptation it calls for."""
+
+    # The two flags are the first two questions of seed 001's decision framework (§7): fresh
+    # facts → RAG; behavior prompting cannot pin down → fine-tuning.
+
+    type: TaskType = Field(description="Kind of task.", examples=["chat"])
+    needs_fresh_knowledge: _Flag = Field(
+        default=False,
+        description="Answers depend on facts that change after training, which calls for RAG.",
+    )
+    needs_custom_behavior: _Flag = Field(
+        default=False,
+        description="A format, tone or domain reasoning that prompting cannot pin down, which "
+        "calls for fine-tuning.",
+    )
+    knowledge_base_tokens: _Count = Field(
+        default=0,
+        description="Size of the documents answers are retrieved from, in tokens (about 4 "
+        "characters of English per token); 0: no retrieval.",
+        examples=[50_000_000],
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TaskSpec:
+        spec_checks.check_task(self)
+        return self
+
+
+class DataSpec(_Section):
+    """The training examples, if any; training time is computed from their size × epochs."""
+
+    train_examples: _Count = Field(
+        default=0,
+        description="Labelled examples available for fine-tuning, validation split included.",
+        examples=[5000],
+    )
+    avg_example_tokens: _PositiveCount | None = Field(
+        default=None,
+        description="Average length of one example (prompt and response), in tokens; required "
+        "when train_examples > 0.",
+        examples=[600],
+    )
+    format: DataFormat = Field(default=DataFormat.CHAT, description="Layout of each example.")
+    path: Annotated[str, Strict(), Field(min_length=1, max_length=4096)] | None = Field(
+        default=None,
+        description="JSONL file of the examples, relative to the goal file's folder; optional.",
+        examples=["data/train.jsonl"],
+    )
+    epochs: _PositiveCount = Field(
+        default=3, description="Passes over the training split (typically 1–5).", examples=[3]
+    )
+    validation_fraction: Annotated[float, Strict(), Field(ge=0, le=0.5)] = Field(
+        default=0.1,
+        description="Share of train_examples held out for evaluation, 0 to 0.5 (10–20 % is "
+        "usual); not trained on.",
+        examples=[0.1],
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DataSpec:
+        spec_checks.check_data(self)
+        return self
+
+    @property
+    def validation_examples(self) -> int:
+        """Examples held out: ``floor(train_examples × validation_fraction)``."""
+        return math.floor(self.train_examples * self.validation_fraction)
+
+    @property
+    def training_examples(self) -> int:
+        """Examples trained on: the rest of ``train_examples``."""
+        return self.train_examples - self.validation_examples
+
+    @property
+    def training_tokens(self) -> int:
+        """Tokens processed by the whole training run: examples × tokens each × epochs."""
+        return self.training_examples * (self.avg_example_tokens or 0) * self.epochs
+
+
+class TrafficSpec(_Section):
+    """How the adapted model is used once it serves."""
+
+    requests_per_month: _PositiveCount = Field(
+        description="Requests served in a 30-day month.", examples=[1_000_000]
+    )
+    peak_requests_per_s: _PositiveAmount = Field(
+        description="Highest sustained request rate the service must absorb, requests/s; at "
+        "least the monthly average.",
+        examples=[5],
+    )
+    avg_input_tokens: _PositiveCount = Field(
+        description="Average prompt length per request in tokens, counting the system prompt, "
+        "few-shot examples and retrieved passages.",
+        examples=[500],
+    )
+    avg_output_tokens: _PositiveCount = Field(
+        description="Average generated length per request, in tokens.", examples=[500]
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TrafficSpec:
+        spec_checks.check_traffic(self)
+        return self
+
+    @property
+    def average_requests_per_s(self) -> float:
+        """``requests_per_month`` spread evenly over 30 days, requests/s."""
+        return self.requests_per_month / SECONDS_PER_MONTH
+
+
+class LatencySpec(_Section):
+    """Serving latency requirements; omitted fields (or section) mean no requirement."""
+
+    p95_time_to_first_token_ms: _PositiveAmount | None = Field(
+        default=None,
+        description="95th-percentile time from request to first token, ms; none: no limit.",
+        examples=[1000],
+    )
+    min_output_tokens_per_s: _PositiveAmount | None = Field(
+        default=None,
+        description="Slowest acceptable generation speed of one stream, tokens/s; none: no limit.",
+        examples=[20],
+    )
+
+
+class BudgetSpec(_Section):
+    """Spending caps; omitted fields (or section) mean no cap."""
+
+    training_usd: _Amount | None = Field(
+        default=None,
+        description="Most to spend on one training run, USD; 0 rules out fine-tuning; none: no "
+        "cap.",
+        examples=[500],
+    )
+    monthly_usd: _PositiveAmount | None = Field(
+        default=None,
+        description="Most to spend on serving per 30-day month, USD; none: no cap.",
+        examples=[3000],
+    )
+
+
+class PrivacySpec(_Section):
+    """Where the data may go."""
+
+    data_can_leave: _Flag = Field(
+        default=False,
+        description="True lets third-party hosted APIs (OpenAI, Anthropic, ...) see prompts and "
+        "training data; false (default) keeps everything on machines the plan rents.",
+    )
+    allowed_clouds: Annotated[tuple[_CloudName, ...], _NonEmpty] | None = Field(
+        default=None,
+        description="Clouds the plan may rent from, lower case as SkyPilot spells them (aws, "
+        "gcp, azure, lambda, runpod, vast, ...); none: any cloud.",
+        examples=[["aws", "gcp"]],
+    )
+    allowed_regions: Annotated[tuple[_RegionGlob, ...], _NonEmpty] | None = Field(
+        default=None,
+        description="Region name globs the plan may use (`*` any characters); none: any region.",
+        examples=[["us-*", "eu-*"]],
+    )
+
+
+class ModelsSpec(_Section):
+    """Which models the planner may consider."""
+
+    candidates: tuple[_Text, ...] = Field(
+        default=(),
+        description="Catalog model ids (`tailor catalog models`) and hosted API ids (`tailor "
+        "catalog api`) to restrict the search to; empty: every model in the catalog.",
+        examples=[["llama-3.1-8b", "openai/gpt-4o-mini"]],
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelsSpec:
+        spec_checks.check_models(self)
+        return self
+
+
+class PreferencesSpec(_Section):
+    """How to choose among plans that meet every constraint."""
+
+    objective: Objective = Field(default=Objective.BALANCED, description="What ranking favours.")
+    spot: SpotPolicy = Field(
+        default=SpotPolicy.ALLOWED,
+        description="Spot / preemptible instances: allowed, required or never.",
+    )
+
+
+class GoalSpec(_Section):
+    """A complete, validated goal; the planner's only input besides the catalog."""
+
+    name: Annotated[
+        str, Strict(), Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    ] = Field(
+        description="Short id used in plan files and cluster names: letters, digits, '.', '_', "
+        "'-'.",
+        examples=["support-assistant"],
+    )
+    task: TaskSpec = Field(description="The job and the adaptation it calls for.")
+    data: DataSpec = Field(default_factory=DataSpec, description="Training examples, if any.")
+    traffic: TrafficSpec = Field(description="Serving load once deployed.")
+    latency: LatencySpec = Field(default_factory=LatencySpec, description="Latency limits.")
+    budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Spending caps.")
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec, description="Where data may go.")
+    models: ModelsSpec = Field(default_factory=ModelsSpec, description="Models to consider.")
+    preferences: PreferencesSpec = Field(
+        default_factory=PreferencesSpec, description="Ranking objective and spot policy."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> GoalSpec:
+        spec_checks.check_goal(self)
+        return self
+
+
+def parse_goal(data: dict[str, Any], source: str = "<goal>") -> GoalSpec:
+    """Validate a goal given as a mapping (parsed YAML or JSON); ``source`` names it in errors."""
+    return _validate(data, source=source, text=None)
+
+
+def load_goal(path: Path) -> GoalSpec:
+    """Read and validate a goal YAML file; every problem is reported in one GoalSpecError."""
+    path = Path(path)
+    text = _read_text(path)
+    data = spec_checks.parse_goal_yaml(text, source=str(path))
+    return _validate(data, source=str(path), text=text)
+
+
+def goal_json_schema() -> dict[str, Any]:
+    """JSON Schema of a goal file (for editors and documentation)."""
+    return GoalSpec.model_json_schema()
+
+
+def dump_goal(goal: GoalSpec) -> str:
+    """The goal as YAML with every default spelled out; :func:`load_goal` reads it back equal."""
+    data = goal.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _validate(data: object, *, source: str, text: str | None) -> GoalSpec:
+    if not isinstance(data, dict):
+        what = "is empty" if data is None else f"is a {type(data).__name__}, not a mapping"
+        problem = Problem(
+            field="",
+            message=f"the goal {what}",
+            fix="write the goal as a mapping of sections (name:, task:, traffic:, ...); "
+            "start from a file in examples/goals/",
+            line=1 if text is not None else None,
+        )
+        raise GoalSpecError([problem], source=source)
+    try:
+        return GoalSpec.model_validate(data)
+    except ValidationError as error:
+        problems = spec_checks.problems_from_validation(error, GoalSpec, text=text)
+        raise GoalSpecError(problems, source=source) from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        message = "the goal file does not exist"
+        fix = "check the path, or copy a goal from examples/goals/ and edit it"
+    except IsADirectoryError:
+        message = "is a folder, not a goal file"
+        fix = "pass the path of a .yaml file inside it"
+    except UnicodeDecodeError as error:
+        message = f"is not UTF-8 text (byte {error.start})"
+        fix = "save the goal as UTF-8 text"
+    except OSError as error:
+        message = f"cannot be read ({error.strerror or error})"
+        fix = "check the file's permissions"
+    raise GoalSpecError([Problem(field="", message=message, fix=fix)], source=str(path))

@@ -1,0 +1,394 @@
+"""Goal checks: the text is sane YAML, cross-field rules hold, and failures become Problems.
+
+:func:`parse_goal_yaml` turns bad YAML syntax (with its line), a key given twice or absurd
+nesting into a :class:`~planner.errors.GoalSpecError`.
+
+The cross-field rules (``check_*``) run inside the goal models' validators. Each raises a
+``goal_conflict`` :class:`~pydantic_core.PydanticCustomError` whose context names the field it
+concerns and the fix, so it is reported alongside ordinary type errors.
+
+:func:`problems_from_validation` turns every pydantic error item into a
+:class:`~planner.errors.Problem`: the dotted field path, the goal file's line where it can be
+found, and a "To fix" sentence written from the field's type, bounds, example and description.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+from collections.abc import Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
+
+from planner.errors import GoalSpecError, Problem
+
+if TYPE_CHECKING:
+    from planner.spec import DataSpec, GoalSpec, ModelsSpec, TaskSpec, TrafficSpec
+
+__all__ = [
+    "CONFLICT",
+    "check_data",
+    "check_goal",
+    "check_models",
+    "check_not_empty",
+    "check_task",
+    "check_traffic",
+    "parse_goal_yaml",
+    "problems_from_validation",
+]
+
+CONFLICT = "goal_conflict"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAX_DEPTH = 32  # a goal nests 3 levels; libyaml's composer crashes (C stack) near 50,000
+_UNBOUNDED = 10**15  # bounds at or above this only guard arithmetic; not worth telling the user
+Loc = tuple[int | str, ...]
+
+
+def _conflict(message: str, *, fix: str, field: str = "") -> PydanticCustomError:
+    return PydanticCustomError(CONFLICT, message, {"field": field, "fix": fix})
+
+
+def check_task(task: TaskSpec) -> None:
+    """Fresh knowledge is served by retrieval, which needs documents to retrieve from."""
+    if task.needs_fresh_knowledge and task.knowledge_base_tokens == 0:
+        raise _conflict(
+            "is 0, but needs_fresh_knowledge is true and RAG needs documents to retrieve from",
+            fix="set `task.knowledge_base_tokens` to the size of those documents (about 250,000 "
+            "tokens per MB of English text), or set `task.needs_fresh_knowledge: false`",
+            field="knowledge_base_tokens",
+        )
+
+
+def check_data(data: DataSpec) -> None:
+    """Training time and cost scale with example length, so it must be given with examples."""
+    if data.train_examples > 0 and data.avg_example_tokens is None:
+        raise _conflict(
+            f"is missing, but data.train_examples is {data.train_examples:,} and training time "
+            "and cost scale with the length of each example",
+            fix="add `avg_example_tokens:` under `data:` (prompt plus response, in tokens; about "
+            "4 characters of English per token), e.g. 600",
+            field="avg_example_tokens",
+        )
+
+
+def check_traffic(traffic: TrafficSpec) -> None:
+    """A peak rate below the month's average rate is impossible."""
+    average = traffic.average_requests_per_s
+    if traffic.peak_requests_per_s < average:
+        most = math.floor(traffic.peak_requests_per_s * traffic.requests_per_month / average)
+        raise _conflict(
+            f"is {traffic.peak_requests_per_s:g} requests/s, below the average of "
+            f"{_up(average)} requests/s that {traffic.requests_per_month:,} requests per 30-day "
+            "month imply; a peak cannot be lower than the average",
+            fix=f"raise `traffic.peak_requests_per_s` to at least {_up(average)} (busy hours "
+            f"commonly run 2-5x the average, e.g. {_up(3 * average)}), or lower "
+            f"`traffic.requests_per_month` to at most {most:,}",
+            field="peak_requests_per_s",
+        )
+
+
+def check_not_empty(items: tuple[str, ...]) -> tuple[str, ...]:
+    """An empty allow-list would allow nothing; leaving the field out allows everything."""
+    if not items:
+        raise _conflict(
+            "is an empty list, which would allow nothing",
+            fix="list at least one entry, or delete the line to allow any",
+        )
+    return items
+
+
+def check_models(models: ModelsSpec) -> None:
+    """Each candidate is listed once (ids match ignoring case, as the catalog does)."""
+    seen: set[str] = set()
+    for name in models.candidates:
+        if name.lower() in seen:
+            raise _conflict(
+                f"lists {name!r} more than once",
+                fix=f"list `{name}` once in `models.candidates`",
+                field="candidates",
+            )
+        seen.add(name.lower())
+
+
+def check_goal(goal: GoalSpec) -> None:
+    """Custom behavior is taught by fine-tuning, which needs examples (50 at least: seed 001 §4)."""
+    if goal.task.needs_custom_behavior and goal.data.train_examples == 0:
+        raise _conflict(
+            "is 0, but task.needs_custom_behavior is true: fine-tuning needs examples",
+            fix="set `data.train_examples` and `data.avg_example_tokens` to your labelled set "
+            "(50 at the very least; hundreds to thousands make a difference), or set "
+            "`task.needs_custom_behavior: false` to plan prompting and RAG only",
+            field="data.train_examples",
+        )
+
+
+class _DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice."""
+
+
+class _GoalLoader(_Loader):
+    """Safe loader that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else key_node
+            if key in seen and key != "<<":
+                message = f"key {key!r} appears twice"
+                raise _DuplicateKeyError(None, None, message, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_goal_yaml(text: str, *, source: str) -> object:
+    """The YAML document in ``text``; bad syntax or a repeated key is a GoalSpecError."""
+    try:
+        line = _too_deep_line(text)
+        if line is None:
+            return yaml.load(text, Loader=_GoalLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        detail = getattr(error, "problem", None) or str(error).splitlines()[0]
+        fix = (
+            "keep one of the two entries and delete the other"
+            if isinstance(error, _DuplicateKeyError)
+            else "correct the YAML at that line: nest fields with consistent spaces (no tabs), "
+            "put a space after each ':', and quote values that contain ': ' or ' #'"
+        )
+        line = mark.line + 1 if mark is not None else None
+        problem = Problem(field="", message=f"is not valid YAML: {detail}", fix=fix, line=line)
+        raise GoalSpecError([problem], source=source) from None
+    message = f"nests collections more than {_MAX_DEPTH} levels deep"
+    fix = "write the goal as sections of plain fields, as in examples/goals/"
+    raise GoalSpecError([Problem(field="", message=message, fix=fix, line=line)], source=source)
+
+
+def _too_deep_line(text: str) -> int | None:
+    """Line where nesting passes _MAX_DEPTH (events: libyaml's composer would overflow), or None."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return event.start_mark.line + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def problems_from_validation(
+    error: ValidationError, model: type[BaseModel], *, text: str | None = None
+) -> list[Problem]:
+    """One Problem per error item of validating ``model``; ``text`` (the YAML) gives lines."""
+    root = _compose(text)
+    return [_problem(item, model, root) for item in error.errors(include_url=False)]
+
+
+def _problem(item: Any, model: type[BaseModel], root: yaml.Node | None) -> Problem:
+    loc: Loc = tuple(item["loc"])
+    ctx = item.get("ctx") or {}
+    if item["type"] == CONFLICT:
+        path = (*loc, *[p for p in str(ctx.get("field", "")).split(".") if p])
+        return Problem(
+            field=_dotted(path), message=item["msg"], fix=str(ctx["fix"]), line=_line(root, path)
+        )
+    if item["type"] == "invalid_key":
+        loc = (*loc[:-1], str(loc[-1]))
+    parent, info = _locate(model, loc)
+    return Problem(
+        field=_dotted(loc),
+        message=_message(item),
+        fix=_fix(item, loc, model, parent, info),
+        line=_line(root, loc),
+    )
+
+
+def _message(item: Any) -> str:
+    kind = item["type"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "invalid_key":
+        return "is not a valid field name (field names are text)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of fields (got {_show(item['input'])})"
+    return f"{item['msg']} (got {_show(item['input'])})"
+
+
+def _fix(
+    item: Any, loc: Loc, root: type[BaseModel], parent: type[BaseModel], info: FieldInfo | None
+) -> str:
+    kind = item["type"]
+    names = [str(p) for p in loc if isinstance(p, str)]
+    leaf = names[-1] if names else ""
+    if kind in ("extra_forbidden", "invalid_key") or info is None:
+        return _fix_unknown(leaf, tuple(names[:-1]), root, parent)
+    field_path = ".".join(names)
+    section = _model_class(info.annotation)
+    if section is not None:
+        fields = ", ".join(section.model_fields)
+        if kind == "missing":
+            return f"add a `{field_path}:` section with its fields ({fields}) indented under it"
+        return f"write `{field_path}:` as a mapping of fields ({fields}), one per indented line"
+    value = _rule(info) + (f" (e.g. {_inline(info.examples[0])})" if info.examples else "")
+    if kind == "missing":
+        where = f"under `{'.'.join(names[:-1])}:`" if len(names) > 1 else "at the top level"
+        return f"add `{leaf}:` {where}, set to {value}: {_about(info)}"
+    default = "" if info.is_required() else ", or delete the line to use the default"
+    return f"set `{field_path}` to {value}{default}{_hint(item)}: {_about(info)}"
+
+
+def _hint(item: Any) -> str:
+    """A word on the YAML habits behind common type errors."""
+    value, kind = item["input"], item["type"]
+    if kind not in ("int_type", "float_type"):
+        return ""
+    if isinstance(value, bool):
+        return " (YAML reads yes/no/on/off as true/false)"
+    if isinstance(value, str):
+        return " (write numbers without quotes; YAML reads 1e6 as text, write 1000000 or 1_000_000)"
+    return ""
+
+
+def _fix_unknown(
+    leaf: str, parent_path: tuple[str, ...], root: type[BaseModel], parent: type[BaseModel]
+) -> str:
+    where = f"`{'.'.join(parent_path)}`" if parent_path else "the top level"
+    fields = ", ".join(parent.model_fields)
+    home = [
+        name
+        for name, info in root.model_fields.items()
+        if (section := _model_class(info.annotation)) and leaf in section.model_fields
+    ]
+    if home and (home[0],) != parent_path:
+        return f"move `{leaf}` under `{home[0]}:`, where it belongs; {where} accepts: {fields}"
+    close = difflib.get_close_matches(leaf, list(parent.model_fields), n=1, cutoff=0.6)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return f"remove or rename `{leaf}`{hint}; {where} accepts: {fields}"
+
+
+def _locate(model: type[BaseModel], loc: Loc) -> tuple[type[BaseModel], FieldInfo | None]:
+    """The model that holds the field at ``loc``, and that field's info (None: no such field)."""
+    parent: type[BaseModel] = model
+    current: type[BaseModel] | None = model
+    info: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int):  # an item of a list field: described by the list field
+            continue
+        if current is None or part not in current.model_fields:
+            return current or parent, None
+        parent, info = current, current.model_fields[part]
+        current = _model_class(info.annotation)
+    return parent, info
+
+
+def _unwrap(annotation: Any, metadata: Sequence[Any] = ()) -> tuple[Any, list[Any]]:
+    """The bare type inside Annotated[...] and ``X | None``, with every constraint found."""
+    constraints = list(metadata)
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = get_args(annotation)
+            for item in extra:
+                constraints += item.metadata if isinstance(item, FieldInfo) else [item]
+        elif origin in (Union, types.UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation, constraints
+
+
+def _model_class(annotation: Any) -> type[BaseModel] | None:
+    base, _ = _unwrap(annotation)
+    return base if isinstance(base, type) and issubclass(base, BaseModel) else None
+
+
+def _rule(info: FieldInfo) -> str:
+    """What a valid value looks like, e.g. ``a whole number greater than 0``."""
+    base, constraints = _unwrap(info.annotation, info.metadata)
+    if get_origin(base) is tuple:
+        item, _ = _unwrap(get_args(base)[0])
+        return f"a list of {_kind(item, [])}"
+    return _kind(base, constraints)
+
+
+def _kind(base: Any, constraints: list[Any]) -> str:
+    if isinstance(base, type) and issubclass(base, Enum):
+        return "one of " + ", ".join(str(m.value) for m in base)
+    if base is bool:
+        return "true or false"
+    if base is str:
+        return "text"
+    noun = "a whole number" if base is int else "a number"
+    words = {"gt": "greater than", "ge": "of at least", "lt": "below", "le": "of at most"}
+    bounds = [
+        f"{text} {getattr(c, key):g}"
+        for c in constraints
+        for key, text in words.items()
+        if getattr(c, key, None) is not None and getattr(c, key) < _UNBOUNDED
+    ]
+    return " ".join([noun, " and ".join(bounds)]).strip()
+
+
+def _about(info: FieldInfo) -> str:
+    text = (info.description or "see examples/goals/").strip().rstrip(".")
+    if len(text) > 1 and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _inline(value: object) -> str:
+    """``value`` as it would be written in the goal file, on one line."""
+    dumped = yaml.safe_dump(value, default_flow_style=True, width=1000)
+    return dumped.removesuffix("\n...\n").strip()
+
+
+def _show(value: object) -> str:
+    shown = _inline(value) if isinstance(value, bool | None | int | float) else repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _up(value: float) -> str:
+    """``value`` rounded up to 3 significant figures."""
+    scale = 10 ** (2 - math.floor(math.log10(value)))
+    return f"{math.ceil(value * scale) / scale:g}"
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _compose(text: str | None) -> yaml.Node | None:
+    if text is None:
+        return None
+    try:
+        return yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return None
+
+
+def _line(root: yaml.Node | None, loc: Loc) -> int | None:
+    """1-based line of the deepest part of ``loc`` present in the composed YAML."""
+    node, line = root, None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    child, line = value, key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+            line = child.start_mark.line + 1 if child is not None else line
+        if child is None:
+            break
+        node = child
+    return line
