@@ -1,11 +1,15 @@
 """Parameter counts computed from a model's architecture, one formula per part.
 
+Totals are cached per architecture (records are immutable and hashable).
+
 Each function returns a count of parameters (unitless). Together they reproduce the published
 totals of the shipped models exactly (tests/catalog/test_params.py), e.g. Llama-3.1-8B →
 8,030,261,248.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 from catalog.records import ModelArch
 
@@ -62,6 +66,7 @@ def _norm_params_per_layer(arch: ModelArch) -> int:
     return arch.norms_per_layer * arch.hidden_size
 
 
+@cache
 def total_params(arch: ModelArch) -> int:
     """Every parameter: layers · (attention + MLP + norms) + embeddings + final norm."""
     per_layer = (
@@ -70,6 +75,7 @@ def total_params(arch: ModelArch) -> int:
     return arch.num_layers * per_layer + embedding_params(arch) + arch.hidden_size
 
 
+@cache
 def active_params(arch: ModelArch) -> int:
     """Parameters one token passes through: total minus the experts it is not routed to."""
     if not arch.is_moe:

@@ -35,6 +35,7 @@ from pydantic import (
 
 from planner import spec_checks
 from planner.errors import GoalSpecError, Problem
+from planner.types import Method
 
 __all__ = [
     "SECONDS_PER_MONTH",
@@ -288,6 +289,11 @@ class ModelsSpec(_Section):
         "catalog api`) to restrict the search to; empty: every model in the catalog.",
         examples=[["llama-3.1-8b", "openai/gpt-4o-mini"]],
     )
+    methods: tuple[Method, ...] = Field(
+        default=(),
+        description="Fine-tuning methods to consider (full, lora, qlora); empty: all three.",
+        examples=[["lora", "qlora"]],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ModelsSpec:
@@ -302,6 +308,12 @@ class PreferencesSpec(_Section):
     spot: SpotPolicy = Field(
         default=SpotPolicy.ALLOWED,
         description="Spot / preemptible instances: allowed, required or never.",
+    )
+    gpus: tuple[_Text, ...] = Field(
+        default=(),
+        description="GPU SKUs that may be rented (`tailor catalog gpus`), for training and "
+        "serving; empty: any.",
+        examples=[["H100", "A100-80GB"]],
     )
 
 

@@ -24,6 +24,27 @@ class Strategy(StrEnum):
     FINE_TUNE = "fine-tune"
     FINE_TUNE_RAG = "fine-tune+rag"
     API_FINE_TUNE = "api-fine-tune"
+    API_FINE_TUNE_RAG = "api-fine-tune+rag"
+
+    @property
+    def uses_rag(self) -> bool:
+        """Retrieval adds context to every prompt."""
+        return self.value.endswith("+rag") or self.value.startswith("rag-")
+
+    @property
+    def hosted_api(self) -> bool:
+        """A third-party hosted model answers."""
+        return self in {
+            Strategy.PROMPT_API,
+            Strategy.RAG_API,
+            Strategy.API_FINE_TUNE,
+            Strategy.API_FINE_TUNE_RAG,
+        }
+
+    @property
+    def trains_own_model(self) -> bool:
+        """tailor fine-tunes an open model on rented GPUs."""
+        return self in {Strategy.FINE_TUNE, Strategy.FINE_TUNE_RAG}
 
 
 class Method(StrEnum):

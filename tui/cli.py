@@ -14,6 +14,13 @@ import click
 from catalog.errors import CatalogError
 from tui.commands.catalog import catalog_group
 from tui.commands.estimate import estimate_group
+from tui.commands.plan import (
+    compare_command,
+    explain_command,
+    graph_command,
+    plan_command,
+    schema_command,
+)
 
 __all__ = ["cli", "main"]
 
@@ -45,6 +52,8 @@ def cli() -> None:
 
 cli.add_command(catalog_group)
 cli.add_command(estimate_group)
+for _command in (plan_command, explain_command, compare_command, graph_command, schema_command):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

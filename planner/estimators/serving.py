@@ -8,6 +8,7 @@ the two, plus tensor-parallel all-reduces. Prefill is compute bound.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,10 +20,12 @@ from planner.estimators.training_time import attention_flops_per_token
 from planner.types import Quantization, bytes_per_param
 
 __all__ = [
+    "DecodeModel",
     "ServingEstimate",
     "ServingSetup",
     "estimate_serving",
     "kv_cache_bytes_per_token",
+    "replica_memory",
     "serving_weight_bytes",
 ]
 
@@ -64,6 +67,7 @@ class ServingEstimate(BaseModel):
     terms: tuple[Term, ...] = Field(description="Each number with its formula.")
 
 
+@cache
 def serving_weight_bytes(arch: ModelArch, quantization: Quantization) -> float:
     """Linear layers in the quantized format; embeddings, lm_head and norms stay 16-bit."""
     n = total_params(arch)
@@ -100,72 +104,139 @@ def _weights_read_per_step(arch: ModelArch, q: Quantization, batch: int) -> floa
     return stored - idle * bytes_per_param(q)
 
 
-def _decode_step_s(arch: ModelArch, gpu: GpuSku, s: ServingSetup) -> tuple[float, str]:
-    context = s.input_tokens + s.output_tokens / 2
-    weights = _weights_read_per_step(arch, s.quantization, s.batch) / s.gpus
-    kv = (
-        s.batch
-        * context
-        * kv_cache_bytes_per_token(arch, gpus=s.gpus, bytes_per_value=s.kv_cache_bytes_per_value)
-    )
-    memory_s = (weights + kv) / (gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid)
-    flops = s.batch * (2 * active_params(arch) + attention_flops_per_token(arch, int(context)) * 2)
-    compute_s = flops / (s.gpus * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid)
-    comm_s = 0.0
-    if s.gpus > 1:
-        message = s.batch * arch.hidden_size * 2
-        ring = 2 * (s.gpus - 1) / s.gpus * message / (gpu.interconnect_gb_per_s / 2 * 1e9)
-        comm_s = 2 * arch.num_layers * (ring + ALLREDUCE_LATENCY_S)
-    step = max(memory_s, compute_s) + comm_s
-    formula = (
-        f"max(memory {(weights + kv) / 1e9:.2f} GB / ({gpu.memory_bandwidth_gb_per_s:g} "
-        f"GB/s × MBU {DECODE_MBU.mid:.2f}) = {memory_s * 1e3:.2f} ms, compute "
-        f"{compute_s * 1e3:.2f} ms) + TP all-reduce {comm_s * 1e3:.2f} ms. "
-        f"MBU: {DECODE_MBU.source}"
-    )
-    return step, formula
+class DecodeModel:
+    """Decode-step and prefill time of one replica as functions of the batch (numbers only).
+
+    Precomputes the constants once so the planner can search batch sizes cheaply.
+    """
+
+    def __init__(self, arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> None:
+        s = setup
+        self.arch, self.gpu, self.setup = arch, gpu, s
+        self.context = s.input_tokens + s.output_tokens / 2
+        self.kv_token = kv_cache_bytes_per_token(
+            arch, gpus=s.gpus, bytes_per_value=s.kv_cache_bytes_per_value
+        )
+        self.bandwidth = gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid
+        self.flops_rate = s.gpus * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid
+        self.flops_per_seq = 2 * active_params(arch) + 2 * attention_flops_per_token(
+            arch, int(self.context)
+        )
+        self.link = gpu.interconnect_gb_per_s / 2 * 1e9
+        self.weights_stored = serving_weight_bytes(arch, s.quantization)
+
+    def weights_read(self, batch: int) -> float:
+        """Weight bytes one GPU reads per step."""
+        if not self.arch.is_moe:
+            return self.weights_stored / self.setup.gpus
+        return _weights_read_per_step(self.arch, self.setup.quantization, batch) / self.setup.gpus
+
+    def memory_s(self, batch: int) -> float:
+        """Memory-roofline time of a step: (weights + KV read) / (bandwidth × MBU)."""
+        kv = batch * self.context * self.kv_token
+        return (self.weights_read(batch) + kv) / self.bandwidth
+
+    def compute_s(self, batch: int) -> float:
+        """Compute time of a step: batch × FLOPs per sequence / (GPUs × peak × MFU)."""
+        return batch * self.flops_per_seq / self.flops_rate
+
+    def allreduce_s(self, batch: int) -> float:
+        """Two ring all-reduces per layer of batch × hidden × 2 B, plus their latency."""
+        tp = self.setup.gpus
+        if tp == 1:
+            return 0.0
+        ring = 2 * (tp - 1) / tp * batch * self.arch.hidden_size * 2 / self.link
+        return 2 * self.arch.num_layers * (ring + ALLREDUCE_LATENCY_S)
+
+    def step_s(self, batch: int) -> float:
+        """Seconds per decode step at ``batch`` concurrent sequences."""
+        return max(self.memory_s(batch), self.compute_s(batch)) + self.allreduce_s(batch)
+
+    def max_batch_within(self, step_limit_s: float, capacity: int) -> int:
+        """Largest batch ≤ capacity whose step takes ≤ step_limit_s (0 if even 1 is too slow).
+
+        Dense models: every term is affine in the batch, so it is solved in closed form;
+        MoE (weights read grow with the batch) falls back to a binary search.
+        """
+        if capacity < 1 or self.step_s(1) > step_limit_s:
+            return 0
+        if self.arch.is_moe:
+            return self._search_batch(step_limit_s, capacity)
+        tp, layers = self.setup.gpus, self.arch.num_layers
+        comm_fixed = 2 * layers * ALLREDUCE_LATENCY_S if tp > 1 else 0.0
+        comm_per_seq = (
+            2 * layers * 2 * (tp - 1) / tp * self.arch.hidden_size * 2 / self.link
+            if tp > 1
+            else 0.0
+        )
+        room = step_limit_s - comm_fixed
+        memory_fixed = self.weights_stored / tp / self.bandwidth
+        memory_per_seq = self.context * self.kv_token / self.bandwidth
+        by_memory = (room - memory_fixed) / (memory_per_seq + comm_per_seq)
+        by_compute = room / (self.flops_per_seq / self.flops_rate + comm_per_seq)
+        return max(1, min(capacity, math.floor(min(by_memory, by_compute) * (1 - 1e-12))))
+
+    def _search_batch(self, step_limit_s: float, capacity: int) -> int:
+        low, high = 1, capacity
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self.step_s(mid) <= step_limit_s:
+                low = mid
+            else:
+                high = mid - 1
+        return low
+
+    def prefill_s(self) -> float:
+        """Prefill of one prompt: max(compute, reading the weights once)."""
+        s = self.setup
+        flops = s.input_tokens * (
+            2 * active_params(self.arch) + attention_flops_per_token(self.arch, s.input_tokens)
+        )
+        return max(flops / self.flops_rate, self.weights_stored / s.gpus / self.bandwidth)
+
+    def step_formula(self, batch: int) -> str:
+        """The step time with its numbers substituted."""
+        read = self.weights_read(batch) + batch * self.context * self.kv_token
+        return (
+            f"max(memory {read / 1e9:.2f} GB / ({self.gpu.memory_bandwidth_gb_per_s:g} "
+            f"GB/s × MBU {DECODE_MBU.mid:.2f}) = {self.memory_s(batch) * 1e3:.2f} ms, "
+            f"compute {self.compute_s(batch) * 1e3:.2f} ms) + TP all-reduce "
+            f"{self.allreduce_s(batch) * 1e3:.2f} ms. MBU: {DECODE_MBU.source}"
+        )
 
 
-def _prefill_s(arch: ModelArch, gpu: GpuSku, s: ServingSetup) -> float:
-    flops = s.input_tokens * (
-        2 * active_params(arch) + attention_flops_per_token(arch, s.input_tokens)
+def replica_memory(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> tuple[float, float, int]:
+    """(weights bytes per GPU, usable bytes per GPU, max full-length sequences in the KV)."""
+    weights = serving_weight_bytes(arch, setup.quantization) / setup.gpus
+    usable = gpu.memory_gib * GIB * GPU_MEMORY_UTILIZATION
+    kv_token = kv_cache_bytes_per_token(
+        arch, gpus=setup.gpus, bytes_per_value=setup.kv_cache_bytes_per_value
     )
-    compute = flops / (s.gpus * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid)
-    memory = (
-        serving_weight_bytes(arch, s.quantization)
-        / s.gpus
-        / (gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid)
-    )
-    return max(compute, memory)
+    budget = usable - weights - _runtime_overhead_bytes(arch, setup.gpus)
+    seqs = max(0, math.floor(budget / (kv_token * (setup.input_tokens + setup.output_tokens))))
+    return weights, usable, seqs
 
 
 def estimate_serving(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> ServingEstimate:
     """Memory, capacity, decode speed and TTFT of one vLLM replica."""
     s = setup
-    weights = serving_weight_bytes(arch, s.quantization) / s.gpus
-    kv_token = kv_cache_bytes_per_token(
-        arch, gpus=s.gpus, bytes_per_value=s.kv_cache_bytes_per_value
-    )
+    model = DecodeModel(arch, gpu, s)
+    weights, usable, max_seqs = replica_memory(arch, gpu, s)
     seq_tokens = s.input_tokens + s.output_tokens
-    usable = gpu.memory_gib * GIB * GPU_MEMORY_UTILIZATION
     overhead = _runtime_overhead_bytes(arch, s.gpus)
-    kv_budget = usable - weights - overhead
-    max_seqs = max(0, math.floor(kv_budget / (kv_token * seq_tokens)))
-    kv_batch = s.batch * seq_tokens * kv_token
-    step, step_formula = _decode_step_s(arch, gpu, s)
-    prefill = _prefill_s(arch, gpu, s)
+    kv_batch = s.batch * seq_tokens * model.kv_token
+    step, prefill = model.step_s(s.batch), model.prefill_s()
     terms = (
         Term(
             name="weights_per_gpu",
             value=weights / GIB,
             unit="GiB",
-            formula=f"{serving_weight_bytes(arch, s.quantization) / GIB:.2f} GiB "
-            f"({s.quantization}: linear × {bytes_per_param(s.quantization):g} B, rest × 2 B) "
-            f"/ {s.gpus} GPUs",
+            formula=f"{model.weights_stored / GIB:.2f} GiB ({s.quantization}: linear × "
+            f"{bytes_per_param(s.quantization):g} B, rest × 2 B) / {s.gpus} GPUs",
         ),
         Term(
             name="kv_cache_per_token",
-            value=kv_token,
+            value=model.kv_token,
             unit="B",
             formula=f"2 × {arch.num_layers} layers × {math.ceil(arch.num_key_value_heads / s.gpus)}"
             f" KV heads/GPU × {arch.head_dim} × {s.kv_cache_bytes_per_value:g} B",
@@ -175,9 +246,9 @@ def estimate_serving(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> Servi
             value=max_seqs,
             unit="sequences",
             formula=f"({usable / GIB:.2f} usable − {weights / GIB:.2f} weights − "
-            f"{overhead / GIB:.2f} runtime) GiB / ({kv_token:,.0f} B × {seq_tokens} tokens)",
+            f"{overhead / GIB:.2f} runtime) GiB / ({model.kv_token:,.0f} B × {seq_tokens} tokens)",
         ),
-        Term(name="decode_step", value=step, unit="s", formula=step_formula),
+        Term(name="decode_step", value=step, unit="s", formula=model.step_formula(s.batch)),
         Term(
             name="prefill",
             value=prefill,

@@ -1,0 +1,329 @@
+"""The decision graph: goal → strategy → model → method → training → serving → plans.
+
+Nodes are decisions; an edge is kept when the child is feasible, and recorded as pruned — with
+its Reason — when it is not. Every source→sink path through kept edges is one candidate Plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from catalog import Catalog, ModelArch
+from planner.errors import PlannerError
+from planner.hosted import api_usage, rag_setup
+from planner.offers import OfferIndex, build_offer_index
+from planner.plan import ApiUsage, Plan, RagSetup, ServingPlan, TrainingPlan
+from planner.rules import Reason, allowed_strategies
+from planner.serving_options import serving_options
+from planner.spec import GoalSpec
+from planner.training_options import choose_training
+from planner.types import Method, Strategy
+
+__all__ = ["DecisionGraph", "build_decision_graph"]
+
+SOURCE, SINK = "goal", "plans"
+
+
+@dataclass
+class DecisionGraph:
+    """The graph, every pruning Reason, and the candidates its feasible paths make."""
+
+    graph: nx.DiGraph
+    reasons: list[Reason] = field(default_factory=list)
+    candidates: list[Plan] = field(default_factory=list)
+    over_limits: list[tuple[Plan, Reason]] = field(default_factory=list)
+
+    def add(self, parent: str, child: str, kind: str, label: str) -> None:
+        """Add a feasible decision under ``parent``."""
+        self.graph.add_node(child, kind=kind, label=label, feasible=True)
+        self.graph.add_edge(parent, child, pruned=False)
+
+    def prune(self, parent: str, child: str, kind: str, reason: Reason) -> None:
+        """Record a decision that was ruled out, with its reason."""
+        self.graph.add_node(child, kind=kind, label=reason.subject, feasible=False)
+        self.graph.add_edge(parent, child, pruned=True, reason=str(reason))
+        self.reasons.append(reason)
+
+
+@dataclass
+class _Context:
+    goal: GoalSpec
+    catalog: Catalog
+    offers: OfferIndex
+    rag: tuple[RagSetup, list] | None
+    gpus: dict = field(default_factory=dict)
+    serving_cache: dict = field(default_factory=dict)
+    training_cache: dict = field(default_factory=dict)
+    serving_reasons: list = field(default_factory=list)
+
+
+def _open_models(goal: GoalSpec, catalog: Catalog) -> list[ModelArch]:
+    if not goal.models.candidates:
+        return list(catalog.models)
+    return [m for name in goal.models.candidates if (m := catalog.find_model(name))]
+
+
+def _api_models(goal: GoalSpec, catalog: Catalog, *, fine_tune: bool) -> list:
+    names = goal.models.candidates
+    models = [
+        a
+        for a in catalog.api_models
+        if not names
+        or any(
+            n.lower() in (a.id.lower(), a.model.lower(), *(x.lower() for x in a.aliases))
+            for n in names
+        )
+    ]
+    return [a for a in models if not fine_tune or (a.fine_tunable and a.fine_tuning)]
+
+
+def _check_candidates(goal: GoalSpec, catalog: Catalog) -> None:
+    for name in goal.models.candidates:
+        if catalog.find_model(name) is None and not _api_models(
+            goal.model_copy(
+                update={"models": goal.models.model_copy(update={"candidates": (name,)})}
+            ),
+            catalog,
+            fine_tune=False,
+        ):
+            raise PlannerError(
+                f"models.candidates: {name!r} is neither a catalog model nor a "
+                "hosted API model. To fix: use a name from `tailor catalog models`"
+                " or `tailor catalog api`."
+            )
+
+
+def _assemble(
+    ctx: _Context,
+    strategy: Strategy,
+    model: str,
+    path: list[str],
+    *,
+    training: TrainingPlan | None = None,
+    serving: ServingPlan | None = None,
+    api: ApiUsage | None = None,
+) -> Plan:
+    rag = ctx.rag[0] if ctx.rag and strategy.uses_rag else None
+    one_time = (training.cost_usd if training else 0.0) + (api.training_usd if api else 0.0)
+    one_time += rag.embedding_usd if rag else 0.0
+    monthly = (serving.monthly_usd if serving else 0.0) + (api.monthly_usd if api else 0.0)
+    monthly += rag.vector_store_usd_per_month if rag else 0.0
+    ttft = serving.p95_ttft_s if serving else api.p95_ttft_s if api else 0.0
+    speed = serving.output_tokens_per_s_per_stream if serving else 50.0
+    return Plan(
+        id="",
+        strategy=strategy,
+        model=model,
+        training=training,
+        serving=serving,
+        api=api,
+        rag=rag,
+        training_usd=one_time,
+        monthly_usd=monthly,
+        first_year_usd=one_time + 12 * monthly,
+        p95_ttft_s=ttft,
+        output_tokens_per_s=speed,
+        decision_path=tuple(path),
+        estimates=(),
+    )
+
+
+def _limits_reason(goal: GoalSpec, plan: Plan, subject: str) -> Reason | None:
+    """Budget and latency checks at plan level (APIs included)."""
+    b, lat = goal.budget, goal.latency
+    if b.monthly_usd is not None and plan.monthly_usd > b.monthly_usd:
+        return Reason(
+            subject=subject,
+            constraint="budget.monthly_usd",
+            detail=f"${plan.monthly_usd:,.0f}/month > ${b.monthly_usd:,.0f}",
+            fix="raise budget.monthly_usd or lower traffic",
+        )
+    if b.training_usd is not None and plan.training_usd > b.training_usd:
+        return Reason(
+            subject=subject,
+            constraint="budget.training_usd",
+            detail=f"one-time ${plan.training_usd:,.0f} > ${b.training_usd:,.0f}",
+            fix="raise budget.training_usd",
+        )
+    if lat.p95_time_to_first_token_ms is not None and (
+        plan.p95_ttft_s * 1000 > lat.p95_time_to_first_token_ms
+    ):
+        return Reason(
+            subject=subject,
+            constraint="latency.p95_time_to_first_token_ms",
+            detail=f"p95 TTFT {plan.p95_ttft_s * 1000:.0f} ms > "
+            f"{lat.p95_time_to_first_token_ms:g} ms",
+            fix="relax the TTFT target",
+        )
+    if lat.min_output_tokens_per_s is not None and (
+        plan.output_tokens_per_s < lat.min_output_tokens_per_s
+    ):
+        return Reason(
+            subject=subject,
+            constraint="latency.min_output_tokens_per_s",
+            detail=f"{plan.output_tokens_per_s:.0f} tokens/s < {lat.min_output_tokens_per_s:g}",
+            fix="relax the speed target",
+        )
+    return None
+
+
+def _finish(
+    dg: DecisionGraph, ctx: _Context, parent: str, node: str, label: str, plan: Plan
+) -> None:
+    reason = _limits_reason(ctx.goal, plan, label)
+    if reason is not None:
+        dg.prune(parent, node, "plan", reason)
+        dg.over_limits.append((plan, reason))
+        return
+    dg.add(parent, node, "plan", label)
+    dg.graph.add_edge(node, SINK, pruned=False)
+    dg.candidates.append(plan)
+
+
+def _expand_api(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: str) -> None:
+    fine_tune = strategy in (Strategy.API_FINE_TUNE, Strategy.API_FINE_TUNE_RAG)
+    for api in _api_models(ctx.goal, ctx.catalog, fine_tune=fine_tune):
+        usage, _ = api_usage(ctx.goal, api, fine_tuned=fine_tune)
+        node = f"{parent}/{api.id}"
+        path = [
+            f"strategy {strategy}",
+            f"hosted model {api.id}" + (" (fine-tuned by the provider)" if fine_tune else ""),
+        ]
+        plan = _assemble(ctx, strategy, api.id, path, api=usage)
+        _finish(dg, ctx, parent, node, f"{strategy} {api.id}", plan)
+
+
+def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
+    extra = ctx.rag[0].retrieved_tokens_per_request if ctx.rag and strategy.uses_rag else 0
+    key = (arch.id, extra)
+    if key not in ctx.serving_cache:
+        ctx.serving_cache[key] = options = serving_options(
+            ctx.goal,
+            arch,
+            ctx.offers,
+            ctx.gpus,
+            input_tokens=ctx.goal.traffic.avg_input_tokens + extra,
+        )
+        ctx.serving_reasons.extend(options[1])
+    return ctx.serving_cache[key]
+
+
+def _training_for(ctx: _Context, arch: ModelArch, method: Method):
+    key = (arch.id, method)
+    if key not in ctx.training_cache:
+        ctx.training_cache[key] = choose_training(
+            ctx.goal, arch, method, ctx.offers, ctx.gpus.__getitem__
+        )
+    return ctx.training_cache[key]
+
+
+def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: str) -> None:
+    methods = [None]
+    if strategy.trains_own_model:
+        methods = [m for m in Method if not ctx.goal.models.methods or m in ctx.goal.models.methods]
+    for arch in _open_models(ctx.goal, ctx.catalog):
+        model_node = f"{parent}/{arch.id}"
+        dg.add(parent, model_node, "model", arch.id)
+        options, serve_reasons = _serving_for(ctx, arch, strategy)
+        if not options:
+            dg.prune(
+                model_node,
+                f"{model_node}/serve",
+                "serving",
+                Reason(
+                    subject=f"serve {arch.id}",
+                    constraint="latency / GPU memory",
+                    detail=f"no GPU setup meets the targets ({len(serve_reasons)} tried)",
+                    fix="relax latency targets or choose a smaller model",
+                ),
+            )
+            continue
+        for method in methods:
+            _expand_method(dg, ctx, strategy, arch, method, model_node, options)
+
+
+def _expand_method(
+    dg: DecisionGraph,
+    ctx: _Context,
+    strategy: Strategy,
+    arch: ModelArch,
+    method: Method | None,
+    parent: str,
+    options: list[ServingPlan],
+) -> None:
+    path = [f"strategy {strategy}", f"model {arch.id}"]
+    training, node = None, parent
+    if method is not None:
+        node = f"{parent}/{method}"
+        training, reasons = _training_for(ctx, arch, method)
+        if training is None:
+            dg.prune(
+                parent,
+                node,
+                "method",
+                Reason(
+                    subject=f"{method} {arch.id}",
+                    constraint="GPU memory / budget.training_usd",
+                    detail=f"none of {len(reasons)} GPU shapes fits; e.g. {reasons[0].detail}"
+                    if reasons
+                    else "no GPU offers allowed",
+                    fix=reasons[0].fix if reasons else "",
+                ),
+            )
+            dg.reasons.extend(reasons)
+            return
+        dg.add(parent, node, "training", _training_label(training))
+        path += [
+            f"method {method}" + (f" r={training.lora_rank}" if training.lora_rank else ""),
+            f"train: {_training_label(training)}",
+        ]
+    for serving in options:
+        label = (
+            f"serve {serving.quantization} on {serving.tensor_parallel}× "
+            f"{serving.offer.gpu} × {serving.replicas}"
+        )
+        plan = _assemble(ctx, strategy, arch.id, [*path, label], training=training, serving=serving)
+        _finish(
+            dg,
+            ctx,
+            node,
+            f"{node}/{serving.quantization}/{serving.offer.gpu}x{serving.tensor_parallel}",
+            label,
+            plan,
+        )
+
+
+def _training_label(t: TrainingPlan) -> str:
+    return (
+        f"{t.nodes}×{t.gpus_per_node}× {t.offer.gpu} {t.offer.cloud}/{t.offer.region}"
+        f"{' spot' if t.offer.spot else ''}"
+    )
+
+
+def build_decision_graph(goal: GoalSpec, catalog: Catalog) -> DecisionGraph:
+    """Build the decision graph of a goal and collect its candidate plans."""
+    _check_candidates(goal, catalog)
+    dg = DecisionGraph(graph=nx.DiGraph())
+    dg.graph.add_node(SOURCE, kind="source", label=goal.name, feasible=True)
+    dg.graph.add_node(SINK, kind="sink", label="plans", feasible=True)
+    strategies, reasons = allowed_strategies(goal)
+    for reason in reasons:
+        dg.prune(SOURCE, reason.subject.replace("strategy ", "strategy:"), "strategy", reason)
+    ctx = _Context(
+        goal=goal,
+        catalog=catalog,
+        offers=build_offer_index(goal, catalog),
+        rag=rag_setup(goal) if any(s.uses_rag for s in strategies) else None,
+        gpus={g.name: g for g in catalog.gpus},
+    )
+    for strategy in strategies:
+        node = f"strategy:{strategy}"
+        dg.add(SOURCE, node, "strategy", str(strategy))
+        if strategy.hosted_api:
+            _expand_api(dg, ctx, strategy, node)
+        else:
+            _expand_self_hosted(dg, ctx, strategy, node)
+    dg.reasons.extend(ctx.serving_reasons)
+    return dg

@@ -1,0 +1,127 @@
+"""Hosted-API and RAG estimates: token costs, hosted fine-tuning, retrieval infrastructure."""
+
+from __future__ import annotations
+
+import math
+
+from catalog import ApiModel
+from planner.estimators.terms import GIB, Term
+from planner.plan import ApiUsage, RagSetup
+from planner.spec import GoalSpec
+
+__all__ = [
+    "API_P95_TTFT_S",
+    "API_TOKENS_PER_S",
+    "RAG_RETRIEVED_TOKENS",
+    "api_usage",
+    "rag_setup",
+]
+
+API_P95_TTFT_S = 0.8
+"""Assumed p95 TTFT of a hosted API, s. tailor does not measure providers; check their status
+pages. A goal with a tighter TTFT target excludes hosted APIs."""
+API_TOKENS_PER_S = 50.0
+"""Assumed per-stream output speed of a hosted API, tokens/s (same caveat)."""
+
+RAG_CHUNK_TOKENS = 512  # chunk size and top-k: the defaults of LangChain/LlamaIndex-style RAG
+RAG_TOP_K = 4
+RAG_RETRIEVED_TOKENS = RAG_CHUNK_TOKENS * RAG_TOP_K
+EMBEDDING_DIMENSIONS = 1024
+EMBEDDING_USD_PER_MTOK = 0.02  # OpenAI text-embedding-3-small, openai.com/api/pricing (2025)
+INDEX_OVERHEAD = 1.5  # HNSW graph links + metadata on top of raw float32 vectors
+VECTOR_HOST_GIB = 12  # vectors one 16 GiB host holds, leaving room for the OS and the service
+VECTOR_HOST_USD_PER_HOUR = 0.126  # AWS r6i.large (2 vCPU, 16 GiB) on-demand, us-east-1
+HOURS_PER_MONTH = 730
+
+
+def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUsage, list[Term]]:
+    """Monthly token cost (and hosted training cost) of answering the goal's traffic."""
+    t = goal.traffic
+    extra = RAG_RETRIEVED_TOKENS if goal.task.needs_fresh_knowledge else 0
+    ft = api.fine_tuning if fine_tuned else None
+    price_in = ft.input_usd_per_mtok if ft else api.input_usd_per_mtok
+    price_out = ft.output_usd_per_mtok if ft else api.output_usd_per_mtok
+    input_tokens = t.avg_input_tokens + extra
+    monthly = t.requests_per_month * (input_tokens * price_in + t.avg_output_tokens * price_out)
+    monthly /= 1e6
+    training = 0.0
+    if ft is not None and ft.training_usd_per_mtok is not None:
+        training = goal.data.training_tokens * ft.training_usd_per_mtok / 1e6
+    usage = ApiUsage(
+        model=api.id,
+        fine_tuned=fine_tuned,
+        input_usd_per_mtok=price_in,
+        output_usd_per_mtok=price_out,
+        training_usd=training,
+        monthly_usd=monthly,
+        p95_ttft_s=API_P95_TTFT_S,
+    )
+    src = f"{api.source} ({api.source_date or api.retrieved_on})"
+    terms = [
+        Term(
+            name="api_monthly_usd",
+            value=monthly,
+            unit="USD/month",
+            formula=f"{t.requests_per_month:,} requests × ({input_tokens} in × ${price_in}"
+            f" + {t.avg_output_tokens} out × ${price_out}) / 1M tokens; prices: {src}",
+        )
+    ]
+    if training:
+        terms.append(
+            Term(
+                name="api_training_usd",
+                value=training,
+                unit="USD",
+                formula=f"{goal.data.training_tokens:,} tokens × "
+                f"${ft.training_usd_per_mtok} / 1M ({src})",
+            )
+        )
+    terms.append(
+        Term(
+            name="api_p95_ttft",
+            value=API_P95_TTFT_S,
+            unit="s",
+            formula="assumption: tailor does not measure hosted-API latency",
+        )
+    )
+    return usage, terms
+
+
+def rag_setup(goal: GoalSpec) -> tuple[RagSetup, list[Term]]:
+    """Index size, one-time embedding cost and vector-store hosting for the knowledge base."""
+    kb = goal.task.knowledge_base_tokens
+    chunks = math.ceil(kb / RAG_CHUNK_TOKENS)
+    index_gib = chunks * EMBEDDING_DIMENSIONS * 4 * INDEX_OVERHEAD / GIB
+    hosts = max(1, math.ceil(index_gib / VECTOR_HOST_GIB))
+    store = hosts * VECTOR_HOST_USD_PER_HOUR * HOURS_PER_MONTH
+    embed = kb * EMBEDDING_USD_PER_MTOK / 1e6 if goal.privacy.data_can_leave else 0.0
+    setup = RagSetup(
+        knowledge_base_tokens=kb,
+        chunks=chunks,
+        retrieved_tokens_per_request=RAG_RETRIEVED_TOKENS,
+        embedding_usd=embed,
+        vector_store_usd_per_month=store,
+    )
+    embed_basis = (
+        f"{kb:,} tokens × ${EMBEDDING_USD_PER_MTOK}/1M (OpenAI text-embedding-3-small)"
+        if embed
+        else "embedded on the serving GPUs (data may not leave): no API cost"
+    )
+    terms = [
+        Term(
+            name="rag_extra_prompt_tokens",
+            value=RAG_RETRIEVED_TOKENS,
+            unit="tokens",
+            formula=f"top-{RAG_TOP_K} chunks × {RAG_CHUNK_TOKENS} tokens (assumed defaults)",
+        ),
+        Term(name="rag_embedding_usd", value=embed, unit="USD", formula=embed_basis),
+        Term(
+            name="rag_vector_store_usd_per_month",
+            value=store,
+            unit="USD/month",
+            formula=f"{chunks:,} chunks × {EMBEDDING_DIMENSIONS} dims × 4 B × "
+            f"{INDEX_OVERHEAD} = {index_gib:.2f} GiB → {hosts} × r6i.large "
+            f"(${VECTOR_HOST_USD_PER_HOUR}/h, AWS us-east-1) × {HOURS_PER_MONTH} h",
+        ),
+    ]
+    return setup, terms

@@ -1,0 +1,139 @@
+"""Ranking: Pareto front of first-year cost × p95 TTFT, the goal's objective, top N.
+
+``plan_goal`` is the planner's one entry point: goal + catalog → ranked, costed, explained
+plans (or an InfeasibleGoalError listing every reason and the nearest feasible plans).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from catalog import Catalog
+from planner.detail import plan_estimates
+from planner.errors import InfeasibleGoalError
+from planner.graph import DecisionGraph, build_decision_graph
+from planner.plan import Plan
+from planner.spec import GoalSpec, Objective
+
+__all__ = ["PlanningResult", "mark_pareto", "plan_goal", "rank_plans"]
+
+
+@dataclass(frozen=True)
+class PlanningResult:
+    """Ranked plans (best first) and the graph they came from."""
+
+    goal: GoalSpec
+    objective: Objective
+    plans: tuple[Plan, ...]
+    candidate_count: int
+    graph: DecisionGraph
+    catalog_snapshot_date: str
+
+
+def mark_pareto(plans: list[Plan]) -> list[Plan]:
+    """Flag plans no other plan beats on both first-year cost and p95 TTFT."""
+    ordered = sorted(plans, key=lambda p: (p.first_year_usd, p.p95_ttft_s))
+    front, best_ttft = set(), float("inf")
+    for plan in ordered:
+        if plan.p95_ttft_s < best_ttft:
+            front.add(id(plan))
+            best_ttft = plan.p95_ttft_s
+    return [p.model_copy(update={"pareto": id(p) in front}) for p in plans]
+
+
+def _score(objective: Objective, plans: list[Plan]):
+    cheapest = min(p.first_year_usd for p in plans) or 1.0
+    fastest = min(p.p95_ttft_s for p in plans) or 1e-3
+
+    def key(p: Plan) -> tuple:
+        if objective is Objective.COST:
+            return (p.first_year_usd, p.p95_ttft_s, p.model)
+        if objective is Objective.LATENCY:
+            return (p.p95_ttft_s, p.first_year_usd, p.model)
+        balanced = p.first_year_usd / cheapest + p.p95_ttft_s / fastest
+        return (not p.pareto, balanced, p.first_year_usd, p.model)
+
+    return key
+
+
+def rank_plans(plans: list[Plan], objective: Objective) -> list[Plan]:
+    """Sort plans best first: cost, latency, or balanced (Pareto front first, then the sum of
+    cost and TTFT each relative to the best one)."""
+    if not plans:
+        return []
+    flagged = mark_pareto(plans)
+    return sorted(flagged, key=_score(objective, flagged))
+
+
+def _relaxed(goal: GoalSpec) -> GoalSpec:
+    return goal.model_copy(
+        update={
+            "budget": goal.budget.model_copy(update={"training_usd": None, "monthly_usd": None}),
+            "latency": goal.latency.model_copy(
+                update={"p95_time_to_first_token_ms": None, "min_output_tokens_per_s": None}
+            ),
+        }
+    )
+
+
+def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph) -> list[str]:
+    """Plans that meet everything but the budget / latency limits, closest first."""
+    over = [(plan, reason) for plan, reason in graph.over_limits]
+    if not over:
+        relaxed = build_decision_graph(_relaxed(goal), catalog)
+        over = [(p, None) for p in relaxed.candidates]
+    ordered = sorted(over, key=lambda pr: (pr[0].first_year_usd, pr[0].p95_ttft_s))[:3]
+    return [
+        f"{p.strategy} {p.model}"
+        + (f" ({p.training.method})" if p.training else "")
+        + f": ${p.training_usd:,.0f} one-time, ${p.monthly_usd:,.0f}/month, p95 TTFT "
+        f"{p.p95_ttft_s * 1000:.0f} ms" + (f" — misses {r.constraint}: {r.detail}" if r else "")
+        for p, r in ordered
+    ]
+
+
+def _reason_summary(graph: DecisionGraph) -> list[str]:
+    by_constraint = Counter(r.constraint for r in graph.reasons)
+    first = {}
+    for reason in graph.reasons:
+        first.setdefault(reason.constraint, reason)
+    return [
+        f"{count} × {constraint}, e.g. {first[constraint]}"
+        for constraint, count in by_constraint.most_common()
+    ]
+
+
+def _distinct(plans: list[Plan]) -> list[Plan]:
+    """The best plan of each (strategy, model, method); the other serving setups of the same
+    combination stay in the graph (and `explain`)."""
+    seen, kept = set(), []
+    for plan in plans:
+        key = (plan.strategy, plan.model, plan.training.method if plan.training else None)
+        if key not in seen:
+            seen.add(key)
+            kept.append(plan)
+    return kept
+
+
+def plan_goal(
+    goal: GoalSpec, catalog: Catalog, *, objective: Objective | None = None, top: int = 5
+) -> PlanningResult:
+    """Rank every feasible plan for the goal and detail the top ``top`` (ids p1, p2, …)."""
+    objective = objective or goal.preferences.objective
+    graph = build_decision_graph(goal, catalog)
+    if not graph.candidates:
+        raise InfeasibleGoalError(_reason_summary(graph), _nearest(goal, catalog, graph))
+    ranked = _distinct(rank_plans(graph.candidates, objective))[:top]
+    detailed = tuple(
+        plan.model_copy(update={"id": f"p{i}", "estimates": plan_estimates(plan, goal, catalog)})
+        for i, plan in enumerate(ranked, start=1)
+    )
+    return PlanningResult(
+        goal=goal,
+        objective=objective,
+        plans=detailed,
+        candidate_count=len(graph.candidates),
+        graph=graph,
+        catalog_snapshot_date=str(catalog.snapshot_date),
+    )

@@ -1,0 +1,208 @@
+"""Serving choices for one model: weight format, GPUs per replica, replicas, cost, latency.
+
+For each (format, GPU, GPUs per instance) the operating batch is the largest number of
+concurrent sequences at which one stream still decodes at ``min_output_tokens_per_s`` and TTFT
+stays under the target; replicas = peak requests/s ÷ what one replica sustains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from catalog import GpuSku, ModelArch
+from planner.estimators.serving import DecodeModel, ServingSetup, replica_memory
+from planner.estimators.terms import GIB
+from planner.offers import OfferIndex
+from planner.plan import OfferChoice, ServingPlan
+from planner.rules import Reason
+from planner.spec import GoalSpec
+from planner.types import Quantization
+
+__all__ = ["HOURS_PER_MONTH", "TARGET_UTILIZATION", "serving_options"]
+
+HOURS_PER_MONTH = 730  # 8,760 h / 12, the convention cloud price pages use
+TARGET_UTILIZATION = 0.8  # plan replicas to run at ≤ 80 % of capacity, headroom for p95 latency
+TENSOR_PARALLEL = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class _Point:
+    """A replica at its operating batch (numbers only)."""
+
+    batch: int
+    step_s: float
+    prefill_s: float
+    weights_gib_per_gpu: float
+
+    @property
+    def ttft_s(self) -> float:
+        return self.prefill_s + self.step_s
+
+
+def _step_limit_s(goal: GoalSpec, prefill_s: float) -> float:
+    """Longest decode step the targets allow: 1/min speed, and TTFT target − prefill."""
+    speed, ttft_ms = goal.latency.min_output_tokens_per_s, goal.latency.p95_time_to_first_token_ms
+    limit = math.inf if speed is None else 1 / speed
+    if ttft_ms is not None:
+        limit = min(limit, ttft_ms / 1000 - prefill_s)
+    return limit
+
+
+def _operating_point(
+    goal: GoalSpec, arch: ModelArch, sku: GpuSku, base: ServingSetup
+) -> _Point | str:
+    """Largest batch meeting the latency targets (within the KV capacity), or why none does."""
+    weights, usable, capacity = replica_memory(arch, sku, base)
+    if capacity < 1:
+        return (
+            f"weights {weights / GIB:.1f} GiB + runtime + one sequence's KV do not fit "
+            f"{usable / GIB:.1f} usable GiB per GPU"
+        )
+    model = DecodeModel(arch, sku, base)
+    prefill = model.prefill_s()
+    limit = _step_limit_s(goal, prefill)
+    if model.step_s(1) > limit:
+        return (
+            f"at batch 1: TTFT {(prefill + model.step_s(1)) * 1e3:.0f} ms, "
+            f"{1 / model.step_s(1):.1f} tokens/s per stream — misses the latency targets"
+        )
+    low = model.max_batch_within(limit, capacity)
+    return _Point(
+        batch=low, step_s=model.step_s(low), prefill_s=prefill, weights_gib_per_gpu=weights / GIB
+    )
+
+
+# Compute capability by architecture (NVIDIA CUDA GPUs table) and the minimum vLLM needs per
+# weight format (vLLM docs, "Supported Hardware" for quantization kernels): vLLM itself needs
+# 7.0; AWQ/GPTQ int4 and W8A8 int8 need 7.5; FP8 W8A8 needs 8.9. On AMD (ROCm) tailor plans
+# bf16 and fp8 only.
+_COMPUTE_CAPABILITY = {
+    "pascal": 6.0,
+    "volta": 7.0,
+    "turing": 7.5,
+    "ampere": 8.0,
+    "ada": 8.9,
+    "hopper": 9.0,
+    "blackwell": 10.0,
+}
+_MIN_CAPABILITY = {
+    Quantization.BF16: 7.0,
+    Quantization.INT8: 7.5,
+    Quantization.INT4: 7.5,
+    Quantization.FP8: 8.9,
+}
+
+
+def _formats(sku: GpuSku) -> list[Quantization]:
+    """Weight formats vLLM serves on this GPU."""
+    if sku.vendor.value != "nvidia":
+        return [Quantization.BF16, Quantization.FP8] if sku.supports_fp8 else [Quantization.BF16]
+    capability = _COMPUTE_CAPABILITY.get(sku.architecture, 0.0)
+    return [q for q in Quantization if capability >= _MIN_CAPABILITY[q]]
+
+
+@dataclass(frozen=True)
+class _Option:
+    """A feasible replica setup, priced (numbers only until it makes the Pareto front)."""
+
+    quantization: Quantization
+    tp: int
+    offer: OfferChoice
+    point: _Point
+    replicas: int
+    rps_per_replica: float
+
+    @property
+    def monthly_usd(self) -> float:
+        return self.replicas * self.offer.usd_per_hour * HOURS_PER_MONTH
+
+
+def _option(
+    goal: GoalSpec, quant: Quantization, tp: int, offer: OfferChoice, point: _Point
+) -> _Option:
+    seconds_per_request = point.ttft_s + goal.traffic.avg_output_tokens * point.step_s
+    rps = point.batch / seconds_per_request * TARGET_UTILIZATION
+    replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / rps))
+    return _Option(quant, tp, offer, point, replicas, rps)
+
+
+def _pareto(options: list[_Option]) -> list[_Option]:
+    """Options no other beats on both $/month and TTFT (cheapest first)."""
+    front, best_ttft = [], math.inf
+    for option in sorted(options, key=lambda o: (o.monthly_usd, o.point.ttft_s, o.tp)):
+        if option.point.ttft_s < best_ttft:
+            front.append(option)
+            best_ttft = option.point.ttft_s
+    return front
+
+
+def _plan(goal: GoalSpec, arch: ModelArch, o: _Option, input_tokens: int) -> ServingPlan:
+    output = goal.traffic.avg_output_tokens
+    context = min(arch.max_context_tokens, 2 ** math.ceil(math.log2(input_tokens + output)))
+    return ServingPlan(
+        quantization=o.quantization,
+        tensor_parallel=o.tp,
+        replicas=o.replicas,
+        max_concurrent_sequences=o.point.batch,
+        max_model_len=context,
+        operating_batch=o.point.batch,
+        requests_per_s_per_replica=o.rps_per_replica,
+        offer=o.offer,
+        weights_gib_per_gpu=o.point.weights_gib_per_gpu,
+        p95_ttft_s=o.point.ttft_s,
+        output_tokens_per_s_per_stream=1 / o.point.step_s,
+        monthly_usd=o.monthly_usd,
+    )
+
+
+def serving_options(
+    goal: GoalSpec,
+    arch: ModelArch,
+    offers: OfferIndex,
+    gpus: dict[str, GpuSku],
+    *,
+    input_tokens: int,
+) -> tuple[list[ServingPlan], list[Reason]]:
+    """The Pareto front (cost × TTFT) of replica setups that meet the latency targets, and a
+    Reason for every (format, GPU, tensor-parallel) setup that does not."""
+    options, reasons = [], []
+    for gpu_name, count in offers.serving_shapes():
+        if count not in TENSOR_PARALLEL or arch.num_attention_heads % count:
+            continue
+        sku, offer = gpus[gpu_name], offers.serving(gpu_name, count)
+        assert offer is not None
+        floor_usd = offer.usd_per_hour * HOURS_PER_MONTH
+        if goal.budget.monthly_usd is not None and floor_usd > goal.budget.monthly_usd:
+            reasons.append(
+                Reason(
+                    subject=f"serve {arch.id} on {count}× {gpu_name}",
+                    constraint="budget.monthly_usd",
+                    detail=f"one replica costs ${floor_usd:,.0f}/month > "
+                    f"${goal.budget.monthly_usd:,.0f}",
+                    fix="raise budget.monthly_usd",
+                )
+            )
+            continue
+        for quant in _formats(sku):
+            setup = ServingSetup(
+                quantization=quant,
+                gpus=count,
+                batch=1,
+                input_tokens=input_tokens,
+                output_tokens=goal.traffic.avg_output_tokens,
+            )
+            point = _operating_point(goal, arch, sku, setup)
+            if isinstance(point, str):
+                reasons.append(
+                    Reason(
+                        subject=f"serve {arch.id} {quant} on {count}× {gpu_name}",
+                        constraint="GPU memory / latency targets",
+                        detail=point,
+                        fix="a faster or larger GPU, more tensor parallelism, or a smaller "
+                        "weight format",
+                    )
+                )
+                continue
+            options.append(_option(goal, quant, count, offer, point))
+    return [_plan(goal, arch, o, input_tokens) for o in _pareto(options)], reasons

@@ -1,0 +1,240 @@
+"""Training choices for one model and method: hyperparameters, GPUs, nodes, cost.
+
+Every rentable (GPU, GPUs per instance) shape is tried on 1 node, and 8-GPU shapes on 2–16
+nodes; the cheapest one that fits in memory and in the training budget is chosen, and every
+other shape gets a Reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from catalog import ModelArch, total_params
+from planner.estimators.efficiency import training_mfu
+from planner.estimators.training_memory import (
+    LORA_TARGETS,
+    TrainingSetup,
+    estimate_training_memory,
+)
+from planner.estimators.training_time import training_flops_per_token
+from planner.offers import OfferIndex
+from planner.plan import TrainingPlan
+from planner.rules import Reason
+from planner.spec import GoalSpec
+from planner.types import Method, Optimizer
+
+__all__ = ["choose_training", "lora_rank_for", "startup_hours", "training_seq_len"]
+
+GLOBAL_BATCH_SEQUENCES = 16  # sequences per optimizer step (common SFT default, e.g. TRL docs)
+MULTI_NODE_COUNTS = (2, 4, 8, 16)
+PROVISION_HOURS = 0.1  # instance start + SkyPilot setup (pip install of the pinned recipe)
+DOWNLOAD_BYTES_PER_S = 500e6  # base weights from the Hugging Face hub: ~0.5 GB/s per node
+MICRO_BATCHES = (8, 4, 2, 1)
+LEARNING_RATE = {Method.FULL: 1e-5, Method.LORA: 2e-4, Method.QLORA: 2e-4}
+OPTIMIZER = {
+    Method.FULL: Optimizer.ADAMW,
+    Method.LORA: Optimizer.ADAMW,
+    Method.QLORA: Optimizer.PAGED_ADAMW_8BIT,
+}  # QLoRA paper: paged optimizers
+
+
+def lora_rank_for(train_examples: int) -> int:
+    """LoRA rank by data size: seed 001 uses r=16 for 3,000 pairs and r=32 for 5,000."""
+    if train_examples < 2_000:
+        return 8
+    if train_examples < 4_000:
+        return 16
+    if train_examples < 50_000:
+        return 32
+    return 64
+
+
+def training_seq_len(goal: GoalSpec, arch: ModelArch) -> int:
+    """Sequence length: the power of two ≥ 1.5 × the average example (≥ 256), ≤ the context."""
+    avg = goal.data.avg_example_tokens or 1
+    return min(arch.max_context_tokens, max(256, 2 ** math.ceil(math.log2(avg * 1.5))))
+
+
+def _setup(method: Method, seq_len: int, rank: int, gpus: int, micro: int) -> TrainingSetup:
+    return TrainingSetup(
+        method=method,
+        seq_len_tokens=seq_len,
+        micro_batch=micro,
+        lora_rank=rank,
+        gpus=gpus,
+        optimizer=OPTIMIZER[method],
+        gradient_checkpointing=True,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _peak_gib(
+    arch: ModelArch, method: Method, seq_len: int, rank: int, gpus: int, micro: int
+) -> tuple[float, int]:
+    """(peak GiB per GPU, trainable params), cached: many GPU shapes share a GPU count."""
+    memory = estimate_training_memory(arch, _setup(method, seq_len, rank, gpus, micro))
+    return memory.peak_gib_per_gpu, memory.trainable_params
+
+
+def _fitting_micro_batch(
+    arch: ModelArch, method: Method, seq_len: int, rank: int, gpus: int, memory_gib: float
+) -> tuple[int, float] | None:
+    for micro in MICRO_BATCHES:
+        peak, _ = _peak_gib(arch, method, seq_len, rank, gpus, micro)
+        if peak <= memory_gib:
+            return micro, peak
+    return None
+
+
+def startup_hours(arch: ModelArch) -> float:
+    """Billed time before the first step: provisioning + setup + downloading bf16 weights."""
+    return PROVISION_HOURS + total_params(arch) * 2 / DOWNLOAD_BYTES_PER_S / 3600
+
+
+def _shapes(offers: OfferIndex) -> list[tuple[str, int, int]]:
+    shapes = [(gpu, count, 1) for gpu, count in offers.training_shapes()]
+    shapes += [
+        (gpu, 8, nodes)
+        for gpu, count in offers.training_shapes()
+        if count == 8
+        for nodes in MULTI_NODE_COUNTS
+    ]
+    return shapes
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Everything fixed for one model and method, whatever the GPUs."""
+
+    arch: ModelArch
+    method: Method
+    seq_len: int
+    rank: int
+    flops_per_token: float
+    tokens: int
+    startup_hours: float
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """One GPU shape that fits: its micro-batch, memory and mid cost."""
+
+    shape: tuple[str, int, int]
+    micro: int
+    peak_gib: float
+    hours_low: float
+    hours_high: float
+    usd_per_hour: float
+
+    @property
+    def cost_usd(self) -> float:
+        return (self.hours_low + self.hours_high) / 2 * self.usd_per_hour
+
+
+def _run(goal: GoalSpec, arch: ModelArch, method: Method) -> _Run:
+    rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 0
+    seq_len = training_seq_len(goal, arch)
+    _, trainable = _peak_gib(arch, method, seq_len, max(rank, 1), 1, 1)
+    flops = training_flops_per_token(
+        arch, method, seq_len=seq_len, trainable_params=trainable, gradient_checkpointing=True
+    )
+    return _Run(arch, method, seq_len, rank, flops, goal.data.training_tokens, startup_hours(arch))
+
+
+def _price_shape(
+    run: _Run, shape: tuple[str, int, int], offers: OfferIndex, catalog_gpu
+) -> _Priced | str:
+    gpu_name, per_node, nodes = shape
+    sku, gpus = catalog_gpu(gpu_name), per_node * nodes
+    if run.method is Method.QLORA and sku.vendor.value != "nvidia":
+        return "QLoRA needs bitsandbytes' CUDA kernels (NVIDIA only)"
+    rank = max(run.rank, 1)
+    fitting = _fitting_micro_batch(run.arch, run.method, run.seq_len, rank, gpus, sku.memory_gib)
+    if fitting is None:
+        needed, _ = _peak_gib(run.arch, run.method, run.seq_len, rank, gpus, 1)
+        return (
+            f"needs {needed:.1f} GiB per GPU > {sku.memory_gib:.1f} GiB "
+            f"(micro-batch 1, seq {run.seq_len}, gradient checkpointing)"
+        )
+    offer = offers.training(gpu_name, per_node)
+    assert offer is not None
+    mfu = training_mfu(run.method)
+    seconds = run.tokens * run.flops_per_token / (gpus * sku.matmul_dense_tflops * 1e12)
+    return _Priced(
+        shape,
+        fitting[0],
+        fitting[1],
+        seconds / mfu.high / 3600 + run.startup_hours,
+        seconds / mfu.low / 3600 + run.startup_hours,
+        offer.usd_per_hour * nodes,
+    )
+
+
+def _training_plan(
+    goal: GoalSpec, run: _Run, best: _Priced, offers: OfferIndex, catalog_gpu
+) -> TrainingPlan:
+    gpu_name, per_node, nodes = best.shape
+    offer = offers.training(gpu_name, per_node)
+    assert offer is not None
+    lora, gpus = run.method is not Method.FULL, per_node * nodes
+    return TrainingPlan(
+        method=run.method,
+        lora_rank=run.rank if lora else None,
+        lora_alpha=2 * run.rank if lora else None,
+        lora_targets=LORA_TARGETS if lora else (),
+        seq_len_tokens=run.seq_len,
+        micro_batch=best.micro,
+        gradient_accumulation=max(1, math.ceil(GLOBAL_BATCH_SEQUENCES / (best.micro * gpus))),
+        gradient_checkpointing=True,
+        optimizer=str(OPTIMIZER[run.method]),
+        learning_rate=LEARNING_RATE[run.method],
+        epochs=goal.data.epochs,
+        train_examples=goal.data.training_examples,
+        tokens=run.tokens,
+        gpus_per_node=per_node,
+        nodes=nodes,
+        offer=offer,
+        peak_memory_gib_per_gpu=round(best.peak_gib, 2),
+        gpu_memory_gib=catalog_gpu(gpu_name).memory_gib,
+        hours_low=best.hours_low,
+        hours_high=best.hours_high,
+        cost_usd_low=best.hours_low * best.usd_per_hour,
+        cost_usd_high=best.hours_high * best.usd_per_hour,
+    )
+
+
+def choose_training(
+    goal: GoalSpec, arch: ModelArch, method: Method, offers: OfferIndex, catalog_gpu
+) -> tuple[TrainingPlan | None, list[Reason]]:
+    """The cheapest training setup that fits memory and budget, and why each other was not."""
+    run, budget = _run(goal, arch, method), goal.budget.training_usd
+    feasible, reasons = [], []
+    for shape in _shapes(offers):
+        subject = f"train {arch.id} {method} on {shape[2]}×{shape[1]}× {shape[0]}"
+        priced = _price_shape(run, shape, offers, catalog_gpu)
+        if isinstance(priced, str):
+            reasons.append(
+                Reason(
+                    subject=subject,
+                    constraint="GPU memory",
+                    detail=priced,
+                    fix="use a GPU with more memory, more GPUs, or QLoRA",
+                )
+            )
+        elif budget is not None and priced.cost_usd > budget:
+            reasons.append(
+                Reason(
+                    subject=subject,
+                    constraint="budget.training_usd",
+                    detail=f"costs ${priced.cost_usd:,.0f} > ${budget:,.0f}",
+                    fix="raise budget.training_usd or train on fewer tokens",
+                )
+            )
+        else:
+            feasible.append(priced)
+    if not feasible:
+        return None, reasons
+    best = min(feasible, key=lambda p: (p.cost_usd, p.hours_high, p.shape))
+    return _training_plan(goal, run, best, offers, catalog_gpu), reasons

@@ -1,0 +1,274 @@
+"""`tailor plan | explain | compare | graph | schema`: the planner from the command line."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from catalog import load_catalog
+from planner.errors import PlannerError
+from planner.explain import compare_plans, explain_plan, summary_row
+from planner.export import GRAPH_FORMATS, export_graph
+from planner.plan import Plan, PlanFile, load_plan_file, save_plan_file
+from planner.rank import PlanningResult, plan_goal
+from planner.spec import GoalSpec, Objective, goal_json_schema, load_goal
+
+__all__ = ["compare_command", "explain_command", "graph_command", "plan_command", "schema_command"]
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _console() -> Console:
+    return Console(highlight=False, width=max(Console().width, 150))
+
+
+def _goal_or_plan_file(path: Path) -> tuple[GoalSpec, PlanFile | None]:
+    if path.suffix == ".json" or path.read_text(encoding="utf-8").lstrip().startswith(
+        "schema_version"
+    ):
+        plan_file = load_plan_file(path)
+        return plan_file.goal, plan_file
+    return load_goal(path), None
+
+
+def _plans_table(result: PlanningResult) -> Table:
+    table = Table(
+        title=f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} "
+        f"feasible plans, objective {result.objective} (★ = Pareto: cost × latency)"
+    )
+    for header in (
+        "id",
+        "strategy",
+        "model",
+        "method",
+        "train on",
+        "hours",
+        "one-time $",
+        "serve",
+        "$/month",
+        "first-year $",
+        "p95 TTFT",
+        "tok/s",
+    ):
+        table.add_column(
+            header,
+            justify="right" if header[0] in "$hfo1pt" and header not in ("train on",) else "left",
+            no_wrap=header in ("id", "model"),
+        )
+    for plan in result.plans:
+        r = summary_row(plan)
+        method = f"{r['method']}" + (f" r{r['rank']}" if r["rank"] != "-" else "")
+        table.add_row(
+            f"{plan.id}{' ★' if plan.pareto else ''}",
+            r["strategy"],
+            r["model"],
+            method,
+            r["train_gpus"],
+            "-" if r["train_hours"] is None else f"{r['train_hours']:.1f}",
+            f"{plan.training_usd:,.0f}",
+            f"{r['quantization']} {r['serve_gpus']}"
+            if plan.serving
+            else plan.api.model
+            if plan.api
+            else "-",
+            f"{plan.monthly_usd:,.0f}",
+            f"{plan.first_year_usd:,.0f}",
+            f"{r['p95_ttft_ms']} ms",
+            f"{r['tokens_per_s']:.0f}",
+        )
+    return table
+
+
+def _breakdown_table(plan: Plan) -> Table:
+    table = Table(title=f"{plan.id} cost breakdown: {plan.strategy} {plan.model}")
+    for header in ("phase", "resource", "quantity", "unit price", "one-time $", "$/month"):
+        table.add_column(header, justify="left" if header in ("phase", "resource") else "right")
+    if (t := plan.training) is not None:
+        table.add_row(
+            "training",
+            f"{t.nodes}×{t.gpus_per_node}× {t.offer.gpu} "
+            f"{t.offer.instance_type} {t.offer.cloud}/{t.offer.region}"
+            f"{' spot' if t.offer.spot else ''}",
+            f"{t.hours:.2f} h × {t.nodes}",
+            f"${t.offer.usd_per_hour:.4g}/h",
+            f"{t.cost_usd:,.2f}",
+            "",
+        )
+    if (s := plan.serving) is not None:
+        table.add_row(
+            "serving",
+            f"{s.tensor_parallel}× {s.offer.gpu} {s.quantization} "
+            f"{s.offer.instance_type} {s.offer.cloud}/{s.offer.region}",
+            f"730 h × {s.replicas}",
+            f"${s.offer.usd_per_hour:.4g}/h",
+            "",
+            f"{s.monthly_usd:,.2f}",
+        )
+    if (a := plan.api) is not None:
+        table.add_row(
+            "API",
+            a.model + (" (fine-tuned)" if a.fine_tuned else ""),
+            "tokens",
+            f"${a.input_usd_per_mtok:g}/${a.output_usd_per_mtok:g} per 1M",
+            f"{a.training_usd:,.2f}",
+            f"{a.monthly_usd:,.2f}",
+        )
+    if (r := plan.rag) is not None:
+        table.add_row(
+            "RAG",
+            f"vector store, {r.chunks:,} chunks",
+            "730 h",
+            "",
+            f"{r.embedding_usd:,.2f}",
+            f"{r.vector_store_usd_per_month:,.2f}",
+        )
+    table.add_row(
+        "total",
+        f"first year ${plan.first_year_usd:,.2f}",
+        "",
+        "",
+        f"{plan.training_usd:,.2f}",
+        f"{plan.monthly_usd:,.2f}",
+        style="bold",
+    )
+    return table
+
+
+def _pick(result: PlanningResult, plan_id: str | None) -> Plan:
+    if plan_id is None:
+        return result.plans[0]
+    for plan in result.plans:
+        if plan.id == plan_id:
+            return plan
+    raise PlannerError(
+        f"--plan: no plan {plan_id!r} among {[p.id for p in result.plans]}. "
+        "To fix: use an id from `tailor plan` (or raise --top)."
+    )
+
+
+@click.command("plan")
+@click.argument("goal_path", metavar="GOAL", type=_FILE)
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--objective",
+    type=click.Choice([o.value for o in Objective]),
+    help="Override the goal's preferences.objective.",
+)
+@click.option("--plan", "plan_id", help="Plan to write with --out [default: p1].")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the chosen plan as a plan file (.json or .yaml) for `tailor launch`.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plan_command(
+    *,
+    goal_path: Path,
+    top: int,
+    objective: str | None,
+    plan_id: str | None,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Rank costed plans for a goal: strategy, model, method, GPUs, clouds, $ and latency."""
+    catalog = load_catalog()
+    goal = load_goal(goal_path)
+    result = plan_goal(
+        goal, catalog, objective=Objective(objective) if objective else None, top=top
+    )
+    chosen = _pick(result, plan_id)
+    if out is not None:
+        save_plan_file(
+            PlanFile(
+                tailor_version=version("llm-tailor"),
+                catalog_snapshot_date=catalog.snapshot_date,
+                goal=goal,
+                plan=chosen,
+                alternatives=tuple(p for p in result.plans if p is not chosen),
+            ),
+            out,
+        )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "goal": goal.name,
+                    "objective": str(result.objective),
+                    "candidates": result.candidate_count,
+                    "catalog_snapshot_date": result.catalog_snapshot_date,
+                    "plans": [
+                        {**summary_row(p), "plan": p.model_dump(mode="json")} for p in result.plans
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    console = _console()
+    console.print(_plans_table(result))
+    console.print(_breakdown_table(chosen))
+    if out is not None:
+        console.print(
+            f"Wrote {chosen.id} to {out}. Next: `tailor explain {out}`, `tailor launch {out}`."
+        )
+
+
+@click.command("explain")
+@click.argument("path", metavar="GOAL|PLAN", type=_FILE)
+@click.option("--plan", "plan_id", help="Plan id from `tailor plan` [default: p1 / the file's].")
+@click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
+def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
+    """Why a plan: its decisions, every number's formula and basis, and the why-nots."""
+    catalog = load_catalog()
+    goal, plan_file = _goal_or_plan_file(path)
+    result = plan_goal(goal, catalog, top=top)
+    plan = plan_file.plan if plan_file and plan_id is None else _pick(result, plan_id)
+    console = _console()
+    console.print(f"[bold]{plan.id} {plan.strategy} {plan.model}[/bold] for goal {goal.name}")
+    for section in explain_plan(result, plan, catalog):
+        console.print(f"\n[bold]{section.title}[/bold]")
+        for line in section.lines:
+            console.print(f"  {line}", soft_wrap=True)
+
+
+@click.command("compare")
+@click.argument("plan_a", type=_FILE)
+@click.argument("plan_b", type=_FILE)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def compare_command(*, plan_a: Path, plan_b: Path, as_json: bool) -> None:
+    """Diff two plan files: what changes, and the +/− on cost and latency."""
+    a, b = load_plan_file(plan_a).plan, load_plan_file(plan_b).plan
+    rows = compare_plans(a, b)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
+        return
+    table = Table(title=f"{plan_a.name} → {plan_b.name}")
+    for header in ("", plan_a.name, plan_b.name, "Δ (B − A)"):
+        table.add_column(header)
+    for row in rows:
+        delta = "" if row.delta is None else f"{row.delta:+,.2f}"
+        style = "" if row.a == row.b else "bold"
+        table.add_row(row.name, row.a, row.b, delta, style=style)
+    _console().print(table)
+
+
+@click.command("graph")
+@click.argument("goal_path", metavar="GOAL", type=_FILE)
+@click.option(
+    "--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
+)
+def graph_command(*, goal_path: Path, fmt: str) -> None:
+    """Export the decision graph (pruned branches dashed, with their reasons in JSON)."""
+    result = plan_goal(load_goal(goal_path), load_catalog(), top=1)
+    click.echo(export_graph(result.graph, fmt), nl=False)
+
+
+@click.command("schema")
+def schema_command() -> None:
+    """Print the goal file's JSON Schema."""
+    click.echo(json.dumps(goal_json_schema(), indent=2))
