@@ -1,0 +1,204 @@
+"""The planner's best plan equals a brute-force oracle's on small catalogs.
+
+The oracle enumerates every (model, method, training GPU shape, offer) × (weight format,
+serving GPU shape, offer) combination with the estimators directly — no decision graph, no
+caching, no Pareto pruning, a linear scan for the operating batch — and keeps the cheapest
+first-year plan that fits memory, budget and latency.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from functools import cache
+
+import pytest
+
+from catalog import Catalog, load_catalog
+from planner.estimators.efficiency import training_mfu
+from planner.estimators.serving import DecodeModel, ServingSetup, replica_memory
+from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
+from planner.estimators.training_time import training_flops_per_token
+from planner.rank import plan_goal
+from planner.serving_options import HOURS_PER_MONTH, TARGET_UTILIZATION, _formats
+from planner.spec import Objective, parse_goal
+from planner.training_options import (
+    GLOBAL_BATCH_SEQUENCES,
+    MICRO_BATCHES,
+    OPTIMIZER,
+    lora_rank_for,
+    startup_hours,
+    training_seq_len,
+)
+from planner.types import Method
+
+SHIPPED = load_catalog()
+
+
+def small_catalog(gpus: list[str], models: list[str], clouds: set[str]) -> Catalog:
+    offers = tuple(o for o in SHIPPED.offers if o.gpu in gpus and o.cloud in clouds)
+    return Catalog(
+        gpus=tuple(SHIPPED.gpu(g) for g in gpus),
+        offers=offers,
+        models=tuple(SHIPPED.model(m) for m in models),
+        snapshot_date=date(2026, 5, 20),
+    )
+
+
+def goal_for(**overrides) -> dict:
+    goal = {
+        "name": "oracle",
+        "task": {"type": "chat", "needs_custom_behavior": True},
+        "data": {"train_examples": 4000, "avg_example_tokens": 700, "epochs": 2},
+        "traffic": {
+            "requests_per_month": 2_000_000,
+            "peak_requests_per_s": 6,
+            "avg_input_tokens": 600,
+            "avg_output_tokens": 300,
+        },
+        "latency": {"p95_time_to_first_token_ms": 1500, "min_output_tokens_per_s": 15},
+        "budget": {"training_usd": 400, "monthly_usd": 20_000},
+        "privacy": {"data_can_leave": False},
+        "preferences": {"objective": "cost", "spot": "allowed"},
+    }
+    for section, values in overrides.items():
+        goal[section] = {**goal.get(section, {}), **values}
+    return goal
+
+
+@cache
+def peak(arch, method, seq, rank, gpus, micro) -> float:
+    """Peak GiB per GPU (memoized: offers share GPU counts)."""
+    setup = TrainingSetup(
+        method=method,
+        seq_len_tokens=seq,
+        micro_batch=micro,
+        lora_rank=max(rank, 1),
+        gpus=gpus,
+        optimizer=OPTIMIZER[method],
+    )
+    return estimate_training_memory(arch, setup).peak_gib_per_gpu
+
+
+def _training_cost(goal, catalog, arch, method):
+    """Cheapest fitting (GPU, GPUs, nodes, offer) by brute force, or None."""
+    rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 1
+    seq = training_seq_len(goal, arch)
+    best = None
+    for offer in catalog.offers:
+        sku = catalog.gpu(offer.gpu)
+        if method is Method.QLORA and sku.vendor.value != "nvidia":
+            continue
+        prices = [offer.price_usd_per_hour]
+        if offer.spot_price_usd_per_hour is not None and goal.preferences.spot != "never":
+            prices.append(offer.spot_price_usd_per_hour)
+        for nodes in (1, 2, 4, 8, 16) if offer.gpu_count == 8 else (1,):
+            gpus = offer.gpu_count * nodes
+            fits = [
+                m for m in MICRO_BATCHES if peak(arch, method, seq, rank, gpus, m) <= sku.memory_gib
+            ]
+            if not fits:
+                continue
+            trainable = estimate_training_memory(
+                arch, TrainingSetup(method=method, seq_len_tokens=seq, lora_rank=max(rank, 1))
+            ).trainable_params
+            per_token = training_flops_per_token(
+                arch, method, seq_len=seq, trainable_params=trainable, gradient_checkpointing=True
+            )
+            seconds = (
+                goal.data.training_tokens * per_token / (gpus * sku.matmul_dense_tflops * 1e12)
+            )
+            mfu = training_mfu(method)
+            hours = (seconds / mfu.high + seconds / mfu.low) / 2 / 3600 + startup_hours(arch)
+            for price in prices:
+                cost = hours * price * nodes
+                if cost <= goal.budget.training_usd and (best is None or cost < best):
+                    best = cost
+    assert GLOBAL_BATCH_SEQUENCES > 0
+    return best
+
+
+@cache
+def operating(arch, sku, tp, quant, traffic, latency) -> tuple[int, float, float]:
+    """(batch, step s, prefill s) by a linear scan that stops at the first batch that misses
+    a target (memoized: offers share GPU shapes)."""
+    setup = ServingSetup(
+        quantization=quant,
+        gpus=tp,
+        batch=1,
+        input_tokens=traffic.avg_input_tokens,
+        output_tokens=traffic.avg_output_tokens,
+    )
+    _, _, capacity = replica_memory(arch, sku, setup)
+    model = DecodeModel(arch, sku, setup)
+    prefill, batch = model.prefill_s(), 0
+    for b in range(1, capacity + 1):
+        step = model.step_s(b)
+        if (
+            1 / step < latency.min_output_tokens_per_s
+            or (prefill + step) * 1000 > latency.p95_time_to_first_token_ms
+        ):
+            break
+        batch = b
+    return batch, model.step_s(max(batch, 1)), prefill
+
+
+def _serving_costs(goal, catalog, arch):
+    """(monthly $, TTFT s) of every serving setup that meets the targets, by brute force."""
+    results = []
+    for offer in catalog.offers:
+        sku, tp = catalog.gpu(offer.gpu), offer.gpu_count
+        if tp not in (1, 2, 4, 8) or arch.num_attention_heads % tp:
+            continue
+        for quant in _formats(sku):
+            batch, step, prefill = operating(arch, sku, tp, quant, goal.traffic, goal.latency)
+            if not batch:
+                continue
+            rps = batch / (prefill + step + goal.traffic.avg_output_tokens * step)
+            replicas = max(
+                1, math.ceil(goal.traffic.peak_requests_per_s / (rps * TARGET_UTILIZATION))
+            )
+            monthly = replicas * offer.price_usd_per_hour * HOURS_PER_MONTH
+            if monthly <= goal.budget.monthly_usd:
+                results.append((monthly, prefill + step))
+    return results
+
+
+def oracle_best(goal, catalog) -> float | None:
+    """Lowest first-year cost over every combination."""
+    best = None
+    for arch in catalog.models:
+        serving = _serving_costs(goal, catalog, arch)
+        if not serving:
+            continue
+        cheapest_month = min(m for m, _ in serving)
+        for method in Method:
+            training = _training_cost(goal, catalog, arch, method)
+            if training is None:
+                continue
+            total = training + 12 * cheapest_month
+            best = total if best is None else min(best, total)
+    return best
+
+
+CASES = [
+    (["L4", "A100-80GB", "H100"], ["qwen2.5-1.5b", "llama-3.1-8b"], {"gcp", "lambda"}, {}),
+    (["T4", "A10G", "L40S"], ["llama-3.2-3b", "mistral-7b"], {"aws"}, {}),
+    (["A100", "H100"], ["qwen2.5-7b"], {"gcp", "azure"}, {"preferences": {"spot": "never"}}),
+    (
+        ["L4", "H100"],
+        ["llama-3.1-8b", "qwen2.5-0.5b"],
+        {"gcp", "lambda", "aws"},
+        {"latency": {"p95_time_to_first_token_ms": 400, "min_output_tokens_per_s": 40}},
+    ),
+]
+
+
+@pytest.mark.parametrize(("gpus", "models", "clouds", "overrides"), CASES)
+def test_planner_matches_brute_force(gpus, models, clouds, overrides) -> None:
+    catalog = small_catalog(gpus, models, clouds)
+    goal = parse_goal(goal_for(**overrides))
+    expected = oracle_best(goal, catalog)
+    assert expected is not None, "the case must have a feasible plan"
+    result = plan_goal(goal, catalog, objective=Objective.COST, top=1)
+    assert result.plans[0].first_year_usd == pytest.approx(expected, rel=1e-9)
