@@ -1,5 +1,5 @@
 # tailor — two commands do everything on a fresh machine:
-#   make demo   creates .venv, installs tailor, shows the catalog / plans an example
+#   make demo   creates .venv, installs tailor, plans an example goal
 #   make test   installs the dev + train + cloud extras, then format, lint, import contracts, tests
 # Both are re-runnable: installs are skipped while pyproject.toml is unchanged.
 
@@ -25,7 +25,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-demo
 
 demo: $(VENV)/.installed-demo
-	$(VENV)/bin/tailor catalog gpus --min-memory 20
+	$(VENV)/bin/tailor plan examples/goals/api-vs-self-hosted-1m.yaml
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .

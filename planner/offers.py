@@ -26,6 +26,7 @@ def _choice(offer: Offer, spot: bool) -> OfferChoice:
         region=offer.region,
         instance_type=offer.instance_type,
         gpu=offer.gpu,
+        accelerator=offer.sky_accelerator_name,
         gpus_per_instance=offer.gpu_count,
         usd_per_hour=price,
         spot=spot,
@@ -33,23 +34,32 @@ def _choice(offer: Offer, spot: bool) -> OfferChoice:
     )
 
 
+_Entry = tuple[float, str, str, str, bool, Offer]  # price, cloud, region, instance, spot, offer
+
+
 class OfferIndex:
-    """Cheapest allowed instance per (GPU, GPUs per instance), for training and for serving.
+    """Allowed instances per (GPU, GPUs per instance), cheapest first, for training and serving.
 
     Training may run on spot (it checkpoints and resumes) unless the goal says never; serving
     runs on-demand unless the goal requires spot.
     """
 
     def __init__(self, offers: list[Offer], policy: SpotPolicy) -> None:
-        self._train: dict[tuple[str, int], OfferChoice] = {}
-        self._serve: dict[tuple[str, int], OfferChoice] = {}
+        self._train: dict[tuple[str, int], list[_Entry]] = {}
+        self._serve: dict[tuple[str, int], list[_Entry]] = {}
         self.allowed_count = len(offers)
         for offer in offers:
             key = (offer.gpu, offer.gpu_count)
-            for spot in self._spot_options(offer, policy, training=True):
-                self._keep(self._train, key, _choice(offer, spot))
-            for spot in self._spot_options(offer, policy, training=False):
-                self._keep(self._serve, key, _choice(offer, spot))
+            for index, training in ((self._train, True), (self._serve, False)):
+                for spot in self._spot_options(offer, policy, training=training):
+                    price = offer.spot_price_usd_per_hour if spot else offer.price_usd_per_hour
+                    assert price is not None
+                    index.setdefault(key, []).append(
+                        (price, offer.cloud, offer.region, offer.instance_type, spot, offer)
+                    )
+        for index in (self._train, self._serve):
+            for entries in index.values():
+                entries.sort(key=lambda e: e[:5])
 
     @staticmethod
     def _spot_options(offer: Offer, policy: SpotPolicy, *, training: bool) -> list[bool]:
@@ -61,22 +71,36 @@ class OfferIndex:
         return [False, True] if has_spot else [False]
 
     @staticmethod
-    def _keep(index: dict, key: tuple[str, int], choice: OfferChoice) -> None:
-        best = index.get(key)
-        if best is None or (choice.usd_per_hour, choice.cloud, choice.region) < (
-            best.usd_per_hour,
-            best.cloud,
-            best.region,
-        ):
-            index[key] = choice
+    def _first(index: dict, gpu: str, count: int) -> OfferChoice | None:
+        entries = index.get((gpu, count))
+        return _choice(entries[0][5], entries[0][4]) if entries else None
+
+    @staticmethod
+    def _alternatives(index: dict, gpu: str, count: int, limit: int) -> tuple[OfferChoice, ...]:
+        seen, kept = set(), []
+        for _, cloud, region, _, spot, offer in index.get((gpu, count), [])[1:]:
+            if (cloud, region) not in seen and len(kept) < limit:
+                seen.add((cloud, region))
+                kept.append(_choice(offer, spot))
+        return tuple(kept)
 
     def training(self, gpu: str, count: int) -> OfferChoice | None:
         """Cheapest instance with exactly ``count`` of ``gpu`` for training."""
-        return self._train.get((gpu, count))
+        return self._first(self._train, gpu, count)
 
     def serving(self, gpu: str, count: int) -> OfferChoice | None:
         """Cheapest on-demand (or spot, if required) instance with ``count`` of ``gpu``."""
-        return self._serve.get((gpu, count))
+        return self._first(self._serve, gpu, count)
+
+    def training_alternatives(
+        self, gpu: str, count: int, limit: int = 5
+    ) -> tuple[OfferChoice, ...]:
+        """Next-cheapest training instances of that shape, one per (cloud, region)."""
+        return self._alternatives(self._train, gpu, count, limit)
+
+    def serving_alternatives(self, gpu: str, count: int, limit: int = 5) -> tuple[OfferChoice, ...]:
+        """Next-cheapest serving instances of that shape, one per (cloud, region)."""
+        return self._alternatives(self._serve, gpu, count, limit)
 
     def training_shapes(self) -> list[tuple[str, int]]:
         """(GPU, GPUs per instance) that can be rented for training."""

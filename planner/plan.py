@@ -44,6 +44,7 @@ class OfferChoice(_Frozen):
     region: str = Field(description="Region.")
     instance_type: str = Field(description="Instance type.")
     gpu: str = Field(description="GPU SKU.")
+    accelerator: str = Field(description="The accelerator's name in SkyPilot's catalog.")
     gpus_per_instance: int = Field(description="GPUs in one instance.")
     usd_per_hour: float = Field(description="Price of one instance, $/h, as used.")
     spot: bool = Field(description="Priced (and to be launched) as spot.")
@@ -69,6 +70,9 @@ class TrainingPlan(_Frozen):
     gpus_per_node: int = Field(description="GPUs per node.")
     nodes: int = Field(description="Nodes (multi-node when > 1).")
     offer: OfferChoice = Field(description="Instance the run is priced on.")
+    alternative_offers: tuple[OfferChoice, ...] = Field(
+        default=(), description="Next-cheapest allowed instances of the same shape (failover)."
+    )
     peak_memory_gib_per_gpu: float = Field(description="Estimated peak memory per GPU, GiB.")
     gpu_memory_gib: float = Field(description="GPU memory, GiB.")
     hours_low: float = Field(description="Optimistic hours.")
@@ -98,6 +102,9 @@ class ServingPlan(_Frozen):
     operating_batch: int = Field(description="Concurrent sequences per replica at the target.")
     requests_per_s_per_replica: float = Field(description="Sustained requests/s per replica.")
     offer: OfferChoice = Field(description="Instance one replica runs on.")
+    alternative_offers: tuple[OfferChoice, ...] = Field(
+        default=(), description="Next-cheapest allowed instances of the same shape (failover)."
+    )
     weights_gib_per_gpu: float = Field(description="Weights per GPU, GiB.")
     p95_ttft_s: float = Field(description="Estimated p95 time to first token, s.")
     output_tokens_per_s_per_stream: float = Field(description="Decode speed of one stream.")

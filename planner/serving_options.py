@@ -67,7 +67,9 @@ def _operating_point(
             f"at batch 1: TTFT {(prefill + model.step_s(1)) * 1e3:.0f} ms, "
             f"{1 / model.step_s(1):.1f} tokens/s per stream — misses the latency targets"
         )
-    low = model.max_batch_within(limit, capacity)
+    # no latency target: every batch the KV cache holds qualifies (max_batch_within cannot
+    # floor an infinite limit)
+    low = capacity if math.isinf(limit) else model.max_batch_within(limit, capacity)
     return _Point(
         batch=low, step_s=model.step_s(low), prefill_s=prefill, weights_gib_per_gpu=weights / GIB
     )
@@ -137,7 +139,9 @@ def _pareto(options: list[_Option]) -> list[_Option]:
     return front
 
 
-def _plan(goal: GoalSpec, arch: ModelArch, o: _Option, input_tokens: int) -> ServingPlan:
+def _plan(
+    goal: GoalSpec, arch: ModelArch, o: _Option, input_tokens: int, offers: OfferIndex
+) -> ServingPlan:
     output = goal.traffic.avg_output_tokens
     context = min(arch.max_context_tokens, 2 ** math.ceil(math.log2(input_tokens + output)))
     return ServingPlan(
@@ -149,6 +153,7 @@ def _plan(goal: GoalSpec, arch: ModelArch, o: _Option, input_tokens: int) -> Ser
         operating_batch=o.point.batch,
         requests_per_s_per_replica=o.rps_per_replica,
         offer=o.offer,
+        alternative_offers=offers.serving_alternatives(o.offer.gpu, o.tp),
         weights_gib_per_gpu=o.point.weights_gib_per_gpu,
         p95_ttft_s=o.point.ttft_s,
         output_tokens_per_s_per_stream=1 / o.point.step_s,
@@ -205,4 +210,4 @@ def serving_options(
                 )
                 continue
             options.append(_option(goal, quant, count, offer, point))
-    return [_plan(goal, arch, o, input_tokens) for o in _pareto(options)], reasons
+    return [_plan(goal, arch, o, input_tokens, offers) for o in _pareto(options)], reasons

@@ -196,6 +196,7 @@ def _training_plan(
         gpus_per_node=per_node,
         nodes=nodes,
         offer=offer,
+        alternative_offers=offers.training_alternatives(gpu_name, per_node),
         peak_memory_gib_per_gpu=round(best.peak_gib, 2),
         gpu_memory_gib=catalog_gpu(gpu_name).memory_gib,
         hours_low=best.hours_low,
