@@ -1,0 +1,263 @@
+"""Render a plan file as SkyPilot task YAML (pure: no sky import, no I/O).
+
+- Training: a managed job. Accelerators and the failover offers come from the plan (``ordered``
+  resources, restricted by the planner to the goal's clouds and regions), spot with job
+  recovery, ``num_nodes`` and torchrun wired to SkyPilot's node environment, the dataset and a
+  checkpoint bucket mounted, the recipe run with the plan's hyperparameters; after a preemption
+  the recipe resumes from the newest checkpoint in the bucket.
+- Serving: a SkyServe service running ``vllm serve`` of the base model with the trained adapter
+  (or merged weights), the plan's quantization, tensor parallelism, max-model-len and
+  max-num-seqs; readiness probe ``/v1/models``; replicas and target QPS from the plan.
+
+Secrets travel by name only (``secrets: {HF_TOKEN: null}``): SkyPilot fills them from the
+launching environment; no value is ever written.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+from catalog import load_catalog
+from executor.errors import ExecutorError
+from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
+from planner.types import Method, Quantization
+
+__all__ = [
+    "RECIPE_DIR",
+    "SECRET_NAMES",
+    "TRAIN_REQUIREMENTS",
+    "VLLM_REQUIREMENT",
+    "RenderOptions",
+    "render_serve_task",
+    "render_train_task",
+    "task_yaml",
+    "training_config",
+]
+
+RECIPE_DIR = "~/tailor-recipes"
+SECRET_NAMES = ("HF_TOKEN", "WANDB_API_KEY")
+TRAIN_REQUIREMENTS = (
+    "torch==2.9.1",
+    "transformers==5.17.0",
+    "peft==0.21.2",
+    "trl==1.16.0",
+    "datasets==5.0.1",
+    "accelerate==1.15.0",
+    "bitsandbytes==0.50.2",
+)
+VLLM_REQUIREMENT = "vllm==0.11.2"
+SERVE_PORT = 8000
+_VLLM_QUANTIZATION = {
+    Quantization.BF16: [],
+    Quantization.FP8: ["--quantization", "fp8"],  # dynamic per-tensor FP8 of the bf16 weights
+    # int8 / int4 are quantized in flight with bitsandbytes; a pre-quantized AWQ/GPTQ checkpoint
+    # is faster (tailor's int4 throughput estimate assumes AWQ-class kernels).
+    Quantization.INT8: ["--quantization", "bitsandbytes"],
+    Quantization.INT4: ["--quantization", "bitsandbytes"],
+}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Where the data and the checkpoints live, and the recipe source to ship."""
+
+    run_name: str
+    data_source: str  # local path or bucket URI of the training JSONL
+    checkpoint_bucket: str  # bucket name for checkpoints and the trained adapter
+    recipe_source: str  # local folder holding train.py (shipped to RECIPE_DIR)
+    data_format: str = "chat"
+
+
+def _resources(
+    offer: OfferChoice, alternatives: tuple[OfferChoice, ...], count: int, extra: dict
+) -> dict:
+    def one(o: OfferChoice) -> dict:
+        return {
+            "cloud": o.cloud,
+            "region": o.region,
+            "instance_type": o.instance_type,
+            "accelerators": {o.accelerator: count},
+            "use_spot": o.spot,
+        }
+
+    return {**extra, "ordered": [one(o) for o in (offer, *alternatives)]}
+
+
+def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str) -> dict:
+    """The train recipe's config (executor/recipes/train.py) for this plan."""
+    t = plan_file.plan.training
+    assert t is not None
+    arch = load_catalog().model(plan_file.plan.model)
+    return {
+        "model": arch.hf_id,
+        "method": str(t.method),
+        "lora_rank": t.lora_rank,
+        "lora_alpha": t.lora_alpha,
+        "lora_targets": list(t.lora_targets),
+        "seq_len_tokens": t.seq_len_tokens,
+        "micro_batch": t.micro_batch,
+        "gradient_accumulation": t.gradient_accumulation,
+        "gradient_checkpointing": t.gradient_checkpointing,
+        "optimizer": t.optimizer,
+        "learning_rate": t.learning_rate,
+        "epochs": t.epochs,
+        "data_path": "/data/train.jsonl",
+        "data_format": options.data_format,
+        "on_bad_rows": "error",
+        "validation_fraction": plan_file.goal.data.validation_fraction,
+        "output_dir": output_dir,
+        "save_steps": 100,
+        "eval_steps": 100,
+        "early_stopping_patience": 3,
+        "merge": t.method is not Method.FULL,
+        "bf16": True,
+        "seed": 0,
+    }
+
+
+def _train_run(t: TrainingPlan, config: dict) -> str:
+    launcher = ["torchrun", "--nproc_per_node=$SKYPILOT_NUM_GPUS_PER_NODE"]
+    if t.nodes > 1:
+        launcher += [
+            "--nnodes=$SKYPILOT_NUM_NODES",
+            "--node_rank=$SKYPILOT_NODE_RANK",
+            '--master_addr="$(echo "$SKYPILOT_NODE_IPS" | head -n1)"',
+            "--master_port=29500",
+        ]
+    return (
+        "\n".join(
+            [
+                "set -euo pipefail",
+                "cat > /tmp/tailor-train.json <<'TAILOR_CONFIG'",
+                json.dumps(config, indent=2),
+                "TAILOR_CONFIG",
+                " ".join(
+                    [*launcher, f"{RECIPE_DIR}/train.py", "--config", "/tmp/tailor-train.json"]
+                ),
+            ]
+        )
+        + "\n"
+    )
+
+
+def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
+    """The training task (a SkyPilot managed job) as a YAML-ready dict."""
+    t = plan_file.plan.training
+    if t is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} trains nothing (strategy "
+            f"{plan_file.plan.strategy}). To fix: launch a fine-tune plan."
+        )
+    output_dir = f"/checkpoints/{options.run_name}"
+    recovery = {
+        "strategy": "EAGER_NEXT_REGION" if t.offer.spot else "FAILOVER",
+        "max_restarts_on_errors": 3,
+    }
+    return {
+        "name": f"{options.run_name}-train",
+        "num_nodes": t.nodes,
+        "resources": _resources(
+            t.offer,
+            t.alternative_offers,
+            t.gpus_per_node,
+            {"job_recovery": recovery, "disk_size": 256},
+        ),
+        "file_mounts": {
+            "/data/train.jsonl": options.data_source,
+            "/checkpoints": {"name": options.checkpoint_bucket, "mode": "MOUNT"},
+            RECIPE_DIR: options.recipe_source,
+        },
+        "envs": {"TAILOR_RUN": options.run_name, "HF_HUB_ENABLE_HF_TRANSFER": "0"},
+        "secrets": dict.fromkeys(SECRET_NAMES),
+        "setup": "pip install " + " ".join(shlex.quote(r) for r in TRAIN_REQUIREMENTS) + "\n",
+        "run": _train_run(t, training_config(plan_file, options, output_dir)),
+    }
+
+
+def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) -> list[str]:
+    arch = load_catalog().model(plan_file.plan.model)
+    command = [
+        "vllm",
+        "serve",
+        arch.hf_id,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(SERVE_PORT),
+        "--tensor-parallel-size",
+        str(s.tensor_parallel),
+        "--max-model-len",
+        str(s.max_model_len),
+        "--max-num-seqs",
+        str(s.max_concurrent_sequences),
+        *_VLLM_QUANTIZATION[s.quantization],
+    ]
+    t = plan_file.plan.training
+    if adapter_dir is not None and t is not None and t.method is not Method.FULL:
+        command += [
+            "--enable-lora",
+            "--lora-modules",
+            f"tailor={adapter_dir}",
+            "--max-lora-rank",
+            str(t.lora_rank),
+        ]
+    return command
+
+
+def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
+    """The serving task (a SkyServe service) as a YAML-ready dict.
+
+    A fine-tuned plan serves the base model plus the adapter the training task writes to
+    ``<bucket>/<run>/final`` (full fine-tunes serve that folder as the model).
+    """
+    s = plan_file.plan.serving
+    if s is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} serves nothing on our GPUs (strategy "
+            f"{plan_file.plan.strategy}). To fix: launch a self-hosted plan."
+        )
+    trained = plan_file.plan.training is not None
+    mounts = {"/adapters": {"name": options.checkpoint_bucket, "mode": "MOUNT"}} if trained else {}
+    adapter = f"/adapters/{options.run_name}/final" if trained else None
+    command = _vllm_command(plan_file, s, adapter)
+    if trained and plan_file.plan.training.method is Method.FULL:
+        command[2] = adapter  # serve the fully fine-tuned weights themselves
+    return {
+        "name": f"{options.run_name}-serve",
+        "service": {
+            "readiness_probe": {"path": "/v1/models", "initial_delay_seconds": 1200},
+            "replica_policy": {
+                "min_replicas": s.replicas,
+                "max_replicas": 2 * s.replicas,
+                "target_qps_per_replica": round(s.requests_per_s_per_replica, 3),
+            },
+        },
+        "resources": _resources(
+            s.offer,
+            s.alternative_offers,
+            s.tensor_parallel,
+            {"ports": SERVE_PORT, "disk_size": 256},
+        ),
+        "file_mounts": mounts,
+        "secrets": dict.fromkeys(SECRET_NAMES[:1]),
+        "setup": f"pip install {VLLM_REQUIREMENT}\n",
+        "run": " ".join(shlex.quote(c) for c in command) + "\n",
+    }
+
+
+def task_yaml(task: dict) -> str:
+    """A rendered task as YAML text, multi-line strings (setup, run) as literal blocks."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def literal(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+        return dumper.represent_scalar(
+            "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+        )
+
+    Dumper.add_representer(str, literal)
+    return yaml.dump(task, Dumper=Dumper, sort_keys=False, width=100)
