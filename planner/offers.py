@@ -84,6 +84,11 @@ class OfferIndex:
                 kept.append(_choice(offer, spot))
         return tuple(kept)
 
+    def training_price(self, gpu: str, count: int) -> float | None:
+        """$/h of the cheapest training instance of that shape (no OfferChoice built)."""
+        entries = self._train.get((gpu, count))
+        return entries[0][0] if entries else None
+
     def training(self, gpu: str, count: int) -> OfferChoice | None:
         """Cheapest instance with exactly ``count`` of ``gpu`` for training."""
         return self._first(self._train, gpu, count)

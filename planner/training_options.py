@@ -81,11 +81,17 @@ def _peak_gib(
 def _fitting_micro_batch(
     arch: ModelArch, method: Method, seq_len: int, rank: int, gpus: int, memory_gib: float
 ) -> tuple[int, float] | None:
-    for micro in MICRO_BATCHES:
-        peak, _ = _peak_gib(arch, method, seq_len, rank, gpus, micro)
-        if peak <= memory_gib:
-            return micro, peak
-    return None
+    # Memory grows with the micro-batch: test 1 first, so a shape that cannot fit costs one
+    # estimate, then the larger ones from the top.
+    smallest = MICRO_BATCHES[-1]
+    peak, _ = _peak_gib(arch, method, seq_len, rank, gpus, smallest)
+    if peak > memory_gib:
+        return None
+    for micro in MICRO_BATCHES[:-1]:
+        bigger, _ = _peak_gib(arch, method, seq_len, rank, gpus, micro)
+        if bigger <= memory_gib:
+            return micro, bigger
+    return smallest, peak
 
 
 def startup_hours(arch: ModelArch) -> float:
@@ -158,8 +164,8 @@ def _price_shape(
             f"needs {needed:.1f} GiB per GPU > {sku.memory_gib:.1f} GiB "
             f"(micro-batch 1, seq {run.seq_len}, gradient checkpointing)"
         )
-    offer = offers.training(gpu_name, per_node)
-    assert offer is not None
+    price = offers.training_price(gpu_name, per_node)
+    assert price is not None
     mfu = training_mfu(run.method)
     seconds = run.tokens * run.flops_per_token / (gpus * sku.matmul_dense_tflops * 1e12)
     return _Priced(
@@ -168,7 +174,7 @@ def _price_shape(
         fitting[1],
         seconds / mfu.high / 3600 + run.startup_hours,
         seconds / mfu.low / 3600 + run.startup_hours,
-        offer.usd_per_hour * nodes,
+        price * nodes,
     )
 
 
