@@ -106,9 +106,10 @@ def _serving_terms(
             name="serve.requests_per_s_per_replica",
             value=s.requests_per_s_per_replica,
             unit="req/s",
-            formula=f"{s.operating_batch} / (TTFT {s.p95_ttft_s:.3f} s + "
-            f"{goal.traffic.avg_output_tokens} tokens / {s.output_tokens_per_s_per_stream:.1f} "
-            f"tokens/s) × {TARGET_UTILIZATION:.0%} target utilization",
+            formula=f"{s.operating_batch} / ({s.operating_batch} × prefill {e.prefill_s:.4f} s"
+            f" + {goal.traffic.avg_output_tokens} tokens × step {e.decode_step_s:.4f} s) × "
+            f"{TARGET_UTILIZATION:.0%} target utilization (each request's prefill is exclusive "
+            "GPU time; decode steps are shared by the batch)",
         ),
         Term(
             name="serve.replicas",

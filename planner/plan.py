@@ -183,7 +183,7 @@ def load_plan_file(path: Path) -> PlanFile:
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:  # deep nesting
         raise PlannerError(
             f"{path}: cannot be read as a plan file ({exc}). To fix: pass a "
             "file written by `tailor plan --out`."

@@ -120,11 +120,21 @@ class _Option:
         return self.replicas * self.offer.usd_per_hour * HOURS_PER_MONTH
 
 
+def replica_requests_per_s(point: _Point, output_tokens: int) -> float:
+    """Sustained requests/s of one replica, at TARGET_UTILIZATION.
+
+    In steady state the GPU spends, per request, its prefill (exclusive compute) and its share
+    of the decode steps it rides in (output × step ÷ batch), so
+    rps = batch / (batch × prefill + output × step) × utilization.
+    """
+    busy = point.batch * point.prefill_s + output_tokens * point.step_s
+    return point.batch / busy * TARGET_UTILIZATION
+
+
 def _option(
     goal: GoalSpec, quant: Quantization, tp: int, offer: OfferChoice, point: _Point
 ) -> _Option:
-    seconds_per_request = point.ttft_s + goal.traffic.avg_output_tokens * point.step_s
-    rps = point.batch / seconds_per_request * TARGET_UTILIZATION
+    rps = replica_requests_per_s(point, goal.traffic.avg_output_tokens)
     replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / rps))
     return _Option(quant, tp, offer, point, replicas, rps)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 import types
 from collections.abc import Sequence
 from enum import Enum
@@ -349,8 +350,14 @@ def _inline(value: object) -> str:
     return dumped.removesuffix("\n...\n").strip()
 
 
+_REPR = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 60, 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 5
+
+
 def _show(value: object) -> str:
-    shown = _inline(value) if isinstance(value, bool | None | int | float) else repr(value)
+    # Bounded repr: YAML aliases can make a tiny file a huge (shared) structure.
+    shown = _inline(value) if isinstance(value, bool | None | int | float) else _REPR.repr(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."
 
 

@@ -154,7 +154,7 @@ def _serving_costs(goal, catalog, arch):
             batch, step, prefill = operating(arch, sku, tp, quant, goal.traffic, goal.latency)
             if not batch:
                 continue
-            rps = batch / (prefill + step + goal.traffic.avg_output_tokens * step)
+            rps = batch / (batch * prefill + goal.traffic.avg_output_tokens * step)
             replicas = max(
                 1, math.ceil(goal.traffic.peak_requests_per_s / (rps * TARGET_UTILIZATION))
             )

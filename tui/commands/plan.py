@@ -27,10 +27,17 @@ def _console() -> Console:
     return Console(highlight=False, width=max(Console().width, 150))
 
 
+def _is_plan_file(path: Path) -> bool:
+    if path.suffix == ".json":
+        return True
+    try:
+        return path.read_text(encoding="utf-8").lstrip().startswith("schema_version")
+    except (OSError, UnicodeDecodeError):
+        return False  # not a plan file; load_goal says what is wrong with it
+
+
 def _goal_or_plan_file(path: Path) -> tuple[GoalSpec, PlanFile | None]:
-    if path.suffix == ".json" or path.read_text(encoding="utf-8").lstrip().startswith(
-        "schema_version"
-    ):
+    if _is_plan_file(path):
         plan_file = load_plan_file(path)
         return plan_file.goal, plan_file
     return load_goal(path), None
