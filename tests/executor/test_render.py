@@ -1,0 +1,130 @@
+"""Rendered SkyPilot tasks: parsed by SkyPilot itself, stable (golden files), no secret values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from catalog import load_catalog
+from executor.render import (
+    RenderOptions,
+    render_serve_task,
+    render_train_task,
+    task_yaml,
+)
+from planner.plan import PlanFile, load_plan_file
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "data" / "golden"
+OPTIONS = RenderOptions(
+    run_name="fin-p1",
+    data_source="./data/train.jsonl",
+    checkpoint_bucket="tailor-ckpt-fin",
+    recipe_source="executor/recipes",
+)
+
+
+def plan_file(name: str) -> PlanFile:
+    """A fixed plan file (tests/data/plans/), so golden files change only when rendering does.
+
+    Regenerate with `tailor plan examples/goals/… --out tests/data/plans/….json`.
+    """
+    return load_plan_file(ROOT / "tests" / "data" / "plans" / name)
+
+
+@pytest.fixture(scope="module")
+def financial() -> PlanFile:
+    return plan_file("financial-p1.json")
+
+
+@pytest.fixture(scope="module")
+def multinode() -> PlanFile:
+    return plan_file("multinode-p1.json")
+
+
+@pytest.mark.parametrize(
+    ("name", "render"), [("train", render_train_task), ("serve", render_serve_task)]
+)
+def test_matches_golden_file(financial: PlanFile, name: str, render) -> None:
+    text = task_yaml(render(financial, OPTIONS))
+    golden = GOLDEN / f"financial-{name}.yaml"
+    if os.environ.get("TAILOR_UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), (
+        "rendered task changed; if intended, rerun with TAILOR_UPDATE_GOLDEN=1"
+    )
+
+
+def test_skypilot_parses_train_and_serve_tasks(financial: PlanFile, multinode: PlanFile) -> None:
+    sky = pytest.importorskip("sky")
+    for plan in (financial, multinode):
+        train = sky.Task.from_yaml_config(render_train_task(plan, OPTIONS))
+        t = plan.plan.training
+        assert train.num_nodes == t.nodes
+        first = next(iter(train.resources))
+        assert first.accelerators == {t.offer.accelerator: t.gpus_per_node}
+        assert first.use_spot == t.offer.spot
+        serve = sky.Task.from_yaml_config(render_serve_task(plan, OPTIONS))
+        assert serve.service is not None
+        assert serve.service.readiness_path == "/v1/models"
+        assert serve.service.min_replicas == plan.plan.serving.replicas
+
+
+def test_multinode_run_uses_skypilot_node_environment(multinode: PlanFile) -> None:
+    task = render_train_task(multinode, OPTIONS)
+    assert task["num_nodes"] == multinode.plan.training.nodes > 1
+    for variable in (
+        "SKYPILOT_NODE_IPS",
+        "SKYPILOT_NUM_GPUS_PER_NODE",
+        "SKYPILOT_NODE_RANK",
+        "SKYPILOT_NUM_NODES",
+    ):
+        assert variable in task["run"]
+
+
+def test_serving_wires_the_trained_adapter(financial: PlanFile) -> None:
+    run = render_serve_task(financial, OPTIONS)["run"]
+    t = financial.plan.training
+    assert f"--lora-modules tailor=/adapters/{OPTIONS.run_name}/final" in run
+    assert f"--max-lora-rank {t.lora_rank}" in run
+    train = render_train_task(financial, OPTIONS)
+    assert f'"output_dir": "/checkpoints/{OPTIONS.run_name}"' in train["run"]
+    s = financial.plan.serving
+    assert f"--tensor-parallel-size {s.tensor_parallel}" in run
+    assert f"--max-model-len {s.max_model_len}" in run
+
+
+def test_no_secret_value_in_any_rendered_file(
+    financial: PlanFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "hf_PLANTED_SECRET_7f3a9c"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    monkeypatch.setenv("WANDB_API_KEY", secret)
+    for name, render in (("train", render_train_task), ("serve", render_serve_task)):
+        task = render(financial, OPTIONS)
+        assert task["secrets"]["HF_TOKEN"] is None  # by name only
+        (tmp_path / f"{name}.yaml").write_text(task_yaml(task), encoding="utf-8")
+    for written in tmp_path.iterdir():
+        assert secret not in written.read_text(encoding="utf-8")
+    assert yaml.safe_load((tmp_path / "train.yaml").read_text())["secrets"] == {
+        "HF_TOKEN": None,
+        "WANDB_API_KEY": None,
+    }
+
+
+@pytest.mark.slow
+def test_dryrun_skypilot_optimizer_agrees_with_plan(financial: PlanFile, tmp_path: Path) -> None:
+    pytest.importorskip("sky")
+    from executor.backends.sky_dryrun import optimize_offline
+
+    choice = optimize_offline(
+        render_train_task(financial, OPTIONS),
+        financial.plan.training.offer,
+        catalog=load_catalog(),
+        work_dir=tmp_path,
+    )
+    assert choice.agrees, choice
+    assert choice.usd_per_hour == pytest.approx(financial.plan.training.offer.usd_per_hour)
