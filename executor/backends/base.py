@@ -1,0 +1,46 @@
+"""The backend protocol: what `launch`, `status`, `logs` and `down` ask of a place to run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from executor.state import Run, RunStore
+from planner.plan import PlanFile
+
+__all__ = ["Backend", "LaunchContext"]
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """Everything a backend needs besides the plan: where state and files go, the data."""
+
+    store: RunStore
+    run_dir: Path  # per-run folder for configs and logs
+    data_path: Path | None = None  # training JSONL (local) / source for the data mount (sky)
+    data_format: str = "chat"
+    extra: dict = field(default_factory=dict)  # backend-specific settings
+
+
+class Backend(Protocol):
+    """A place to run plans. Implementations record every resource before creating it."""
+
+    name: str
+
+    def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        """Begin the run (training, or serving when nothing is trained); return it updated."""
+        ...
+
+    def poll(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        """Advance the run from what the backend reports (phase, spend, endpoint)."""
+        ...
+
+    def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:
+        """Lines of the run's logs (training, then serving)."""
+        ...
+
+    def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
+        """Remove everything the run created; return what was removed."""
+        ...

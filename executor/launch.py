@@ -1,0 +1,132 @@
+"""Launch a plan file exactly as written: idempotent, inside the goal's budget, recorded.
+
+``launch`` never provisions twice: the same plan (by content hash) on the same backend finds
+its live run and re-attaches. Before anything is created the run is recorded with its cost
+ceiling; every transition after that goes through the run store.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from executor.backends.base import Backend, LaunchContext
+from executor.errors import ExecutorError
+from executor.state import Phase, Run, plan_hash
+from planner.plan import PlanFile
+
+__all__ = ["LaunchPreview", "cost_ceiling_usd", "launch", "preview", "wait"]
+
+MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × the pessimistic estimate before it is stopped
+
+
+@dataclass(frozen=True)
+class LaunchPreview:
+    """What a launch will create and the most it may cost before anyone looks again."""
+
+    creates: tuple[str, ...]
+    cost_ceiling_usd: float
+    max_training_hours: float | None
+
+
+def cost_ceiling_usd(plan_file: PlanFile) -> float:
+    """Pessimistic training cost + one month of serving / API / retrieval."""
+    plan = plan_file.plan
+    training = plan.training.cost_usd_high if plan.training else 0.0
+    other_one_time = plan.training_usd - (plan.training.cost_usd if plan.training else 0.0)
+    return training + other_one_time + plan.monthly_usd
+
+
+def _check_budget(plan_file: PlanFile) -> None:
+    plan, budget = plan_file.plan, plan_file.goal.budget
+    if budget.training_usd is not None and plan.training_usd > budget.training_usd:
+        raise ExecutorError(
+            f"plan {plan.id} costs ${plan.training_usd:,.2f} one-time > "
+            f"budget.training_usd ${budget.training_usd:,.2f}; nothing was "
+            "launched. To fix: re-plan (`tailor plan`) or raise the budget."
+        )
+    if budget.monthly_usd is not None and plan.monthly_usd > budget.monthly_usd:
+        raise ExecutorError(
+            f"plan {plan.id} costs ${plan.monthly_usd:,.2f}/month > "
+            f"budget.monthly_usd ${budget.monthly_usd:,.2f}; nothing was "
+            "launched. To fix: re-plan (`tailor plan`) or raise the budget."
+        )
+
+
+def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
+    """The resources the launch will create, in words, and its cost ceiling."""
+    plan, creates = plan_file.plan, []
+    t, s = plan.training, plan.serving
+    if t is not None:
+        creates.append(
+            f"{backend}: training job, {t.nodes}×{t.gpus_per_node}× {t.offer.gpu} "
+            f"on {t.offer.cloud}/{t.offer.region} ({t.offer.instance_type}"
+            f"{', spot with recovery' if t.offer.spot else ''}), {t.method} "
+            f"{plan.model}, {t.tokens:,} tokens"
+        )
+    if s is not None:
+        creates.append(
+            f"{backend}: vLLM endpoint, {s.replicas} × {s.tensor_parallel}× "
+            f"{s.offer.gpu} {s.quantization} on {s.offer.cloud}/{s.offer.region}"
+        )
+    if plan.api is not None:
+        creates.append(f"nothing to provision: hosted API {plan.api.model}")
+    hours = t.hours_high * MAX_RUNTIME_FACTOR if t else None
+    return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours)
+
+
+def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[Run, bool]:
+    """Start the plan, or re-attach to its live run. Returns (run, newly started)."""
+    plan_json = plan_file.model_dump(mode="json")
+    digest = plan_hash(plan_json)
+    existing = ctx.store.find_live(digest, backend.name)
+    if existing is not None:
+        return existing, False
+    if plan_file.plan.training is None and plan_file.plan.serving is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} ({plan_file.plan.strategy}) provisions "
+            "nothing: it uses a hosted API. To fix: call the provider's API "
+            "directly, or launch a self-hosted plan."
+        )
+    _check_budget(plan_file)
+    run_id = f"{plan_file.goal.name}-{plan_file.plan.id}-{backend.name}-{digest[:6]}"
+    run = ctx.store.create_run(
+        run_id,
+        plan_json=plan_json,
+        backend=backend.name,
+        goal_name=plan_file.goal.name,
+        cost_ceiling_usd=cost_ceiling_usd(plan_file),
+    )
+    try:
+        return backend.start(run, plan_file, ctx), True
+    except Exception as exc:
+        ctx.store.transition(run.id, Phase.FAILED, f"start failed: {exc}")
+        raise
+
+
+def wait(
+    run: Run,
+    plan_file: PlanFile,
+    backend: Backend,
+    ctx: LaunchContext,
+    *,
+    timeout_s: float,
+    poll_s: float = 2.0,
+    on_change=None,
+) -> Run:
+    """Poll until the run is ready, failed or down (or the timeout passes)."""
+    deadline = time.monotonic() + timeout_s
+    last = run.phase
+    while run.phase not in (Phase.READY, Phase.FAILED, Phase.DOWN):
+        if time.monotonic() > deadline:
+            raise ExecutorError(
+                f"run {run.id} still {run.phase} after {timeout_s:.0f} s. "
+                f"To fix: `tailor status {run.id}` later, or `tailor down "
+                f"{run.id}`."
+            )
+        time.sleep(poll_s)
+        run = backend.poll(run, plan_file, ctx)
+        if run.phase != last and on_change is not None:
+            on_change(run)
+        last = run.phase
+    return run

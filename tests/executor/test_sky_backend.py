@@ -1,0 +1,130 @@
+"""Launch flow through the SkyPilot backend with an injected fake at the cloud boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from executor.backends.base import LaunchContext
+from executor.backends.sky import SkyBackend
+from executor.errors import ExecutorError
+from executor.launch import cost_ceiling_usd, launch, preview
+from executor.state import Phase, RunStore
+from planner.plan import PlanFile, load_plan_file
+
+PLANS = Path(__file__).resolve().parents[1] / "data" / "plans"
+
+
+class FakeSky:
+    """Records every call; job and service statuses are set by the test."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.jobs: dict[str, str] = {}
+        self.services: dict[str, tuple[str, str | None]] = {}
+
+    def launch_job(self, task: dict, name: str) -> None:
+        assert task["resources"]["ordered"], "the plan's offers are passed to SkyPilot"
+        self.calls.append(("launch_job", name))
+        self.jobs[name] = "PENDING"
+
+    def job_status(self, name: str) -> str | None:
+        return self.jobs.get(name)
+
+    def cancel_job(self, name: str) -> None:
+        self.calls.append(("cancel_job", name))
+        self.jobs[name] = "CANCELLED"
+
+    def job_logs(self, name: str, *, follow: bool) -> Iterator[str]:
+        yield f"log of {name}"
+
+    def serve_up(self, task: dict, service: str) -> None:
+        assert task["service"]["readiness_probe"]["path"] == "/v1/models"
+        self.calls.append(("serve_up", service))
+        self.services[service] = ("CONTROLLER_INIT", None)
+
+    def service_status(self, service: str) -> tuple[str | None, str | None]:
+        return self.services.get(service, (None, None))
+
+    def serve_down(self, service: str) -> None:
+        self.calls.append(("serve_down", service))
+        self.services.pop(service, None)
+
+
+@pytest.fixture
+def plan_file() -> PlanFile:
+    return load_plan_file(PLANS / "financial-p1.json")
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> LaunchContext:
+    store = RunStore(tmp_path / "state.db")
+    yield LaunchContext(store=store, run_dir=tmp_path / "run", data_path=tmp_path / "d.jsonl")
+    store.close()
+
+
+def test_full_story_train_then_serve_then_down(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    fake = FakeSky()
+    clock = iter([1e9 + 3600 * k for k in range(100)])
+    backend = SkyBackend(fake, clock=lambda: next(clock))
+    run, started = launch(plan_file, backend, ctx)
+    assert started and run.phase is Phase.TRAINING
+    job = f"{run.id}-train"
+    assert fake.calls == [("launch_job", job)]
+    fake.jobs[job] = "RUNNING"
+    run = backend.poll(run, plan_file, ctx)
+    assert run.phase is Phase.TRAINING
+    fake.jobs[job] = "SUCCEEDED"
+    run = backend.poll(run, plan_file, ctx)
+    assert run.phase is Phase.SERVING and ("serve_up", f"{run.id}-serve") in fake.calls
+    fake.services[f"{run.id}-serve"] = ("READY", "http://34.1.2.3:30001")
+    run = backend.poll(run, plan_file, ctx)
+    assert run.phase is Phase.READY and run.endpoint == "http://34.1.2.3:30001"
+    assert [e.phase for e in ctx.store.events(run.id)][:2] == [Phase.PENDING, Phase.TRAINING]
+    removed = backend.teardown(run, ctx)
+    assert sorted(removed) == sorted([f"job {job}", f"service {run.id}-serve"])
+    assert ctx.store.resources(run.id, live_only=True) == []
+
+
+def test_launching_the_same_plan_again_reattaches(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    fake = FakeSky()
+    backend = SkyBackend(fake)
+    first, started = launch(plan_file, backend, ctx)
+    again, started_again = launch(plan_file, backend, ctx)
+    assert started and not started_again and again.id == first.id
+    assert [c for c in fake.calls if c[0] == "launch_job"] == [("launch_job", f"{first.id}-train")]
+
+
+def test_over_budget_plan_is_refused_before_anything_is_created(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    goal = plan_file.goal.model_copy(
+        update={
+            "budget": plan_file.goal.budget.model_copy(
+                update={"monthly_usd": plan_file.plan.monthly_usd / 2}
+            )
+        }
+    )
+    fake = FakeSky()
+    with pytest.raises(ExecutorError, match=r"budget\.monthly_usd.*To fix:"):
+        launch(plan_file.model_copy(update={"goal": goal}), SkyBackend(fake), ctx)
+    assert fake.calls == [] and ctx.store.list_runs() == []
+
+
+def test_failed_job_is_recorded(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    fake = FakeSky()
+    backend = SkyBackend(fake)
+    run, _ = launch(plan_file, backend, ctx)
+    fake.jobs[f"{run.id}-train"] = "FAILED_NO_RESOURCE"
+    assert backend.poll(run, plan_file, ctx).phase is Phase.FAILED
+
+
+def test_preview_lists_resources_and_ceiling(plan_file: PlanFile) -> None:
+    shown = preview(plan_file, "sky")
+    assert len(shown.creates) == 2 and "training job" in shown.creates[0]
+    t = plan_file.plan.training
+    assert shown.cost_ceiling_usd == pytest.approx(cost_ceiling_usd(plan_file))
+    assert shown.cost_ceiling_usd >= t.cost_usd_high + plan_file.plan.serving.monthly_usd - 1e-9
+    assert shown.max_training_hours == pytest.approx(t.hours_high * 1.5)
