@@ -21,6 +21,7 @@ from tui.commands.plan import (
     plan_command,
     schema_command,
 )
+from tui.commands.run import down_command, launch_command, logs_command, status_command
 
 __all__ = ["cli", "main"]
 
@@ -28,9 +29,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
+    from executor.errors import ExecutorError
     from planner.errors import PlannerError
 
-    return (CatalogError, PlannerError)
+    return (CatalogError, PlannerError, ExecutorError)
 
 
 class _TailorGroup(click.Group):
@@ -52,7 +54,17 @@ def cli() -> None:
 
 cli.add_command(catalog_group)
 cli.add_command(estimate_group)
-for _command in (plan_command, explain_command, compare_command, graph_command, schema_command):
+for _command in (
+    plan_command,
+    explain_command,
+    compare_command,
+    graph_command,
+    schema_command,
+    launch_command,
+    status_command,
+    logs_command,
+    down_command,
+):
     cli.add_command(_command)
 
 

@@ -1,0 +1,266 @@
+"""`tailor launch | status | logs | down`: run a plan file and control what it created."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from catalog import catalog_home, load_catalog
+from executor.backends.base import LaunchContext
+from executor.errors import ExecutorError
+from executor.launch import launch, preview, wait
+from executor.state import Phase, Run, RunStore
+from planner.plan import PlanFile, load_plan_file
+
+__all__ = ["down_command", "launch_command", "logs_command", "status_command"]
+
+_STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where run state lives [default: $TAILOR_HOME/runs].",
+)
+
+
+def _store(state_dir: Path | None) -> RunStore:
+    return RunStore((state_dir or catalog_home() / "runs") / "state.db")
+
+
+def _backend(name: str):
+    if name == "sky":
+        from executor.backends.sky import SkyBackend
+
+        return SkyBackend()
+    from executor.backends.local import LocalBackend
+
+    return LocalBackend()
+
+
+def _ctx(
+    store: RunStore, run_id: str, data: Path | None = None, data_format: str = "chat"
+) -> LaunchContext:
+    return LaunchContext(
+        store=store, run_dir=store.path.parent / run_id, data_path=data, data_format=data_format
+    )
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
+    from executor.backends.sky_dryrun import optimize_offline
+    from executor.render import RenderOptions, render_serve_task, render_train_task
+
+    options = RenderOptions(
+        run_name=f"{plan_file.goal.name}-{plan_file.plan.id}",
+        data_source="train.jsonl",
+        checkpoint_bucket="tailor-dryrun",
+        recipe_source="executor/recipes",
+    )
+    table = Table(title="SkyPilot optimizer (offline, on tailor's catalog export) vs the plan")
+    for header in ("task", "SkyPilot chose", "$/h", "plan priced", "$/h", "agree"):
+        table.add_column(header)
+    plan = plan_file.plan
+    for render, part in ((render_train_task, plan.training), (render_serve_task, plan.serving)):
+        if part is None:
+            continue
+        choice = optimize_offline(
+            render(plan_file, options),
+            part.offer,
+            catalog=load_catalog(),
+            work_dir=store.path.parent / "sky-dryrun",
+        )
+        table.add_row(
+            choice.task,
+            f"{choice.cloud}/{choice.region} {choice.instance_type}",
+            f"{choice.usd_per_hour:.4g}",
+            f"{part.offer.cloud}/{part.offer.region} {part.offer.instance_type}",
+            f"{part.offer.usd_per_hour:.4g}",
+            "yes" if choice.agrees else "NO — see above",
+        )
+    Console(highlight=False).print(table)
+
+
+@click.command("launch")
+@click.argument(
+    "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--backend", type=click.Choice(["sky", "local"]), default="sky", show_default=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dryrun", is_flag=True, help="Run SkyPilot's optimizer only; create nothing.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Training JSONL [default: the goal's data.path].",
+)
+@click.option("--detach", is_flag=True, help="Return once started; follow with `tailor status`.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds to wait for the endpoint.",
+)
+@_STATE_DIR
+def launch_command(
+    *,
+    plan_path: Path,
+    backend: str,
+    yes: bool,
+    dryrun: bool,
+    data: Path | None,
+    detach: bool,
+    timeout_s: float,
+    state_dir: Path | None,
+) -> None:
+    """Launch a plan file exactly as planned: training job, then the vLLM endpoint."""
+    plan_file = load_plan_file(plan_path)
+    shown = preview(plan_file, backend)
+    click.echo(f"Plan {plan_file.plan.id} of goal {plan_file.goal.name} will create:")
+    for line in shown.creates:
+        click.echo(f"  - {line}")
+    hours = (
+        ""
+        if shown.max_training_hours is None
+        else (f"; training stops after {shown.max_training_hours:.1f} h")
+    )
+    click.echo(
+        f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} (training high estimate + one "
+        f"month of serving){hours}."
+    )
+    store = _store(state_dir)
+    if dryrun:
+        _dryrun(plan_file, store)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ExecutorError(
+                "launch needs confirmation and there is no terminal to ask. To fix: pass --yes."
+            )
+        click.confirm("Launch?", abort=True)
+    chosen = _backend(backend)
+    ctx = _ctx(store, "pending", data or _goal_data(plan_file, plan_path))
+    run, started = launch(plan_file, chosen, ctx)
+    ctx = _ctx(store, run.id, ctx.data_path)
+    click.echo(f"{'Started' if started else 'Re-attached to'} run {run.id} ({run.phase}).")
+    if detach:
+        return
+    run = wait(
+        run,
+        plan_file,
+        chosen,
+        ctx,
+        timeout_s=timeout_s,
+        on_change=lambda r: click.echo(f"  {r.phase}: {store.events(r.id)[-1].message}"),
+    )
+    click.echo(
+        f"Run {run.id}: {run.phase}" + (f", endpoint {run.endpoint}" if run.endpoint else "")
+    )
+
+
+def _goal_data(plan_file: PlanFile, plan_path: Path) -> Path | None:
+    path = plan_file.goal.data.path
+    if path is None:
+        return None
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else (Path.cwd() / candidate)
+
+
+def _run_table(runs: list[Run]) -> Table:
+    table = Table(title="tailor runs")
+    for header in ("run", "backend", "phase", "spend $", "ceiling $", "endpoint", "updated"):
+        table.add_column(header)
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.backend,
+            str(run.phase),
+            f"{run.spend_usd:,.2f}",
+            f"{run.cost_ceiling_usd:,.2f}",
+            run.endpoint or "-",
+            _when(run.updated_at),
+        )
+    return table
+
+
+@click.command("status")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_STATE_DIR
+def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None) -> None:
+    """Runs, or one run's phase, spend, endpoint, transitions and resources."""
+    store = _store(state_dir)
+    if run_id is None:
+        runs = store.list_runs()
+        if as_json:
+            click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+        else:
+            Console(highlight=False, width=160).print(_run_table(runs))
+        return
+    run = store.get(run_id)
+    if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.READY):
+        plan_file = PlanFile.model_validate(store.plan_json(run_id))
+        run = _backend(run.backend).poll(run, plan_file, _ctx(store, run_id))
+    events, resources = store.events(run_id), store.resources(run_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "run": run.model_dump(mode="json"),
+                    "events": [e.model_dump(mode="json") for e in events],
+                    "resources": [r.model_dump(mode="json") for r in resources],
+                },
+                indent=2,
+            )
+        )
+        return
+    console = Console(highlight=False, width=160)
+    console.print(_run_table([run]))
+    for event in events:
+        console.print(
+            f"  {_when(event.at)}  {event.phase:9s} ${event.spend_usd:,.2f}  {event.message}"
+        )
+    for resource in resources:
+        state = "removed " + _when(resource.deleted_at) if resource.deleted_at else "live"
+        console.print(f"  {resource.kind} {resource.name}: {state}")
+
+
+@click.command("logs")
+@click.argument("run_id", metavar="RUN")
+@click.option("--follow", is_flag=True, help="Keep printing new lines.")
+@_STATE_DIR
+def logs_command(*, run_id: str, follow: bool, state_dir: Path | None) -> None:
+    """A run's logs (training, then serving)."""
+    store = _store(state_dir)
+    run = store.get(run_id)
+    for line in _backend(run.backend).logs(run, _ctx(store, run_id), follow=follow):
+        click.echo(line.rstrip("\n"))
+
+
+@click.command("down")
+@click.argument("run_id", metavar="RUN")
+@_STATE_DIR
+def down_command(*, run_id: str, state_dir: Path | None) -> None:
+    """Tear down everything a run created, and confirm nothing is left."""
+    store = _store(state_dir)
+    run = store.get(run_id)
+    store.transition(run_id, Phase.STOPPING, "teardown requested")
+    removed = _backend(run.backend).teardown(run, _ctx(store, run_id))
+    left = store.resources(run_id, live_only=True)
+    if left:
+        raise ExecutorError(
+            f"run {run_id}: still live after teardown: "
+            f"{[f'{r.kind} {r.name}' for r in left]}. To fix: run `tailor down "
+            f"{run_id}` again."
+        )
+    store.transition(run_id, Phase.DOWN, f"removed {len(removed)} resource(s)")
+    for item in removed:
+        click.echo(f"removed {item}")
+    click.echo(f"Run {run_id} is down; nothing it created is left.")
