@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 from executor.backends.base import Backend, LaunchContext
 from executor.errors import ExecutorError
+from executor.render import MAX_RUNTIME_FACTOR
 from executor.state import Phase, Run, plan_hash
 from planner.plan import PlanFile
 
 __all__ = ["LaunchPreview", "cost_ceiling_usd", "launch", "preview", "wait"]
-
-MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × the pessimistic estimate before it is stopped
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ launching environment; no value is ever written.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
 from planner.types import Method, Quantization
 
 __all__ = [
+    "MAX_RUNTIME_FACTOR",
     "RECIPE_DIR",
     "SECRET_NAMES",
     "TRAIN_REQUIREMENTS",
@@ -49,6 +51,7 @@ TRAIN_REQUIREMENTS = (
 )
 VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
+MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
 _VLLM_QUANTIZATION = {
     Quantization.BF16: [],
     Quantization.FP8: ["--quantization", "fp8"],  # dynamic per-tensor FP8 of the bf16 weights
@@ -133,8 +136,18 @@ def _train_run(t: TrainingPlan, config: dict) -> str:
                 "cat > /tmp/tailor-train.json <<'TAILOR_CONFIG'",
                 json.dumps(config, indent=2),
                 "TAILOR_CONFIG",
+                # max runtime: the plan's pessimistic hours × MAX_RUNTIME_FACTOR, then SIGTERM
                 " ".join(
-                    [*launcher, f"{RECIPE_DIR}/train.py", "--config", "/tmp/tailor-train.json"]
+                    [
+                        "timeout",
+                        "--signal=TERM",
+                        "--kill-after=300",
+                        str(math.ceil(t.hours_high * MAX_RUNTIME_FACTOR * 3600)),
+                        *launcher,
+                        f"{RECIPE_DIR}/train.py",
+                        "--config",
+                        "/tmp/tailor-train.json",
+                    ]
                 ),
             ]
         )

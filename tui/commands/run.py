@@ -84,7 +84,11 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
             f"{part.offer.usd_per_hour:.4g}",
             "yes" if choice.agrees else "NO — see above",
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, width=max(Console().width, 150)).print(table)
+    click.echo(
+        "Dry run: nothing was created. SkyPilot ran offline on tailor's catalog export "
+        "with the plan's clouds marked enabled in an isolated SkyPilot home."
+    )
 
 
 @click.command("launch")
