@@ -1,18 +1,26 @@
 """Peak GPU memory of a fine-tuning run, one small formula per component.
 
 Model of the recipe tailor runs (executor/recipes/train.py: transformers + peft + trl, bf16
-mixed precision, FSDP full-shard when more than one GPU):
+mixed precision, FSDP full-shard when more than one GPU) — the defaults of ``TrainingSetup``:
 
 - full: bf16 weights (2 B) + bf16 grads (2 B) + fp32 master weights (4 B) + optimizer state;
 - LoRA: frozen bf16 base (2 B) + fp32 adapters (PEFT's default autocast_adapter_dtype) with fp32
   grads and optimizer state — 16 B per adapter parameter with AdamW;
 - QLoRA: linear layers in NF4 with double quantization (≈0.516 B), embeddings / lm_head / norms in
-  bf16, adapters as LoRA.
+  bf16, adapters as LoRA; the 4-bit matrix being multiplied is dequantized to bf16;
+- logits in bf16, upcast to fp32 for the loss, whose fp32 log-softmax autograd keeps;
+- measured as the device sees it (nvidia-smi): CUDA context + the caching allocator's reserve.
+
+Other recipes are described by the setup's fields (pure bf16 without master weights, optimizer
+in backward, paged or CPU-offloaded optimizer state, chunked / fused / bf16 loss, and what is
+measured: ``torch.cuda.max_memory_reserved`` or ``max_memory_allocated``); the per-component
+formulas for them live in ``planner.estimators.training_memory_parts``.
 
 Activations follow Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
 Transformer Models", §4) — the tensors autograd keeps per token per layer — adapted to SwiGLU
 MLPs, GQA and FlashAttention (no score matrix). With gradient checkpointing only each layer's
-input is kept, plus one layer's activations while it is recomputed.
+input is kept, plus one layer's activations while it is recomputed; the logits are freed by the
+loss's backward before that first recomputation, so only the larger of the two adds to the peak.
 """
 
 from __future__ import annotations
@@ -20,29 +28,48 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import ModelArch
-from catalog.params import embedding_params, expert_params, total_params
+from catalog.params import total_params
 from planner.estimators.terms import GIB, Term
-from planner.types import AttentionImpl, Method, Optimizer, bytes_per_param
+from planner.estimators.training_memory_parts import (
+    Measure,
+    matrix_shapes,
+    sharding_terms,
+    state_terms,
+)
+from planner.types import AttentionImpl, Method, Optimizer
 
 __all__ = [
+    "LORA_TARGETS",
+    "Measure",
     "TrainingMemory",
     "TrainingSetup",
     "activation_bytes_per_token_per_layer",
     "estimate_training_memory",
     "logits_bytes",
+    "logits_bytes_per_element",
     "lora_adapter_params",
+    "trainable_params",
 ]
 
 ACTIVATION_BYTES = 2.0  # bf16 activations
-LOGIT_BYTES = 2.0 + 4.0 + 4.0  # bf16 logits + fp32 upcast for the loss + fp32 log-softmax saved
-CUDA_CONTEXT_GIB = 0.5  # CUDA context + cuBLAS/cuDNN workspaces outside PyTorch's allocator
-ALLOCATOR_OVERHEAD = 0.05  # caching-allocator fragmentation on the dynamic part (5 %)
-OPTIMIZER_BYTES = {Optimizer.ADAMW: 8.0, Optimizer.ADAMW_8BIT: 2.0, Optimizer.PAGED_ADAMW_8BIT: 2.0}
+LOGITS_BYTES = 2.0  # the lm_head's bf16 output, kept until the loss's backward
+LOG_PROBS_BYTES = {True: 4.0, False: 2.0}  # log-softmax autograd saves: fp32 / bf16 loss
+UPCAST_BYTES = 4.0  # fp32 copy of the logits made by `.float()` before the loss
+# Legacy name: the default recipe's bytes per logit (bf16 + fp32 upcast + fp32 log-softmax).
+LOGIT_BYTES = LOGITS_BYTES + UPCAST_BYTES + LOG_PROBS_BYTES[True]
+# Assumed, not measured: CUDA context + cuBLAS/cuDNN workspaces outside PyTorch's allocator.
+# With CUDA lazy module loading (PyTorch's default on CUDA ≥ 11.7) it is a few hundred MiB on
+# current GPUs; 0.5 GiB is a round upper figure.
+CUDA_CONTEXT_GIB = 0.5
+# Assumed, not measured: caching-allocator fragmentation (reserved − allocated), 5 % of the
+# estimate. PyTorch documents the gap ("CUDA semantics: memory management") but gives no figure.
+ALLOCATOR_OVERHEAD = 0.05
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LM_HEAD = "lm_head"  # LoRA on the output head: one matrix, not one per layer
 
 
 class TrainingSetup(BaseModel):
-    """What is trained, how, and on how many GPUs."""
+    """What is trained, how, and on how many GPUs; defaults are tailor's own recipe."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,12 +77,49 @@ class TrainingSetup(BaseModel):
     seq_len_tokens: int = Field(gt=0, description="Tokens per training sequence.")
     micro_batch: int = Field(default=1, gt=0, description="Sequences per GPU per step.")
     lora_rank: int = Field(default=16, gt=0, description="LoRA rank r (lora / qlora).")
-    lora_targets: tuple[str, ...] = Field(default=LORA_TARGETS, description="Adapted matrices.")
+    lora_targets: tuple[str, ...] = Field(
+        default=LORA_TARGETS, description="Adapted matrices (LORA_TARGETS names, or lm_head)."
+    )
     lora_dropout: bool = Field(default=True, description="LoRA dropout > 0 (keeps input copies).")
     gradient_checkpointing: bool = Field(default=True, description="Recompute layer activations.")
     optimizer: Optimizer = Field(default=Optimizer.ADAMW, description="Optimizer state format.")
     attention: AttentionImpl = Field(default=AttentionImpl.FLASH, description="Attention kernel.")
     gpus: int = Field(default=1, gt=0, description="GPUs the run is sharded over (FSDP).")
+    master_weights: bool = Field(
+        default=True,
+        description="Trainable weights have an fp32 copy (full: fp32 master weights; LoRA: fp32 "
+        "adapters). False: pure bf16 training (torchtune dtype=bf16, litgpt bf16-true) — "
+        "trainable weights, grads and torch optimizer state all in bf16.",
+    )
+    optimizer_in_backward: bool = Field(
+        default=False,
+        description="Each gradient is applied and freed in the backward pass (torchtune "
+        "optimizer_in_bwd): no persistent gradient buffer.",
+    )
+    paged_optimizer: bool = Field(
+        default=False,
+        description="Optimizer state in CUDA unified memory (bitsandbytes paged optimizers; "
+        "implied by paged_adamw_8bit): outside PyTorch's allocator, evictable to host.",
+    )
+    cpu_offload: bool = Field(
+        default=False,
+        description="FSDP CPU offload: sharded weights, grads and optimizer state live on CPU.",
+    )
+    loss_fp32: bool = Field(
+        default=True, description="Logits upcast to fp32 for the loss (False: bf16 loss)."
+    )
+    loss_chunks: int = Field(
+        default=1, gt=0, description="The fp32 upcast is made one chunk of tokens at a time."
+    )
+    fused_loss: bool = Field(
+        default=False,
+        description="Loss kernel recomputes the softmax in backward (torch.compile'd or fused "
+        "cross-entropy): no log-probabilities are saved.",
+    )
+    nf4_double_quant: bool = Field(
+        default=True, description="QLoRA block constants are themselves quantized (8-bit)."
+    )
+    measure: Measure = Field(default=Measure.DEVICE, description="Which peak is estimated.")
 
 
 class TrainingMemory(BaseModel):
@@ -72,37 +136,17 @@ class TrainingMemory(BaseModel):
         return {t.name: round(t.value, 2) for t in self.breakdown}
 
 
-def _matrix_shapes(arch: ModelArch) -> dict[str, tuple[int, int, int]]:
-    """Adaptable matrix → (d_in, d_out, copies per layer)."""
-    h, q, kv = arch.hidden_size, arch.num_attention_heads * arch.head_dim, 0
-    kv = arch.num_key_value_heads * arch.head_dim
-    width = arch.moe_intermediate_size or arch.intermediate_size
-    experts = arch.num_experts or 1
-    return {
-        "q_proj": (h, q, 1),
-        "k_proj": (h, kv, 1),
-        "v_proj": (h, kv, 1),
-        "o_proj": (q, h, 1),
-        "gate_proj": (h, width, experts),
-        "up_proj": (h, width, experts),
-        "down_proj": (width, h, experts),
-    }
-
-
 def lora_adapter_params(arch: ModelArch, rank: int, targets: tuple[str, ...]) -> int:
-    """LoRA parameters: Σ over targeted matrices of r·(d_in + d_out), times layers."""
-    shapes = _matrix_shapes(arch)
-    per_layer = sum(rank * (shapes[t][0] + shapes[t][1]) * shapes[t][2] for t in targets)
-    return per_layer * arch.num_layers
+    """LoRA parameters: Σ over targeted matrices of r·(d_in + d_out), times layers.
 
-
-def _linear_params(arch: ModelArch) -> int:
-    """Parameters inside the decoder layers' linear layers (what NF4 quantizes)."""
-    return (
-        total_params(arch)
-        - embedding_params(arch)
-        - arch.hidden_size * (1 + arch.norms_per_layer * arch.num_layers)
-    )
+    ``lm_head`` (LoRA on the output head, torchtune apply_lora_to_output) adds r·(hidden + vocab)
+    once.
+    """
+    shapes = matrix_shapes(arch)
+    layer_targets = [t for t in targets if t != LM_HEAD]
+    per_layer = sum(rank * (shapes[t][0] + shapes[t][1]) * shapes[t][2] for t in layer_targets)
+    head = rank * (arch.hidden_size + arch.vocab_size) if LM_HEAD in targets else 0
+    return per_layer * arch.num_layers + head
 
 
 def activation_bytes_per_token_per_layer(
@@ -128,120 +172,112 @@ def activation_bytes_per_token_per_layer(
     return elements * ACTIVATION_BYTES + scores
 
 
-def logits_bytes(arch: ModelArch, tokens: int) -> float:
-    """Logits of one micro-batch: tokens·vocab·(2 bf16 + 4 fp32 upcast + 4 fp32 log-softmax)."""
-    return tokens * arch.vocab_size * LOGIT_BYTES
+def logits_bytes_per_element(*, loss_fp32: bool, loss_chunks: int, fused_loss: bool) -> float:
+    """Bytes per (token, vocab) entry at the loss: bf16 logits + saved log-probs + fp32 upcast.
+
+    The lm_head output (2 B) is kept for the loss's backward; log-softmax saves its output (4 B
+    fp32, or 2 B with a bf16 loss), unless a fused loss recomputes it; ``.float()`` makes an fp32
+    copy (4 B) that lives until the log-softmax is taken — one chunk at a time when chunked.
+    Default recipe: 2 + 4 + 4 = 10 B.
+    """
+    if fused_loss:
+        return LOGITS_BYTES
+    upcast = UPCAST_BYTES / loss_chunks if loss_fp32 else 0.0
+    return LOGITS_BYTES + LOG_PROBS_BYTES[loss_fp32] + upcast
 
 
-def _state_terms(arch: ModelArch, setup: TrainingSetup, trainable: int) -> list[Term]:
-    n, g = total_params(arch), setup.gpus
-    shard = f" / {g} GPUs (FSDP)" if g > 1 else ""
-    opt = OPTIMIZER_BYTES[setup.optimizer]
-    terms = []
-    if setup.method is Method.QLORA:
-        linear = _linear_params(arch)
-        nf4 = bytes_per_param("nf4")
-        weights = (linear * nf4 + (n - linear) * 2) / g
-        formula = f"{linear:,} linear × {nf4:.4f} B (nf4) + {n - linear:,} other × 2 B{shard}"
-    else:
-        weights, formula = n * 2 / g, f"{n:,} params × 2 B (bf16){shard}"
-    terms.append(Term(name="weights", value=weights / GIB, unit="GiB", formula=formula))
+def logits_bytes(
+    arch: ModelArch,
+    tokens: int,
+    *,
+    loss_fp32: bool = True,
+    loss_chunks: int = 1,
+    fused_loss: bool = False,
+) -> float:
+    """Logits of one micro-batch at the loss: tokens · vocab · bytes per element (10 B default)."""
+    per = logits_bytes_per_element(
+        loss_fp32=loss_fp32, loss_chunks=loss_chunks, fused_loss=fused_loss
+    )
+    return tokens * arch.vocab_size * per
+
+
+def trainable_params(arch: ModelArch, setup: TrainingSetup) -> int:
+    """Parameters that receive gradients: all of them (full) or the LoRA adapters."""
     if setup.method is Method.FULL:
-        for name, b in (("gradients", 2.0), ("master_weights", 4.0), ("optimizer", opt)):
-            terms.append(
-                Term(
-                    name=name,
-                    value=n * b / g / GIB,
-                    unit="GiB",
-                    formula=f"{n:,} params × {b:g} B{shard}",
-                )
-            )
-    else:
-        adapter = trainable * (4 + 4 + opt) / g
-        terms.append(
-            Term(
-                name="adapter+grads+optimizer",
-                value=adapter / GIB,
-                unit="GiB",
-                formula=f"{trainable:,} adapter params × (4 fp32 + 4 grad + "
-                f"{opt:g} {setup.optimizer}) B{shard}",
-            )
-        )
-    return terms
+        return total_params(arch)
+    return lora_adapter_params(arch, setup.lora_rank, setup.lora_targets)
+
+
+def _gib_term(name: str, value_bytes: float, formula: str) -> Term:
+    return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=formula)
 
 
 def _activation_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
     tokens = setup.micro_batch * setup.seq_len_tokens
-    dropout_copies = len(setup.lora_targets) if setup.method is not Method.FULL else 0
+    adapted = [t for t in setup.lora_targets if t != LM_HEAD]
+    dropout = len(adapted) if setup.method is not Method.FULL and setup.lora_dropout else 0
     per_layer = activation_bytes_per_token_per_layer(
-        arch,
-        seq_len=setup.seq_len_tokens,
-        attention=setup.attention,
-        lora_dropout_targets=dropout_copies if setup.lora_dropout else 0,
+        arch, seq_len=setup.seq_len_tokens, attention=setup.attention, lora_dropout_targets=dropout
     )
-    if setup.gradient_checkpointing:
-        kept = tokens * arch.hidden_size * ACTIVATION_BYTES * arch.num_layers + tokens * per_layer
-        formula = (
-            f"{tokens:,} tokens × ({arch.num_layers} layers × {arch.hidden_size} × 2 B "
-            f"checkpoints + {per_layer:,.0f} B one recomputed layer)"
-        )
-    else:
+    logits = logits_bytes(
+        arch,
+        tokens,
+        loss_fp32=setup.loss_fp32,
+        loss_chunks=setup.loss_chunks,
+        fused_loss=setup.fused_loss,
+    )
+    per_logit = logits / (tokens * arch.vocab_size)
+    logits_formula = f"{tokens:,} tokens × {arch.vocab_size:,} vocab × {per_logit:g} B"
+    if not setup.gradient_checkpointing:
         kept = tokens * per_layer * arch.num_layers
         formula = f"{tokens:,} tokens × {per_layer:,.0f} B × {arch.num_layers} layers"
-    logits = logits_bytes(arch, tokens)
+        return [
+            _gib_term("activations", kept, formula),
+            _gib_term("logits", logits, logits_formula),
+        ]
+    checkpoints = tokens * arch.hidden_size * ACTIVATION_BYTES * arch.num_layers
+    recomputed = tokens * per_layer
+    formula = (
+        f"{tokens:,} tokens × ({arch.num_layers} layers × {arch.hidden_size} × 2 B "
+        f"checkpoints + {per_layer:,.0f} B one recomputed layer)"
+    )
+    excess = max(0.0, logits - recomputed)
     return [
-        Term(name="activations", value=kept / GIB, unit="GiB", formula=formula),
-        Term(
-            name="logits",
-            value=logits / GIB,
-            unit="GiB",
-            formula=f"{tokens:,} tokens × {arch.vocab_size:,} vocab × {LOGIT_BYTES:g} B",
+        _gib_term("activations", checkpoints + recomputed, formula),
+        _gib_term(
+            "logits",
+            excess,
+            f"max(0, {logits_formula} − {recomputed / GIB:.2f} GiB recomputed layer): freed by "
+            "the loss's backward before the first layer is recomputed",
         ),
     ]
 
 
-def _fsdp_gather_term(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
-    if setup.gpus == 1:
-        return []
-    layer = (total_params(arch) - embedding_params(arch)) / arch.num_layers
-    if arch.is_moe:  # experts are gathered with their layer
-        layer = max(layer, expert_params(arch))
-    gathered = 2 * layer * 2  # current + prefetched layer, bf16
+def _overhead_terms(setup: TrainingSetup, dynamic_gib: float) -> list[Term]:
+    counts_reserve = setup.measure is not Measure.ALLOCATED
+    overhead = dynamic_gib * ALLOCATOR_OVERHEAD if counts_reserve else 0.0
+    context = CUDA_CONTEXT_GIB if setup.measure is Measure.DEVICE else 0.0
+    reserve_formula = (
+        f"{ALLOCATOR_OVERHEAD:.0%} of {dynamic_gib:.2f} GiB (fragmentation)"
+        if counts_reserve
+        else "0: max_memory_allocated counts live tensors only"
+    )
+    context_formula = (
+        "CUDA context and library workspaces (constant)"
+        if setup.measure is Measure.DEVICE
+        else f"0: outside PyTorch's allocator, not in torch.cuda {setup.measure} counters"
+    )
     return [
-        Term(
-            name="fsdp_gathered_layers",
-            value=gathered / GIB,
-            unit="GiB",
-            formula=f"2 layers × {layer:,.0f} params × 2 B (all-gathered + prefetched)",
-        )
+        Term(name="allocator_overhead", value=overhead, unit="GiB", formula=reserve_formula),
+        Term(name="cuda_context", value=context, unit="GiB", formula=context_formula),
     ]
 
 
 def estimate_training_memory(arch: ModelArch, setup: TrainingSetup) -> TrainingMemory:
     """Peak memory per GPU: states + activations + logits + gathered layers + overheads."""
-    trainable = (
-        total_params(arch)
-        if setup.method is Method.FULL
-        else lora_adapter_params(arch, setup.lora_rank, setup.lora_targets)
-    )
-    terms = _state_terms(arch, setup, trainable) + _activation_terms(arch, setup)
-    terms += _fsdp_gather_term(arch, setup)
-    dynamic = sum(t.value for t in terms)
-    terms.append(
-        Term(
-            name="allocator_overhead",
-            value=dynamic * ALLOCATOR_OVERHEAD,
-            unit="GiB",
-            formula=f"{ALLOCATOR_OVERHEAD:.0%} of {dynamic:.2f} GiB (fragmentation)",
-        )
-    )
-    terms.append(
-        Term(
-            name="cuda_context",
-            value=CUDA_CONTEXT_GIB,
-            unit="GiB",
-            formula="CUDA context and library workspaces (constant)",
-        )
-    )
+    trainable = trainable_params(arch, setup)
+    terms = state_terms(arch, setup, trainable) + _activation_terms(arch, setup)
+    terms += sharding_terms(arch, setup)
+    terms += _overhead_terms(setup, sum(t.value for t in terms))
     peak = sum(t.value for t in terms)
     return TrainingMemory(peak_gib_per_gpu=peak, breakdown=tuple(terms), trainable_params=trainable)
