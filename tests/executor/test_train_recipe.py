@@ -1,0 +1,320 @@
+"""The training recipe: config and data checks, and real fine-tunes of a tiny model on the CPU.
+
+The slow tests train ``executor.recipes.tiny_model`` (2 layers, hidden 128, random init) for a few
+dozen steps; the LoRA path trains ``lm_head`` too (``modules_to_save``), which a random-init
+model needs to learn anything.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from executor.recipes import tiny_model, train
+from tests.conftest import REPO_ROOT
+
+DATA = REPO_ROOT / "examples" / "data"
+RECIPES = REPO_ROOT / "executor" / "recipes"
+METRIC_KEYS = {"step", "epoch", "loss", "tokens_per_s", "peak_memory_gib", "time"}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`make tiny-model`'s folder when it is complete, else a fresh build."""
+    cached = REPO_ROOT / ".cache" / "tiny-llama"
+    if tiny_model.is_complete(cached):
+        return cached
+    out = tmp_path_factory.mktemp("tiny") / "tiny-llama"
+    tiny_model.build(out)
+    return out
+
+
+def write_config(folder: Path, **keys: object) -> Path:
+    keys.setdefault("output_dir", str(folder / "run"))
+    path = folder / "config.json"
+    path.write_text(json.dumps(keys), encoding="utf-8")
+    return path
+
+
+def smoke_config(folder: Path, model: Path, data: Path, **overrides: object) -> Path:
+    """A few steps of LoRA on short sequences: seconds on a CPU."""
+    keys: dict[str, object] = {
+        "model": str(model),
+        "data_path": str(data),
+        "data_format": "chat",
+        "method": "lora",
+        "lora_rank": 8,
+        "modules_to_save": ["lm_head"],
+        "seq_len_tokens": 96,
+        "micro_batch": 4,
+        "learning_rate": 3e-3,
+        "max_steps": 3,
+        "save_steps": 3,
+        "seed": 1,
+    }
+    return write_config(folder, **(keys | overrides))
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def run_subprocess(config: Path, *, script: bool = False) -> subprocess.CompletedProcess[str]:
+    target = [str(RECIPES / "train.py")] if script else ["-m", "executor.recipes.train"]
+    return subprocess.run(
+        [sys.executable, *target, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        check=False,
+    )
+
+
+# ---- fast: no model ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recipe", ["train.py", "tiny_model.py"])
+def test_recipe_imports_only_the_ml_stack(recipe: str) -> None:
+    allowed = {"torch", "transformers", "peft", "trl", "datasets", "bitsandbytes", "tokenizers"}
+    tree = ast.parse((RECIPES / recipe).read_text(encoding="utf-8"))
+    roots = {
+        alias.name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for alias in n.names
+    }
+    roots |= {
+        n.module.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and n.level == 0
+    }
+    assert roots - allowed <= set(sys.stdlib_module_names) | {"__future__"}, roots
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ({"method": "dora"}, "method"),
+        ({"lora_rank": "8"}, "lora_rank"),
+        ({"merge": 1}, "merge"),
+        ({"learning_rat": 0.1}, "learning_rat"),
+        ({"early_stopping_patience": 2, "validation_fraction": 0}, "early_stopping_patience"),
+        ({"early_stopping_patience": 2, "save_steps": 5, "eval_steps": 2}, "save_steps"),
+    ],
+)
+def test_bad_config_names_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: dict, named: str
+) -> None:
+    config = write_config(tmp_path, model="m", data_path="d.jsonl", **keys)
+    assert train.main(["--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "To fix:" in err
+    assert err.count("\n") == 1  # one paragraph
+
+
+def test_missing_required_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, model="m")
+    assert train.main(["--config", str(config)]) == 2
+    assert "data_path is missing. To fix:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "row", "problem"),
+    [
+        ("chat", {"messages": []}, 'empty "messages"'),
+        ("chat", {"messages": [{"role": "bot", "content": "hi"}]}, "role 'bot'"),
+        ("chat", {"messages": [{"role": "user", "content": "hi"}]}, "no assistant message"),
+        ("chat", {"messages": [{"role": "assistant", "content": " "}]}, "empty or non-text"),
+        ("instruction", {"instruction": "Do it"}, 'missing key "output"'),
+        ("instruction", {"instruction": "", "output": "x"}, '"instruction" is empty'),
+        ("completion", {"prompt": "p", "completion": 3}, '"completion" is int'),
+        ("completion", ["p", "c"], "expected a JSON object"),
+    ],
+)
+def test_bad_rows_say_what_is_wrong(fmt: str, row: object, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        train.to_messages(row, fmt)
+
+
+def test_instruction_and_completion_rows_become_chats() -> None:
+    row = {"instruction": "Classify.", "input": "Great app", "output": "Positive"}
+    assert train.to_messages(row, "instruction") == [
+        {"role": "user", "content": "Classify.\n\nGreat app"},
+        {"role": "assistant", "content": "Positive"},
+    ]
+    assert train.to_messages({"prompt": "Q:", "completion": " A"}, "completion")[1] == {
+        "role": "assistant",
+        "content": " A",
+    }
+
+
+def test_split_is_deterministic_and_disjoint() -> None:
+    rows = list(range(50))
+    train_rows, val_rows = train.split_rows(rows, 0.1, seed=3)
+    assert (train_rows, val_rows) == train.split_rows(rows, 0.1, seed=3)
+    assert len(val_rows) == 5 and sorted(train_rows + val_rows) == rows
+    assert train.split_rows(rows, 0.1, seed=4)[1] != val_rows
+    kept, held_out = train.split_rows(rows, 0.0, seed=3)
+    assert sorted(kept) == rows and held_out == []
+
+
+def test_bad_row_stops_the_run_naming_the_line(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    good = (DATA / "support-chat.jsonl").read_text(encoding="utf-8").splitlines()[:3]
+    data.write_text("\n".join([*good, '{"messages": [}', good[0]]) + "\n", encoding="utf-8")
+    config = write_config(tmp_path, model="unused", data_path=str(data))
+    result = run_subprocess(config, script=True)  # the file alone, as on a bare GPU machine
+    assert result.returncode == 2, result.stderr
+    assert f"{data}:4: invalid JSON" in result.stderr
+    assert "on_bad_rows" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- slow: real fine-tunes of the tiny model ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_tiny_model_loads_with_a_generation_template(tiny_model_dir: Path) -> None:
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    assert config.architectures == ["LlamaForCausalLM"]
+    assert config.hidden_size // config.num_attention_heads == 64
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    chat = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    out = tokenizer.apply_chat_template(chat, return_dict=True, return_assistant_tokens_mask=True)
+    trained = [t for t, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]
+    assert tokenizer.decode(trained) == "Hello.<|im_end|>"
+    assert not tiny_model.build(tiny_model_dir)  # complete: nothing to do
+
+
+@pytest.mark.slow
+def test_lora_run_learns_and_writes_everything(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = smoke_config(
+        tmp_path,
+        tiny_model_dir,
+        DATA / "support-chat.jsonl",
+        micro_batch=8,
+        max_steps=24,
+        save_steps=8,
+        eval_steps=8,
+        early_stopping_patience=5,
+        merge=True,
+    )
+    assert train.main(["--config", str(config)]) == 0
+    run = tmp_path / "run"
+    lines = metrics(run)
+    assert [line["step"] for line in lines] == list(range(1, 25))
+    assert all(line.keys() >= METRIC_KEYS for line in lines)
+    assert all(line["tokens_per_s"] > 0 and line["peak_memory_gib"] > 0 for line in lines)
+    assert lines[-1]["loss"] < lines[0]["loss"] - 2.0  # random init: ~6.5 falls below 3
+    evals = [line["eval_loss"] for line in lines if "eval_loss" in line]
+    assert len(evals) == 3 and evals[-1] < evals[0]
+    assert (run / "final" / "adapter_model.safetensors").is_file()
+    assert (run / "final" / "tokenizer_config.json").is_file()
+    assert (run / "merged" / "model.safetensors").is_file()
+    assert len(list((run / "checkpoints").glob("checkpoint-*"))) <= 3  # last 2 + best
+    done = json.loads((run / "DONE").read_text(encoding="utf-8"))
+    assert done["final_step"] == 24 and done["skipped_rows"] == 0
+    assert done["eval_loss"] == min(evals) and done["assistant_only_loss"] is True
+    assert train.main(["--config", str(config)]) == 0  # DONE: a rerun does nothing
+    assert len(metrics(run)) == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fmt", "data"), [("instruction", "instructions.jsonl"), ("completion", "completions.jsonl")]
+)
+def test_other_formats_train(tiny_model_dir: Path, tmp_path: Path, fmt: str, data: str) -> None:
+    config = smoke_config(tmp_path, tiny_model_dir, DATA / data, data_format=fmt)
+    assert train.main(["--config", str(config)]) == 0
+    done = json.loads((tmp_path / "run" / "DONE").read_text(encoding="utf-8"))
+    assert done["final_step"] == 3 and done["train_rows"] == 45
+    assert (tmp_path / "run" / "final" / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_bad_rows_are_skipped_and_counted(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "mixed.jsonl"
+    good = (DATA / "completions.jsonl").read_text(encoding="utf-8").splitlines()[:20]
+    bad = ["not json", '{"prompt": "p"}', '{"prompt": "", "completion": "c"}']
+    data.write_text("\n".join(good[:10] + bad + good[10:]) + "\n", encoding="utf-8")
+    config = smoke_config(
+        tmp_path, tiny_model_dir, data, data_format="completion", on_bad_rows="skip", max_steps=2
+    )
+    assert train.main(["--config", str(config)]) == 0
+    assert "3 bad rows skipped" in capsys.readouterr().out
+    done = json.loads((tmp_path / "run" / "DONE").read_text(encoding="utf-8"))
+    assert done["skipped_rows"] == 3 and done["train_rows"] + done["validation_rows"] == 20
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_newest_checkpoint(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = smoke_config(
+        tmp_path,
+        tiny_model_dir,
+        DATA / "support-chat.jsonl",
+        micro_batch=2,
+        max_steps=20,
+        save_steps=4,
+        validation_fraction=0,
+    )
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "executor.recipes.train", "--config", str(config)],
+        cwd=REPO_ROOT,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while train.newest_checkpoint(run / "checkpoints") is None and process.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    checkpoint = train.newest_checkpoint(run / "checkpoints")
+    assert checkpoint is not None and not (run / "DONE").exists()
+    saved = int(checkpoint.name.rsplit("-", 1)[1])
+
+    assert train.main(["--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming from {checkpoint} (step {saved})" in out
+    first_new = next(int(line.split()[1]) for line in out.splitlines() if line.startswith("step "))
+    assert first_new == saved + 1
+    steps = [line["step"] for line in metrics(run)]
+    assert steps == list(range(1, 21))  # nothing lost, nothing logged twice
+    state = json.loads((checkpoint.parent / "checkpoint-20" / "trainer_state.json").read_text())
+    assert state["global_step"] == 20
+    done = json.loads((run / "DONE").read_text(encoding="utf-8"))
+    assert done["resumed_from_step"] == saved and done["final_step"] == 20
+
+
+@pytest.mark.slow
+def test_qlora_trains_a_4bit_base_on_cpu(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = smoke_config(
+        tmp_path,
+        tiny_model_dir,
+        DATA / "support-chat.jsonl",
+        method="qlora",
+        max_steps=2,
+        gradient_checkpointing=True,
+    )
+    assert train.main(["--config", str(config)]) == 0
+    assert "for qlora (4-bit NF4)" in capsys.readouterr().out
+    assert (tmp_path / "run" / "final" / "adapter_model.safetensors").is_file()
