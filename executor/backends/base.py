@@ -18,10 +18,14 @@ class LaunchContext:
     """Everything a backend needs besides the plan: where state and files go, the data."""
 
     store: RunStore
-    run_dir: Path  # per-run folder for configs and logs
+    runs_dir: Path  # one folder per run (configs, logs, outputs) lives under it
     data_path: Path | None = None  # training JSONL (local) / source for the data mount (sky)
     data_format: str = "chat"
     extra: dict = field(default_factory=dict)  # backend-specific settings
+
+    def run_dir(self, run_id: str) -> Path:
+        """The run's own folder."""
+        return self.runs_dir / run_id
 
 
 class Backend(Protocol):

@@ -61,7 +61,7 @@ def plan_file() -> PlanFile:
 @pytest.fixture
 def ctx(tmp_path: Path) -> LaunchContext:
     store = RunStore(tmp_path / "state.db")
-    yield LaunchContext(store=store, run_dir=tmp_path / "run", data_path=tmp_path / "d.jsonl")
+    yield LaunchContext(store=store, runs_dir=tmp_path / "runs", data_path=tmp_path / "d.jsonl")
     store.close()
 
 

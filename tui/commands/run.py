@@ -42,10 +42,14 @@ def _backend(name: str):
 
 
 def _ctx(
-    store: RunStore, run_id: str, data: Path | None = None, data_format: str = "chat"
+    store: RunStore, data: Path | None = None, data_format: str = "chat", extra: dict | None = None
 ) -> LaunchContext:
     return LaunchContext(
-        store=store, run_dir=store.path.parent / run_id, data_path=data, data_format=data_format
+        store=store,
+        runs_dir=store.path.parent,
+        data_path=data,
+        data_format=data_format,
+        extra=extra or {},
     )
 
 
@@ -112,6 +116,16 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
     show_default=True,
     help="Seconds to wait for the endpoint.",
 )
+@click.option(
+    "--local-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="local backend: model folder to train and serve [default: .cache/tiny-llama]",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="local backend: stop training after this many steps (smoke runs)",
+)
 @_STATE_DIR
 def launch_command(
     *,
@@ -122,6 +136,8 @@ def launch_command(
     data: Path | None,
     detach: bool,
     timeout_s: float,
+    local_model: Path | None,
+    max_steps: int | None,
     state_dir: Path | None,
 ) -> None:
     """Launch a plan file exactly as planned: training job, then the vLLM endpoint."""
@@ -150,9 +166,13 @@ def launch_command(
             )
         click.confirm("Launch?", abort=True)
     chosen = _backend(backend)
-    ctx = _ctx(store, "pending", data or _goal_data(plan_file, plan_path))
+    extra = {
+        k: v
+        for k, v in {"local_model": local_model, "max_steps": max_steps}.items()
+        if v is not None
+    }
+    ctx = _ctx(store, data or _goal_data(plan_file, plan_path), plan_file.goal.data.format, extra)
     run, started = launch(plan_file, chosen, ctx)
-    ctx = _ctx(store, run.id, ctx.data_path)
     click.echo(f"{'Started' if started else 'Re-attached to'} run {run.id} ({run.phase}).")
     if detach:
         return
@@ -211,7 +231,7 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
     run = store.get(run_id)
     if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.READY):
         plan_file = PlanFile.model_validate(store.plan_json(run_id))
-        run = _backend(run.backend).poll(run, plan_file, _ctx(store, run_id))
+        run = _backend(run.backend).poll(run, plan_file, _ctx(store))
     events, resources = store.events(run_id), store.resources(run_id)
     if as_json:
         click.echo(
@@ -244,7 +264,7 @@ def logs_command(*, run_id: str, follow: bool, state_dir: Path | None) -> None:
     """A run's logs (training, then serving)."""
     store = _store(state_dir)
     run = store.get(run_id)
-    for line in _backend(run.backend).logs(run, _ctx(store, run_id), follow=follow):
+    for line in _backend(run.backend).logs(run, _ctx(store), follow=follow):
         click.echo(line.rstrip("\n"))
 
 
@@ -256,7 +276,7 @@ def down_command(*, run_id: str, state_dir: Path | None) -> None:
     store = _store(state_dir)
     run = store.get(run_id)
     store.transition(run_id, Phase.STOPPING, "teardown requested")
-    removed = _backend(run.backend).teardown(run, _ctx(store, run_id))
+    removed = _backend(run.backend).teardown(run, _ctx(store))
     left = store.resources(run_id, live_only=True)
     if left:
         raise ExecutorError(

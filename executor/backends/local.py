@@ -1,0 +1,199 @@
+"""The local backend: the plan's training recipe and a real vLLM server, on this machine.
+
+The recipe (executor/recipes/train.py) runs in a subprocess with the plan's hyperparameters on a
+small local model (``make tiny-model`` builds one; a GPU box can point at a real checkpoint), with
+the sequence length and batch capped for a CPU; then vLLM's OpenAI server (``make vllm-venv``)
+serves the base model with the trained adapter on 127.0.0.1. Every process is recorded (by pid,
+its own process group) before anything else happens, so ``down`` can always stop it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from executor import local_server
+from executor.backends.base import LaunchContext
+from executor.errors import BackendError
+from executor.render import training_config
+from executor.state import Phase, Run
+from planner.plan import PlanFile
+
+__all__ = ["LOCAL_MODEL", "LocalBackend"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_MODEL = REPO_ROOT / ".cache" / "tiny-llama"
+TRAIN_RECIPE = REPO_ROOT / "executor" / "recipes" / "train.py"
+CPU_SEQ_LEN = 256  # caps that keep a CPU run to minutes; the rest of the plan is kept as is
+CPU_MICRO_BATCH = 4
+SERVE_TIMEOUT_S = 600
+# vLLM's CPU backend reserves --gpu-memory-utilization of *host* memory unless the KV cache size
+# is given; 1 GiB holds a tiny model's cache and leaves the machine usable.
+SERVE_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
+
+
+def _local_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
+    if ctx.data_path is None:
+        raise BackendError(
+            "no training data: the goal has no data.path and --data was not "
+            "given. To fix: pass --data path/to/train.jsonl."
+        )
+    config = training_config(
+        plan_file, _render_options(run.id, ctx), str(ctx.run_dir(run.id) / "train")
+    )
+    t = plan_file.plan.training
+    assert t is not None
+    config.update(
+        model=_local_model(run, ctx),
+        data_path=str(ctx.data_path),
+        bf16=False,
+        seq_len_tokens=min(t.seq_len_tokens, CPU_SEQ_LEN),
+        micro_batch=min(t.micro_batch, CPU_MICRO_BATCH),
+        gradient_accumulation=1,
+        modules_to_save=["lm_head"],  # a random-init local model must train its head to learn
+        save_steps=ctx.extra.get("save_steps", 20),
+        eval_steps=ctx.extra.get("save_steps", 20),
+        merge=True,
+        max_steps=ctx.extra.get("max_steps"),
+    )
+    if config["optimizer"] == "paged_adamw_8bit":
+        config["optimizer"] = "adamw"  # paged optimizers page GPU memory; there is none here
+    return config
+
+
+def _render_options(run_name: str, ctx: LaunchContext):
+    from executor.render import RenderOptions
+
+    return RenderOptions(
+        run_name=run_name,
+        data_source=str(ctx.data_path),
+        checkpoint_bucket="local",
+        recipe_source=str(TRAIN_RECIPE.parent),
+        data_format=ctx.data_format,
+    )
+
+
+class LocalBackend:
+    """Runs plans on this machine (training subprocess, then a local vLLM server)."""
+
+    name = "local"
+
+    def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        """Start training (or serving, when the plan trains nothing)."""
+        ctx.run_dir(run.id).mkdir(parents=True, exist_ok=True)
+        settings = {k: str(v) for k, v in ctx.extra.items() if k == "local_model"}
+        (ctx.run_dir(run.id) / "local.json").write_text(json.dumps(settings))
+        if plan_file.plan.training is None:
+            return self._serve(run, plan_file, ctx)
+        config_path = ctx.run_dir(run.id) / "train.json"
+        config_path.write_text(json.dumps(_local_config(plan_file, run, ctx), indent=2))
+        with (ctx.run_dir(run.id) / "train.log").open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(TRAIN_RECIPE), "--config", str(config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=REPO_ROOT,
+            )
+        ctx.store.add_resource(run.id, "process", f"train:{process.pid}")
+        return ctx.store.transition(
+            run.id, Phase.TRAINING, f"training recipe started (pid {process.pid})"
+        )
+
+    def _serve(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        s, t = plan_file.plan.serving, plan_file.plan.training
+        config = {
+            "model": _local_model(run, ctx),
+            "served_model_name": "base",
+            "max_model_len": 1024,
+            "max_num_seqs": min(s.max_concurrent_sequences, 8) if s else 8,
+            "dtype": "float32",
+        }
+        if t is not None:
+            # The local model is random-init, so its head trains too (modules_to_save); vLLM's
+            # LoRA loader refuses such adapters, so the recipe merges them and vLLM serves the
+            # merged weights under the name "tailor".
+            trained = ctx.run_dir(run.id) / "train" / ("merged" if t.lora_rank else "final")
+            config.update(model=str(trained), served_model_name="tailor")
+        handle = local_server.start_vllm_server(
+            config, log_path=ctx.run_dir(run.id) / "serve.log", env=SERVE_ENV
+        )
+
+        ctx.store.add_resource(run.id, "process", f"serve:{handle.pid}")
+        return ctx.store.transition(
+            run.id, Phase.SERVING, f"vLLM starting (pid {handle.pid})", endpoint=handle.url
+        )
+
+    def poll(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        """Training finished → serve; server answers → ready. Costs nothing locally."""
+        live = {r.name.split(":")[0]: r for r in ctx.store.resources(run.id, live_only=True)}
+        if run.phase is Phase.TRAINING and "train" in live:
+            pid = int(live["train"].name.split(":")[1])
+            if local_server.is_running(pid):
+                return run
+            ctx.store.mark_deleted(run.id, "process", live["train"].name)
+            done = ctx.run_dir(run.id) / "train" / "DONE"
+            if not done.exists():
+                tail = _tail(ctx.run_dir(run.id) / "train.log")
+                return ctx.store.transition(run.id, Phase.FAILED, f"training failed: {tail}")
+            summary = json.loads(done.read_text())
+            ctx.store.transition(run.id, Phase.TRAINING, f"training done: {summary}")
+            return self._serve(ctx.store.get(run.id), plan_file, ctx)
+        if run.phase is Phase.SERVING and "serve" in live:
+            pid = int(live["serve"].name.split(":")[1])
+            handle = local_server.ServerHandle(
+                pid=pid, url=run.endpoint or "", log_path=ctx.run_dir(run.id) / "serve.log"
+            )
+            try:
+                local_server.wait_until_healthy(
+                    handle, timeout_s=ctx.extra.get("serve_timeout_s", SERVE_TIMEOUT_S)
+                )
+            except BackendError as exc:
+                ctx.store.mark_deleted(run.id, "process", live["serve"].name)
+                return ctx.store.transition(run.id, Phase.FAILED, str(exc))
+            return ctx.store.transition(
+                run.id, Phase.READY, "vLLM answers /v1/models", endpoint=run.endpoint
+            )
+        return run
+
+    def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:
+        """The training log, then the server log (``follow``: until the run settles)."""
+        for name in ("train.log", "serve.log"):
+            path = ctx.run_dir(run.id) / name
+            if path.exists():
+                yield from path.read_text(errors="replace").splitlines()
+        while follow and ctx.store.get(run.id).phase in (Phase.TRAINING, Phase.SERVING):
+            time.sleep(1.0)  # new lines are picked up by the next `tailor logs`
+
+    def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
+        """Stop every process the run started (by process group) and record it."""
+        removed = []
+        for resource in ctx.store.resources(run.id, live_only=True):
+            pid = int(resource.name.split(":")[1])
+            local_server.stop_server(pid)
+            if local_server.is_running(pid):
+                raise BackendError(
+                    f"process {pid} ({resource.name}) would not stop. To fix: "
+                    f"`kill -9 -{pid}`, then `tailor down {run.id}` again."
+                )
+            ctx.store.mark_deleted(run.id, resource.kind, resource.name)
+            removed.append(f"{resource.kind} {resource.name}")
+        return removed
+
+
+def _local_model(run: Run, ctx: LaunchContext) -> str:
+    """The model folder this run trains and serves (kept in the run folder across processes)."""
+    saved = ctx.run_dir(run.id) / "local.json"
+    settings = json.loads(saved.read_text()) if saved.exists() else {}
+    return str(ctx.extra.get("local_model") or settings.get("local_model") or LOCAL_MODEL)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    if not path.exists():
+        return "no log"
+    return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
