@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # An unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the CPU build this project tests with.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint format bench offers clean
+.PHONY: demo test e2e lint format bench offers clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lint: $(VENV)/.installed-test
 
 test: lint
 	$(VENV)/bin/pytest
+
+# The real local story: tiny model, vLLM for the CPU, plan → launch → answer → down.
+e2e: $(VENV)/.installed-test vllm-venv tiny-model
+	$(VENV)/bin/pytest -q tests/e2e tests/executor/test_local_server.py
 
 format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format .

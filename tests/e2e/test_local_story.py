@@ -1,0 +1,126 @@
+"""The whole story on this machine, for real: plan → launch (local) → training loss falls →
+the endpoint answers /v1/chat/completions with the fine-tuned model → down leaves nothing.
+
+Needs `make vllm-venv` and `make tiny-model` (the `make e2e` target builds both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from executor.state import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+VLLM_STAMP = ROOT / ".venv-vllm" / ".installed-vllm"
+TINY = ROOT / ".cache" / "tiny-llama"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not VLLM_STAMP.exists() or not (TINY / "config.json").exists(),
+        reason="needs `make vllm-venv` and `make tiny-model` (run `make e2e`)",
+    ),
+]
+
+
+def tailor(*args: str, home: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TAILOR_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text().lower()
+
+
+def resources(state: Path, run_id: str) -> list[str]:
+    store = RunStore(state / "state.db")
+    try:
+        return [r.name for r in store.resources(run_id)]
+    finally:
+        store.close()
+
+
+def chat(endpoint: str) -> dict:
+    body = {
+        "model": "tailor",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": "My order is late"}],
+    }
+    request = urllib.request.Request(
+        f"{endpoint}/v1/chat/completions",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps(body).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def check_ready_run(run_id: str, state: Path, home: Path, launch: tuple[str, ...]) -> None:
+    detail = json.loads(
+        tailor("status", run_id, "--state-dir", str(state), "--json", home=home).stdout
+    )
+    assert detail["run"]["phase"] == "ready"
+    endpoint = detail["run"]["endpoint"]
+    assert endpoint.startswith("http://127.0.0.1:")
+    lines = (state / run_id / "train" / "metrics.jsonl").read_text().splitlines()
+    losses = [m["loss"] for m in map(json.loads, lines) if m.get("loss") is not None]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert len(losses) >= 20 and last < first - 0.3, losses
+    answer = chat(endpoint)
+    assert answer["model"] == "tailor"
+    assert isinstance(answer["choices"][0]["message"]["content"], str)
+    again = tailor(*launch, home=home)  # idempotent: re-attaches, provisions nothing
+    assert again.returncode == 0 and "Re-attached" in again.stdout
+    assert sorted(n.split(":")[0] for n in resources(state, run_id)) == ["serve", "train"]
+
+
+def test_plan_launch_train_serve_answer_down(tmp_path: Path) -> None:
+    home, state, plan = tmp_path / "home", tmp_path / "state", tmp_path / "plan.json"
+    out = tailor("plan", "examples/goals/api-vs-self-hosted-1m.yaml", "--out", str(plan), home=home)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(plan.read_text())["plan"]["training"] is not None
+    launch = (
+        "launch",
+        str(plan),
+        "--backend",
+        "local",
+        "--yes",
+        "--data",
+        "examples/data/support-chat.jsonl",
+        "--state-dir",
+        str(state),
+        "--max-steps",
+        "80",
+        "--timeout",
+        "800",
+    )
+    out = tailor(*launch, home=home)
+    runs = json.loads(tailor("status", "--state-dir", str(state), "--json", home=home).stdout)
+    run_id = runs[0]["id"]
+    try:
+        assert out.returncode == 0 and "ready" in out.stdout, out.stdout + out.stderr
+        check_ready_run(run_id, state, home, launch)
+    finally:
+        down = tailor("down", run_id, "--state-dir", str(state), home=home)
+    assert down.returncode == 0 and "nothing it created is left" in down.stdout, down.stderr
+    for name in resources(state, run_id):
+        assert not alive(int(name.split(":")[1])), f"{name} still running"
+    logs = tailor("logs", run_id, "--state-dir", str(state), home=home)
+    assert logs.returncode == 0 and "done:" in logs.stdout
