@@ -54,15 +54,17 @@ def _cold_cli(path: Path, repeats: int = 3) -> float:
 
 def main() -> None:
     """Print per-goal in-process planning time and the cold CLI time."""
+    from planner.spec import load_goal
+
     print(
         f"{'goal':36s} {'models':>6s} {'cands':>6s} {'first s':>8s} {'warm s':>8s} "
         f"{'cold CLI s':>10s}"
     )
     for path in GOALS:
         first, warm, candidates = _in_process(path)
-        models = "all" if "candidates:" not in path.read_text() else "some"
+        models = len(load_goal(path).models.candidates) or "all"
         print(
-            f"{path.stem:36s} {models:>6s} {candidates:6d} {first:8.3f} {warm:8.3f} "
+            f"{path.stem:36s} {models!s:>6s} {candidates:6d} {first:8.3f} {warm:8.3f} "
             f"{_cold_cli(path):10.2f}"
         )
 
