@@ -52,8 +52,24 @@ def _check_budget(plan_file: PlanFile) -> None:
         )
 
 
+def _local_preview(plan_file: PlanFile) -> LaunchPreview:
+    plan, creates = plan_file.plan, []
+    if plan.training is not None:
+        t = plan.training
+        creates.append(
+            f"local: training recipe subprocess, {t.method}"
+            + (f" r={t.lora_rank}" if t.lora_rank else "")
+            + f", lr {t.learning_rate:g}, on the local model (this machine)"
+        )
+    if plan.serving is not None:
+        creates.append("local: vLLM OpenAI server on 127.0.0.1 (this machine)")
+    return LaunchPreview(tuple(creates), 0.0, None)
+
+
 def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
     """The resources the launch will create, in words, and its cost ceiling."""
+    if backend == "local":
+        return _local_preview(plan_file)
     plan, creates = plan_file.plan, []
     t, s = plan.training, plan.serving
     if t is not None:

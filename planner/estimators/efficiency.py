@@ -47,7 +47,8 @@ _TRAINING_MFU = {
         high=0.40,
         source="LoRA skips weight gradients (4·N instead of 6·N FLOPs) but keeps the same "
         "kernels; we count only the FLOPs done, so MFU is a little below full fine-tuning "
-        "(more, smaller kernels for the adapters). Calibrate with tests/data/measured/.",
+        "(more, smaller kernels for the adapters). Not yet calibrated on a GPU: "
+        "tests/data/measured/ has no measurement yet.",
     ),
     Method.QLORA: Efficiency(
         low=0.15,

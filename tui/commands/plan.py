@@ -43,6 +43,11 @@ def _goal_or_plan_file(path: Path) -> tuple[GoalSpec, PlanFile | None]:
     return load_goal(path), None
 
 
+def _money(usd: float) -> str:
+    """Dollars: cents below $100, whole dollars above."""
+    return f"{usd:,.2f}" if usd < 100 else f"{usd:,.0f}"
+
+
 def _plans_table(result: PlanningResult) -> Table:
     table = Table(
         title=f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} "
@@ -77,14 +82,14 @@ def _plans_table(result: PlanningResult) -> Table:
             method,
             r["train_gpus"],
             "-" if r["train_hours"] is None else f"{r['train_hours']:.1f}",
-            f"{plan.training_usd:,.0f}",
+            _money(plan.training_usd),
             f"{r['quantization']} {r['serve_gpus']}"
             if plan.serving
             else plan.api.model
             if plan.api
             else "-",
-            f"{plan.monthly_usd:,.0f}",
-            f"{plan.first_year_usd:,.0f}",
+            _money(plan.monthly_usd),
+            _money(plan.first_year_usd),
             f"{r['p95_ttft_ms']} ms",
             f"{r['tokens_per_s']:.0f}",
         )

@@ -151,10 +151,12 @@ def launch_command(
         if shown.max_training_hours is None
         else (f"; training stops after {shown.max_training_hours:.1f} h")
     )
-    click.echo(
-        f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} (training high estimate + one "
-        f"month of serving){hours}."
+    basis = (
+        "nothing is rented"
+        if backend == "local"
+        else "training high estimate + one month of serving"
     )
+    click.echo(f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} ({basis}){hours}.")
     store = _store(state_dir)
     if dryrun:
         _dryrun(plan_file, store)
