@@ -110,7 +110,7 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
         plan_json=plan_json,
         backend=backend.name,
         goal_name=plan_file.goal.name,
-        cost_ceiling_usd=cost_ceiling_usd(plan_file),
+        cost_ceiling_usd=preview(plan_file, backend.name).cost_ceiling_usd,
     )
     try:
         return backend.start(run, plan_file, ctx), True

@@ -142,7 +142,12 @@ class LocalBackend:
                 tail = _tail(ctx.run_dir(run.id) / "train.log")
                 return ctx.store.transition(run.id, Phase.FAILED, f"training failed: {tail}")
             summary = json.loads(done.read_text())
-            ctx.store.transition(run.id, Phase.TRAINING, f"training done: {summary}")
+            ctx.store.transition(
+                run.id,
+                Phase.TRAINING,
+                f"training done: step {summary['final_step']}, loss {summary['train_loss']:.3f},"
+                f" eval loss {summary['eval_loss']}, {summary['seconds']} s",
+            )
             return self._serve(ctx.store.get(run.id), plan_file, ctx)
         if run.phase is Phase.SERVING and "serve" in live:
             pid = int(live["serve"].name.split(":")[1])
