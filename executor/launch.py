@@ -90,13 +90,29 @@ def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
     return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours)
 
 
+def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
+    """The live run of this plan: refreshed, and restarted if it failed (training resumes from
+    its newest checkpoint; nothing that still runs is started twice)."""
+    if run.phase not in (Phase.FAILED, Phase.READY):
+        run = backend.poll(run, plan_file, ctx)
+    if run.phase is not Phase.FAILED:
+        return run
+    if ctx.store.resources(run.id, live_only=True):
+        raise ExecutorError(
+            f"run {run.id} failed but still holds resources. To fix: `tailor "
+            f"down {run.id}`, then launch again."
+        )
+    ctx.store.transition(run.id, Phase.PENDING, "relaunched: resuming from the last checkpoint")
+    return backend.start(ctx.store.get(run.id), plan_file, ctx)
+
+
 def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[Run, bool]:
     """Start the plan, or re-attach to its live run. Returns (run, newly started)."""
     plan_json = plan_file.model_dump(mode="json")
     digest = plan_hash(plan_json)
     existing = ctx.store.find_live(digest, backend.name)
     if existing is not None:
-        return existing, False
+        return _reattach(existing, plan_file, backend, ctx), False
     if plan_file.plan.training is None and plan_file.plan.serving is None:
         raise ExecutorError(
             f"plan {plan_file.plan.id} ({plan_file.plan.strategy}) provisions "

@@ -124,3 +124,65 @@ def test_plan_launch_train_serve_answer_down(tmp_path: Path) -> None:
         assert not alive(int(name.split(":")[1])), f"{name} still running"
     logs = tailor("logs", run_id, "--state-dir", str(state), home=home)
     assert logs.returncode == 0 and "done:" in logs.stdout
+
+
+def test_killed_training_resumes_on_relaunch(tmp_path: Path) -> None:
+    """Kill the training process mid-run: launching the plan again resumes from the newest
+    checkpoint (the step count continues; no step is lost or repeated)."""
+    import signal
+    import time
+
+    home, state, plan = tmp_path / "home", tmp_path / "state", tmp_path / "plan.json"
+    assert (
+        tailor(
+            "plan", "examples/goals/api-vs-self-hosted-1m.yaml", "--out", str(plan), home=home
+        ).returncode
+        == 0
+    )
+    launch = (
+        "launch",
+        str(plan),
+        "--backend",
+        "local",
+        "--yes",
+        "--detach",
+        "--data",
+        "examples/data/support-chat.jsonl",
+        "--state-dir",
+        str(state),
+        "--max-steps",
+        "60",
+    )
+    assert tailor(*launch, home=home).returncode == 0
+    run_id = json.loads(tailor("status", "--state-dir", str(state), "--json", home=home).stdout)[0][
+        "id"
+    ]
+    checkpoints = state / run_id / "train" / "checkpoints"
+    deadline = time.monotonic() + 300
+    while not any(checkpoints.glob("checkpoint-*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert any(checkpoints.glob("checkpoint-*")), "no checkpoint within 300 s"
+    train_pid = int(
+        next(n for n in resources(state, run_id) if n.startswith("train:")).split(":")[1]
+    )
+    os.killpg(train_pid, signal.SIGKILL)
+    while alive(train_pid):
+        time.sleep(0.2)
+    try:
+        again = tailor(*launch, home=home)  # sees the dead process, restarts training
+        assert again.returncode == 0, again.stdout + again.stderr
+        done = state / run_id / "train" / "DONE"
+        while not done.exists() and time.monotonic() < deadline + 300:
+            time.sleep(1)
+        summary = json.loads(done.read_text())
+        assert summary["resumed_from_step"] and summary["final_step"] == 60
+        steps = [
+            json.loads(line)["step"]
+            for line in (state / run_id / "train" / "metrics.jsonl").read_text().splitlines()
+        ]
+        assert steps == sorted(set(steps)) and steps[-1] == 60  # nothing repeated or lost
+    finally:
+        tailor("status", run_id, "--state-dir", str(state), home=home)  # starts serving: stop it
+        tailor("down", run_id, "--state-dir", str(state), home=home)
+    for name in resources(state, run_id):
+        assert not alive(int(name.split(":")[1])), f"{name} still running"

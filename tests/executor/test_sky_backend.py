@@ -128,3 +128,18 @@ def test_preview_lists_resources_and_ceiling(plan_file: PlanFile) -> None:
     assert shown.cost_ceiling_usd == pytest.approx(cost_ceiling_usd(plan_file))
     assert shown.cost_ceiling_usd >= t.cost_usd_high + plan_file.plan.serving.monthly_usd - 1e-9
     assert shown.max_training_hours == pytest.approx(t.hours_high * 1.5)
+
+
+def test_relaunch_after_failure_resubmits_the_job(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    fake = FakeSky()
+    backend = SkyBackend(fake)
+    run, _ = launch(plan_file, backend, ctx)
+    fake.jobs[f"{run.id}-train"] = "FAILED"
+    assert backend.poll(run, plan_file, ctx).phase is Phase.FAILED
+    ctx.store.mark_deleted(run.id, "job", f"{run.id}-train")  # the failed job holds nothing
+    again, started = launch(plan_file, backend, ctx)
+    assert not started and again.id == run.id and again.phase is Phase.TRAINING
+    assert [c for c in fake.calls if c[0] == "launch_job"] == [
+        ("launch_job", f"{run.id}-train")
+    ] * 2
+    assert "relaunched" in ctx.store.events(run.id)[-2].message
