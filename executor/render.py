@@ -219,6 +219,21 @@ def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) 
     return command
 
 
+def _adapter_guard(plan_file: PlanFile, adapter_dir: str | None) -> str:
+    """Shell lines that refuse to serve an adapter trained on another base model."""
+    t = plan_file.plan.training
+    if adapter_dir is None or t is None or t.method is Method.FULL:
+        return ""
+    base = load_catalog().model(plan_file.plan.model).hf_id
+    config = f"{adapter_dir}/adapter_config.json"
+    check = (
+        f"base = json.load(open('{config}'))['base_model_name_or_path']\n"
+        f"sys.exit(0 if base == '{base}' else "
+        f"f'adapter was trained on {{base}}; this service serves {base}')"
+    )
+    return f"set -e\npython3 - <<'TAILOR_CHECK'\nimport json, sys\n{check}\nTAILOR_CHECK\n"
+
+
 def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     """The serving task (a SkyServe service) as a YAML-ready dict.
 
@@ -256,7 +271,9 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         "file_mounts": mounts,
         "secrets": dict.fromkeys(SECRET_NAMES[:1]),
         "setup": f"pip install {VLLM_REQUIREMENT}\n",
-        "run": " ".join(shlex.quote(c) for c in command) + "\n",
+        "run": _adapter_guard(plan_file, adapter)
+        + " ".join(shlex.quote(c) for c in command)
+        + "\n",
     }
 
 

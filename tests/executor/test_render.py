@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -128,3 +129,22 @@ def test_dryrun_skypilot_optimizer_agrees_with_plan(financial: PlanFile, tmp_pat
     )
     assert choice.agrees, choice
     assert choice.usd_per_hour == pytest.approx(financial.plan.training.offer.usd_per_hour)
+
+
+def test_serving_refuses_an_adapter_of_another_base_model(
+    financial: PlanFile, tmp_path: Path
+) -> None:
+    import subprocess
+
+    run = render_serve_task(financial, OPTIONS)["run"]
+    guard = run.split("vllm serve")[0]
+    adapter = tmp_path / "final"
+    adapter.mkdir()
+    script = guard.replace(f"/adapters/{OPTIONS.run_name}/final", str(adapter))
+    base = load_catalog().model(financial.plan.model).hf_id
+    for trained_on, expected in ((base, 0), ("mistralai/Mistral-7B-v0.1", 1)):
+        (adapter / "adapter_config.json").write_text(
+            json.dumps({"base_model_name_or_path": trained_on})
+        )
+        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+        assert proc.returncode == expected, proc.stderr
