@@ -167,13 +167,23 @@ class LocalBackend:
         return run
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:
-        """The training log, then the server log (``follow``: until the run settles)."""
-        for name in ("train.log", "serve.log"):
-            path = ctx.run_dir(run.id) / name
-            if path.exists():
-                yield from path.read_text(errors="replace").splitlines()
-        while follow and ctx.store.get(run.id).phase in (Phase.TRAINING, Phase.SERVING):
-            time.sleep(1.0)  # new lines are picked up by the next `tailor logs`
+        """The training log, then the server log. ``follow`` keeps printing new lines, as
+        ``tail -f`` does, until the run is down or failed (or the reader stops)."""
+        offsets = {"train.log": 0, "serve.log": 0}
+        while True:
+            for name, offset in list(offsets.items()):
+                path = ctx.run_dir(run.id) / name
+                if not path.exists():
+                    continue
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+                complete = chunk[: chunk.rfind(b"\n") + 1] if follow else chunk
+                offsets[name] += len(complete)
+                yield from complete.decode(errors="replace").splitlines()
+            if not follow or ctx.store.get(run.id).phase in (Phase.DOWN, Phase.FAILED):
+                return
+            time.sleep(0.5)
 
     def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
         """Stop every process the run started (by process group) and record it."""

@@ -96,3 +96,40 @@ def test_crash_between_writes_leaves_the_store_consistent(tmp_path: Path) -> Non
     assert run.phase is Phase.PENDING and run.spend_usd == 0.0  # the update never happened
     assert [e.message for e in reopened.events("r")] == ["launch approved up to $9.00"]
     reopened.close()
+
+
+def test_local_logs_follow_prints_new_lines_until_the_run_is_down(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from executor.backends.base import LaunchContext
+    from executor.backends.local import LocalBackend
+
+    store = RunStore(tmp_path / "state.db")
+    run = store.create_run(
+        "r", plan_json=PLAN, backend="local", goal_name="demo", cost_ceiling_usd=0
+    )
+    store.transition("r", Phase.TRAINING, "started")
+    ctx = LaunchContext(store=store, runs_dir=tmp_path)
+    (tmp_path / "r").mkdir()
+    log = tmp_path / "r" / "train.log"
+    log.write_text("step 1 loss 6.5\n")
+
+    def later() -> None:
+        time.sleep(1.0)
+        with log.open("a") as handle:
+            handle.write("step 2 loss 6.1\nstep 3 lo")  # the partial line waits for its end
+        time.sleep(1.0)
+        with log.open("a") as handle:
+            handle.write("ss 5.9\n")
+        time.sleep(1.0)
+        writer = RunStore(tmp_path / "state.db")
+        writer.transition("r", Phase.DOWN, "torn down")
+        writer.close()
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    lines = list(LocalBackend().logs(run, ctx, follow=True))
+    thread.join()
+    store.close()
+    assert lines == ["step 1 loss 6.5", "step 2 loss 6.1", "step 3 loss 5.9"]
