@@ -146,7 +146,7 @@ class LocalBackend:
                 run.id,
                 Phase.TRAINING,
                 f"training done: step {summary['final_step']}, loss {summary['train_loss']:.3f},"
-                f" eval loss {summary['eval_loss']}, {summary['seconds']} s",
+                f" eval loss {_loss(summary.get('eval_loss'))}, {summary['seconds']} s",
             )
             return self._serve(ctx.store.get(run.id), plan_file, ctx)
         if run.phase is Phase.SERVING and "serve" in live:
@@ -206,6 +206,10 @@ def _local_model(run: Run, ctx: LaunchContext) -> str:
     saved = ctx.run_dir(run.id) / "local.json"
     settings = json.loads(saved.read_text()) if saved.exists() else {}
     return str(ctx.extra.get("local_model") or settings.get("local_model") or LOCAL_MODEL)
+
+
+def _loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _tail(path: Path, lines: int = 5) -> str:
