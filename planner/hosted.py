@@ -7,6 +7,7 @@ import math
 from catalog import ApiModel
 from planner.estimators.terms import GIB, Term
 from planner.plan import ApiUsage, RagSetup
+from planner.serving_options import HOURS_PER_MONTH
 from planner.spec import GoalSpec
 
 __all__ = [
@@ -31,7 +32,6 @@ EMBEDDING_USD_PER_MTOK = 0.02  # OpenAI text-embedding-3-small, openai.com/api/p
 INDEX_OVERHEAD = 1.5  # HNSW graph links + metadata on top of raw float32 vectors
 VECTOR_HOST_GIB = 12  # vectors one 16 GiB host holds, leaving room for the OS and the service
 VECTOR_HOST_USD_PER_HOUR = 0.126  # AWS r6i.large (2 vCPU, 16 GiB) on-demand, us-east-1
-HOURS_PER_MONTH = 730
 
 
 def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUsage, list[Term]]:
