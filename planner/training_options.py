@@ -7,7 +7,9 @@ other shape gets a Reason.
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,15 +101,17 @@ def startup_hours(arch: ModelArch) -> float:
     return PROVISION_HOURS + total_params(arch) * 2 / DOWNLOAD_BYTES_PER_S / 3600
 
 
-def _shapes(offers: OfferIndex) -> list[tuple[str, int, int]]:
-    shapes = [(gpu, count, 1) for gpu, count in offers.training_shapes()]
-    shapes += [
-        (gpu, 8, nodes)
-        for gpu, count in offers.training_shapes()
-        if count == 8
-        for nodes in MULTI_NODE_COUNTS
-    ]
-    return shapes
+def _multi_node_shapes(offers: OfferIndex, fits_one_node: set[str]) -> Iterator[tuple]:
+    """Multi-node shapes of 8-GPU instances whose single node does not fit the run.
+
+    A generator: it reads ``fits_one_node`` only once the single-node shapes were priced. When
+    one node fits, more nodes cost more (the same compute-hours, and every extra node pays the
+    start-up time again), so those shapes are never the cheapest and are not tried.
+    """
+    for gpu, count in offers.training_shapes():
+        if count == 8 and gpu not in fits_one_node:
+            for nodes in MULTI_NODE_COUNTS:
+                yield (gpu, 8, nodes)
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,9 @@ def choose_training(
     """The cheapest training setup that fits memory and budget, and why each other was not."""
     run, budget = _run(goal, arch, method), goal.budget.training_usd
     feasible, reasons = [], []
-    for shape in _shapes(offers):
+    single = [(gpu, count, 1) for gpu, count in offers.training_shapes()]
+    fits_one_node: set[str] = set()
+    for shape in itertools.chain(single, _multi_node_shapes(offers, fits_one_node)):
         subject = f"train {arch.id} {method} on {shape[2]}×{shape[1]}× {shape[0]}"
         priced = _price_shape(run, shape, offers, catalog_gpu)
         if isinstance(priced, str):
@@ -241,6 +247,8 @@ def choose_training(
             )
         else:
             feasible.append(priced)
+        if not isinstance(priced, str) and shape[1:] == (8, 1):
+            fits_one_node.add(shape[0])
     if not feasible:
         return None, reasons
     best = min(feasible, key=lambda p: (p.cost_usd, p.hours_high, p.shape))
