@@ -22,6 +22,7 @@ from tui.commands.plan import (
     schema_command,
 )
 from tui.commands.run import down_command, launch_command, logs_command, status_command
+from tui.commands.ui import ui_command
 
 __all__ = ["cli", "main"]
 
@@ -54,6 +55,7 @@ def cli() -> None:
 
 cli.add_command(catalog_group)
 cli.add_command(estimate_group)
+cli.add_command(ui_command)
 for _command in (
     plan_command,
     explain_command,

@@ -1,0 +1,112 @@
+"""Pilot tests for `tailor ui` with the planner injected (real plan_goal or a failing fake)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from catalog import load_catalog
+from planner.errors import PlannerError
+from planner.rank import plan_goal
+from planner.spec import Objective
+from tui.app import TailorApp
+from tui.screens.help import HelpScreen
+from tui.screens.plans import PlansScreen
+
+GOAL = Path(__file__).parents[2] / "examples" / "goals" / "api-vs-self-hosted-1m.yaml"
+
+
+class RecordingPlanner:
+    """Calls the real planner and records each objective it was asked for."""
+
+    def __init__(self) -> None:
+        self.objectives: list[Objective | None] = []
+
+    def __call__(self, goal, catalog, *, objective=None, top=5):
+        self.objectives.append(objective)
+        return plan_goal(goal, catalog, objective=objective, top=top)
+
+
+async def _settle(pilot) -> PlansScreen:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, PlansScreen)
+    return screen
+
+
+@pytest.mark.asyncio
+async def test_plans_fill_the_table_and_detail_follows_highlight() -> None:
+    app = TailorApp(GOAL, catalog_loader=load_catalog)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _settle(pilot)
+        table = screen.query_one("#plans", DataTable)
+        assert screen.result is not None
+        assert table.row_count == len(screen.result.plans) > 1
+        assert "Decision path" in screen.detail
+        assert screen.result.plans[0].id in screen.detail
+        await pilot.press("down")
+        await pilot.pause()
+        second = screen.result.plans[1]
+        assert screen.detail.startswith(f"[b]{second.id} ")
+        assert "Decision path" in screen.detail
+
+
+@pytest.mark.asyncio
+async def test_objective_cycles_and_replans() -> None:
+    planner = RecordingPlanner()
+    app = TailorApp(GOAL, planner=planner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _settle(pilot)
+        first = screen.result.objective
+        await pilot.press("o")
+        screen = await _settle(pilot)
+        assert planner.objectives[0] is None
+        assert planner.objectives[-1] == screen.objective != first
+        assert screen.result.objective == screen.objective
+        assert f"objective {screen.objective}" in screen.status
+
+
+@pytest.mark.asyncio
+async def test_marking_two_plans_shows_compare() -> None:
+    app = TailorApp(GOAL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _settle(pilot)
+        a, b = screen.result.plans[:2]
+        await pilot.press("c", "down", "c")
+        await pilot.pause()
+        assert screen.marked == [a.id, b.id]
+        assert f"Compare {a.id} → {b.id}" in screen.detail
+        assert "Comparing" in screen.status
+
+
+@pytest.mark.asyncio
+async def test_planner_error_goes_to_status_line() -> None:
+    def failing(goal, catalog, *, objective=None, top=5):
+        raise PlannerError("nothing fits. To fix: raise the budget.")
+
+    app = TailorApp(GOAL, planner=failing)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _settle(pilot)
+        assert screen.status == "Error: nothing fits. To fix: raise the budget."
+        assert screen.query_one("#plans", DataTable).row_count == 0
+        await pilot.press("r")
+        screen = await _settle(pilot)
+        assert app.is_running
+        assert screen.status.startswith("Error:")
+
+
+@pytest.mark.asyncio
+async def test_help_opens_and_escape_closes() -> None:
+    app = TailorApp(GOAL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert ("o", "Objective") in app.screen.pairs
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PlansScreen)
