@@ -19,7 +19,7 @@ from pathlib import Path
 from executor import local_server
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError
-from executor.render import training_config
+from executor.render import RenderOptions, training_config
 from executor.state import Phase, Run
 from planner.plan import PlanFile
 
@@ -66,8 +66,6 @@ def _local_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
 
 
 def _render_options(run_name: str, ctx: LaunchContext):
-    from executor.render import RenderOptions
-
     return RenderOptions(
         run_name=run_name,
         data_source=str(ctx.data_path),

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import Catalog
-from catalog.sky_bridge import write_sky_catalog
+from catalog.sky_bridge import SKY_CLOUD_NAMES, write_sky_catalog
 from executor.errors import BackendError
 from planner.plan import OfferChoice
 
@@ -59,20 +59,12 @@ def optimize_offline(
     task_file = work_dir / f"{task['name']}.dryrun.yaml"
     task_file.write_text(yaml.safe_dump(_as_any_of(task), sort_keys=False), encoding="utf-8")
     env = {**os.environ, "SKY_RUNTIME_DIR": str(work_dir), "HOME": str(work_dir)}
-    sky_names = {
-        "aws": "AWS",
-        "gcp": "GCP",
-        "azure": "Azure",
-        "lambda": "Lambda",
-        "runpod": "RunPod",
-        "vast": "Vast",
-    }
     args = [
         sys.executable,
         "-m",
         "executor.backends.sky_optimize",
         str(task_file),
-        *(sky_names.get(c, c) for c in clouds),
+        *(SKY_CLOUD_NAMES.get(c, c) for c in clouds),
     ]
     proc = subprocess.run(
         args, env=env, capture_output=True, text=True, timeout=timeout_s, check=False

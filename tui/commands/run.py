@@ -173,7 +173,7 @@ def launch_command(
         for k, v in {"local_model": local_model, "max_steps": max_steps}.items()
         if v is not None
     }
-    ctx = _ctx(store, data or _goal_data(plan_file, plan_path), plan_file.goal.data.format, extra)
+    ctx = _ctx(store, data or _goal_data(plan_file), plan_file.goal.data.format, extra)
     run, started = launch(plan_file, chosen, ctx)
     click.echo(f"{'Started' if started else 'Re-attached to'} run {run.id} ({run.phase}).")
     if detach:
@@ -191,7 +191,7 @@ def launch_command(
     )
 
 
-def _goal_data(plan_file: PlanFile, plan_path: Path) -> Path | None:
+def _goal_data(plan_file: PlanFile) -> Path | None:
     path = plan_file.goal.data.path
     if path is None:
         return None
