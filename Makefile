@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # An unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the CPU build this project tests with.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test e2e lint format bench offers clean
+.PHONY: demo test e2e lint format bench offers clean tmux
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,16 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: lint tmux
 	$(VENV)/bin/pytest
+
+# The real-terminal test of `tailor ui` (tests/tui/test_terminal.py) drives it inside tmux.
+tmux:
+	@command -v tmux >/dev/null || { \
+	  echo "installing tmux for the real-terminal UI test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q tmux >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q tmux; }; }
 
 # The real local story: tiny model, vLLM for the CPU, plan → launch → answer → down.
 e2e: $(VENV)/.installed-test vllm-venv tiny-model

@@ -16,7 +16,15 @@ from executor.render import MAX_RUNTIME_FACTOR
 from executor.state import Phase, Run, plan_hash
 from planner.plan import PlanFile
 
-__all__ = ["LaunchPreview", "cost_ceiling_usd", "launch", "preview", "wait"]
+__all__ = [
+    "LaunchPreview",
+    "check_budget",
+    "cost_ceiling_usd",
+    "launch",
+    "preview",
+    "teardown",
+    "wait",
+]
 
 
 @dataclass(frozen=True)
@@ -36,7 +44,8 @@ def cost_ceiling_usd(plan_file: PlanFile) -> float:
     return training + other_one_time + plan.monthly_usd
 
 
-def _check_budget(plan_file: PlanFile) -> None:
+def check_budget(plan_file: PlanFile) -> None:
+    """ExecutorError when the plan costs more than the goal's budget allows."""
     plan, budget = plan_file.plan, plan_file.goal.budget
     if budget.training_usd is not None and plan.training_usd > budget.training_usd:
         raise ExecutorError(
@@ -119,7 +128,7 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
             "nothing: it uses a hosted API. To fix: call the provider's API "
             "directly, or launch a self-hosted plan."
         )
-    _check_budget(plan_file)
+    check_budget(plan_file)
     run_id = f"{plan_file.goal.name}-{plan_file.plan.id}-{backend.name}-{digest[:6]}"
     run = ctx.store.create_run(
         run_id,
@@ -133,6 +142,25 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
     except Exception as exc:
         ctx.store.transition(run.id, Phase.FAILED, f"start failed: {exc}")
         raise
+
+
+def teardown(run: Run, backend: Backend, ctx: LaunchContext) -> list[str]:
+    """Remove everything the run created and confirm nothing is left; return what was removed.
+
+    The run is marked stopping first, and down only once the store holds no live resource of
+    it; otherwise ExecutorError names what is left and the run stays stopping.
+    """
+    ctx.store.transition(run.id, Phase.STOPPING, "teardown requested")
+    removed = backend.teardown(run, ctx)
+    left = ctx.store.resources(run.id, live_only=True)
+    if left:
+        raise ExecutorError(
+            f"run {run.id}: still live after teardown: "
+            f"{[f'{r.kind} {r.name}' for r in left]}. To fix: run `tailor down "
+            f"{run.id}` again."
+        )
+    ctx.store.transition(run.id, Phase.DOWN, f"removed {len(removed)} resource(s)")
+    return removed
 
 
 def wait(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 
 from catalog import Catalog
 from planner.detail import plan_estimates
-from planner.errors import InfeasibleGoalError
+from planner.errors import InfeasibleGoalError, PlannerError
 from planner.graph import DecisionGraph, build_decision_graph
-from planner.plan import Plan
+from planner.plan import Plan, PlanFile
 from planner.spec import GoalSpec, Objective
 
 __all__ = ["PlanningResult", "mark_pareto", "plan_goal", "rank_plans"]
@@ -29,6 +31,30 @@ class PlanningResult:
     candidate_count: int
     graph: DecisionGraph
     catalog_snapshot_date: str
+
+    def plan_file(self, plan_id: str) -> PlanFile:
+        """The plan file `tailor plan --out` writes for plan ``plan_id``: that plan, the goal,
+        the other ranked plans as alternatives. Unknown ids raise a PlannerError."""
+        chosen = next((p for p in self.plans if p.id == plan_id), None)
+        if chosen is None:
+            known = ", ".join(p.id for p in self.plans)
+            raise PlannerError(
+                f"no plan {plan_id!r} among the ranked plans ({known}). To fix: pick one of them."
+            )
+        return PlanFile(
+            tailor_version=_tailor_version(),
+            catalog_snapshot_date=date.fromisoformat(self.catalog_snapshot_date),
+            goal=self.goal,
+            plan=chosen,
+            alternatives=tuple(p for p in self.plans if p is not chosen),
+        )
+
+
+def _tailor_version() -> str:
+    try:
+        return version("llm-tailor")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
 
 
 def mark_pareto(plans: list[Plan]) -> list[Plan]:

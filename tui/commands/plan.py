@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
 
 import click
@@ -195,16 +194,7 @@ def plan_command(
     )
     chosen = _pick(result, plan_id)
     if out is not None:
-        save_plan_file(
-            PlanFile(
-                tailor_version=version("llm-tailor"),
-                catalog_snapshot_date=catalog.snapshot_date,
-                goal=goal,
-                plan=chosen,
-                alternatives=tuple(p for p in result.plans if p is not chosen),
-            ),
-            out,
-        )
+        save_plan_file(result.plan_file(chosen.id), out)
     if as_json:
         click.echo(
             json.dumps(

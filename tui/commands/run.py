@@ -14,7 +14,7 @@ from rich.table import Table
 from catalog import catalog_home, load_catalog
 from executor.backends.base import LaunchContext
 from executor.errors import ExecutorError
-from executor.launch import launch, preview, wait
+from executor.launch import launch, preview, teardown, wait
 from executor.state import Phase, Run, RunStore
 from planner.plan import PlanFile, load_plan_file
 
@@ -277,16 +277,7 @@ def down_command(*, run_id: str, state_dir: Path | None) -> None:
     """Tear down everything a run created, and confirm nothing is left."""
     store = _store(state_dir)
     run = store.get(run_id)
-    store.transition(run_id, Phase.STOPPING, "teardown requested")
-    removed = _backend(run.backend).teardown(run, _ctx(store))
-    left = store.resources(run_id, live_only=True)
-    if left:
-        raise ExecutorError(
-            f"run {run_id}: still live after teardown: "
-            f"{[f'{r.kind} {r.name}' for r in left]}. To fix: run `tailor down "
-            f"{run_id}` again."
-        )
-    store.transition(run_id, Phase.DOWN, f"removed {len(removed)} resource(s)")
+    removed = teardown(run, _backend(run.backend), _ctx(store))
     for item in removed:
         click.echo(f"removed {item}")
     click.echo(f"Run {run_id} is down; nothing it created is left.")

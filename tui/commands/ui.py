@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from catalog import catalog_home
+
 __all__ = ["ui_command"]
 
 
@@ -17,8 +19,43 @@ __all__ = ["ui_command"]
     required=False,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-def ui_command(*, goal_path: Path | None) -> None:
-    """Interactive plans browser: ranked plans, explanations, compare."""
+@click.option(
+    "--backend",
+    type=click.Choice(["sky", "local"]),
+    default="sky",
+    show_default=True,
+    help="Where launches from the app run.",
+)
+@click.option(
+    "--local-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="local backend: model folder to train and serve [default: .cache/tiny-llama]",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="local backend: stop training after this many steps (smoke runs)",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where run state lives [default: $TAILOR_HOME/runs].",
+)
+def ui_command(
+    *,
+    goal_path: Path | None,
+    backend: str,
+    local_model: Path | None,
+    max_steps: int | None,
+    state_dir: Path | None,
+) -> None:
+    """Interactive: edit a goal, compare costed plans, launch one and watch it run.
+
+    F2 goal form, F3 plans, F4 runs, F1 or ? every key. Without GOAL it starts on an empty goal
+    form; save it with ctrl+s."""
+    from executor.state import RunStore
     from tui.app import TailorApp
 
-    TailorApp(goal_path).run()
+    extra = {k: v for k, v in {"local_model": local_model, "max_steps": max_steps}.items() if v}
+    store = RunStore((state_dir or catalog_home() / "runs") / "state.db")
+    TailorApp(goal_path, store=store, backend_name=backend, launch_extra=extra).run()

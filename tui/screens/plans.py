@@ -1,9 +1,13 @@
-"""The main view: ranked plans, the highlighted plan's explanation, and plan compare."""
+"""The main view: ranked plans, the highlighted plan's explanation or the Pareto plot, compare.
+
+The goal comes down from the app (:meth:`PlansScreen.set_goal`); planning runs in a thread
+worker, and a goal that changes while it runs makes the older result stale (dropped).
+Launching goes up as a :class:`PlansScreen.LaunchRequested` message.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
@@ -13,120 +17,96 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
 
 from catalog.errors import CatalogError
 from planner.errors import PlannerError
-from planner.explain import compare_plans, explain_plan, summary_row
-from planner.plan import Plan
+from planner.explain import compare_plans, explain_plan
+from planner.plan import Plan, PlanFile
 from planner.rank import PlanningResult
-from planner.spec import Objective, load_goal
+from planner.spec import GoalSpec, Objective
+from tui.screens.pareto import ParetoPlot
+from tui.screens.plan_table import COLUMNS, plan_cells
 
-__all__ = ["COLUMNS", "PlansScreen", "plan_cells"]
+__all__ = ["PlansScreen"]
 
-COLUMNS = (
-    "id",
-    "strategy",
-    "model",
-    "method",
-    "train GPUs",
-    "one-time $",
-    "serving",
-    "$/month",
-    "first-year $",
-    "p95 TTFT",
-    "tok/s",
-    "★",
-)
 _CYCLE = (Objective.COST, Objective.LATENCY, Objective.BALANCED)
 
 
-def _money(usd: float) -> str:
-    return f"{usd:,.2f}" if usd < 100 else f"{usd:,.0f}"
-
-
-def plan_cells(plan: Plan) -> tuple[str, ...]:
-    """One table row per plan, in ``COLUMNS`` order."""
-    r = summary_row(plan)
-    method = f"{r['method']}" + (f" r{r['rank']}" if r["rank"] != "-" else "")
-    serving = (
-        f"{r['quantization']} {r['serve_gpus']}"
-        if plan.serving
-        else plan.api.model
-        if plan.api
-        else "-"
-    )
-    return (
-        plan.id,
-        str(r["strategy"]),
-        str(r["model"]),
-        method,
-        str(r["train_gpus"]),
-        _money(plan.training_usd),
-        serving,
-        _money(plan.monthly_usd),
-        _money(plan.first_year_usd),
-        f"{r['p95_ttft_ms']} ms",
-        f"{r['tokens_per_s']:.0f}",
-        "★" if plan.pareto else "",
-    )
-
-
 class PlansScreen(Screen[None]):
-    """Plans table on top, detail pane below, status line and footer."""
+    """Plans table on top; explanation, compare or Pareto plot below; status line; footer."""
 
+    CSS_PATH = "plans.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "replan", "Re-plan"),
-        Binding("o", "cycle_objective", "Objective"),
+        Binding("l", "launch", "Launch"),
         Binding("c", "mark", "Compare"),
+        Binding("v", "toggle_plot", "Plot"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse", "Reverse", key_display="S", show=False),
+        Binding("o", "cycle_objective", "Objective"),
+        Binding("r", "replan", "Re-plan"),
+        Binding("q", "app.quit", "Quit"),
     ]
 
     objective: reactive[Objective | None] = reactive(None, init=False)
     """The objective override; None means the goal's own ``preferences.objective``."""
-    status: reactive[str] = reactive("Planning…", init=False)
+    status: reactive[str] = reactive("No goal yet: fill one in on the goal screen (F2).")
     detail: reactive[str] = reactive("", init=False)
+    sort_column: reactive[int | None] = reactive(None, init=False)
+    """Index into COLUMNS the rows are sorted by; None: ranked order."""
+    sort_reverse: reactive[bool] = reactive(False, init=False)
 
     class Planned(Message):
-        """The planner worker finished."""
+        """The planner worker finished for ``goal`` and ``objective``."""
 
-        def __init__(self, result: PlanningResult, catalog: object) -> None:
+        def __init__(self, goal, objective, result: PlanningResult, catalog) -> None:
             super().__init__()
-            self.result = result
-            self.catalog = catalog
+            self.goal, self.objective, self.result, self.catalog = goal, objective, result, catalog
 
     class Failed(Message):
         """The planner worker raised a user-facing error."""
 
-        def __init__(self, error: str) -> None:
+        def __init__(self, goal: GoalSpec, error: str) -> None:
             super().__init__()
-            self.error = error
+            self.goal, self.error = goal, error
 
-    def __init__(
-        self, goal_path: Path | None, *, planner: Callable, catalog_loader: Callable
-    ) -> None:
+    class LaunchRequested(Message):
+        """The user asked to launch a plan; the app confirms and launches it."""
+
+        def __init__(self, plan_file: PlanFile) -> None:
+            super().__init__()
+            self.plan_file = plan_file
+
+    def __init__(self, *, planner: Callable, catalog_loader: Callable, top: int = 5) -> None:
         super().__init__()
-        self.goal_path = goal_path
-        self.planner = planner
-        self.catalog_loader = catalog_loader
+        self.planner, self.catalog_loader, self.top = planner, catalog_loader, top
+        self.goal: GoalSpec | None = None
         self.result: PlanningResult | None = None
         self.catalog: object = None
         self.marked: list[str] = []
+        self.plans_run = 0
+        """How many planner runs finished and were shown (tests and the status line read it)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield DataTable(id="plans", cursor_type="row", zebra_stripes=True)
-        with VerticalScroll(id="detail-pane"):
-            yield Static(id="detail")
+        with ContentSwitcher(initial="detail-pane", id="lower"):
+            with VerticalScroll(id="detail-pane"):
+                yield Static(id="detail")
+            yield ParetoPlot(id="pareto")
         yield Static(self.status, id="status")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#plans", DataTable).add_columns(*COLUMNS)
-        self.action_replan()
+        self._fill_table()
+        if self.goal is not None:
+            self.action_replan()
 
     # --- state -> widgets -------------------------------------------------------------
     def watch_status(self, status: str) -> None:
-        self.query_one("#status", Static).update(status)
+        if self.is_mounted:
+            self.query_one("#status", Static).update(status)
 
     def watch_detail(self, detail: str) -> None:
         self.query_one("#detail", Static).update(detail)
@@ -134,48 +114,116 @@ class PlansScreen(Screen[None]):
     def watch_objective(self) -> None:
         self.action_replan()
 
+    def watch_sort_column(self) -> None:
+        self._fill_table()
+
+    def watch_sort_reverse(self) -> None:
+        self._fill_table()
+
     # --- planning worker --------------------------------------------------------------
-    def action_replan(self) -> None:
-        if self.goal_path is None:
-            self.status = "No goal file. To fix: run `tailor ui GOAL.yaml`."
+    def set_goal(self, goal: GoalSpec) -> None:
+        """Plan for ``goal`` unless it is the goal already planned (or being planned)."""
+        if goal == self.goal:
             return
-        self.status = f"Planning {self.goal_path.name} (objective: {self.objective or 'goal'})…"
-        self._plan(self.goal_path, self.objective)
+        self.goal = goal
+        if self.is_mounted:
+            self.action_replan()
+
+    def action_replan(self) -> None:
+        if self.goal is None:
+            return
+        self.status = f"Planning {self.goal.name} (objective: {self.objective or 'goal'})…"
+        self._plan(self.goal, self.objective)
 
     @work(thread=True, exclusive=True, group="plan")
-    def _plan(self, goal_path: Path, objective: Objective | None) -> None:
+    def _plan(self, goal: GoalSpec, objective: Objective | None) -> None:
+        worker = get_current_worker()
         try:
             catalog = self.catalog_loader()
-            result = self.planner(load_goal(goal_path), catalog, objective=objective, top=5)
+            result = self.planner(goal, catalog, objective=objective, top=self.top)
         except (PlannerError, CatalogError) as exc:
-            self.post_message(self.Failed(str(exc)))
+            if not worker.is_cancelled:
+                self.post_message(self.Failed(goal, str(exc)))
             return
-        self.post_message(self.Planned(result, catalog))
+        if not worker.is_cancelled:
+            self.post_message(self.Planned(goal, objective, result, catalog))
 
     @on(Planned)
     def _show_plans(self, message: Planned) -> None:
+        if message.goal != self.goal or message.objective != self.objective:
+            return  # a newer goal or objective is being planned
         self.result, self.catalog, self.marked = message.result, message.catalog, []
-        table = self.query_one("#plans", DataTable)
-        table.clear()
-        for plan in message.result.plans:
-            table.add_row(*plan_cells(plan), key=plan.id)
+        self.plans_run += 1
+        self._fill_table()
         result = message.result
         self.status = (
             f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} feasible "
-            f"plans, objective {result.objective}. ★ = Pareto (cost × latency)"
+            f"plans, objective {result.objective}, prices of {result.catalog_snapshot_date}. "
+            "★ Pareto (cost × latency)"
         )
+        self.query_one("#pareto", ParetoPlot).show(result)
         if result.plans:
             self._explain(result.plans[0].id)
 
     @on(Failed)
     def _show_error(self, message: Failed) -> None:
+        if message.goal != self.goal:
+            return
+        self.result, self.marked = None, []
+        self._fill_table()
+        self.detail = ""
         self.status = f"Error: {message.error}"
 
-    # --- detail pane ------------------------------------------------------------------
+    # --- table ------------------------------------------------------------------------
+    def sorted_plans(self) -> list[Plan]:
+        """The plans in table order: ranked, or by the sort column."""
+        plans = list(self.result.plans) if self.result else []
+        if self.sort_column is not None:
+            key = COLUMNS[self.sort_column].key
+            plans.sort(key=key, reverse=self.sort_reverse)
+        return plans
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#plans", DataTable)
+        current = self._current_id()
+        table.clear(columns=True)
+        for index, column in enumerate(COLUMNS):
+            arrow = "" if index != self.sort_column else ("▼" if self.sort_reverse else "▲")
+            table.add_column(column.label + arrow, key=str(index))
+        for plan in self.sorted_plans():
+            table.add_row(*plan_cells(plan, self.catalog), key=plan.id)
+        if current is not None and current in table.rows:
+            table.move_cursor(row=table.get_row_index(current))
+
+    @on(DataTable.HeaderSelected, "#plans")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        index = int(event.column_key.value or 0)
+        if index == self.sort_column:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column = index
+
+    def action_sort(self) -> None:
+        """Next column to sort by; after the last, back to ranked order."""
+        nxt = 0 if self.sort_column is None else self.sort_column + 1
+        self.sort_column = nxt if nxt < len(COLUMNS) else None
+        label = "rank" if self.sort_column is None else COLUMNS[self.sort_column].label
+        self.notify(f"Sorted by {label}", timeout=2)
+
+    def action_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+
+    def _current_id(self) -> str | None:
+        table = self.query_one("#plans", DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
     def _plan_by_id(self, plan_id: str) -> Plan | None:
         plans = self.result.plans if self.result else ()
         return next((p for p in plans if p.id == plan_id), None)
 
+    # --- detail pane ------------------------------------------------------------------
     def _explain(self, plan_id: str) -> None:
         plan = self._plan_by_id(plan_id)
         if plan is None or self.result is None:
@@ -186,21 +234,37 @@ class PlansScreen(Screen[None]):
             parts.extend(f"  {_escape(line)}" for line in section.lines)
         self.detail = "\n".join(parts)
 
+    @on(DataTable.RowSelected, "#plans")
+    def _selected(self) -> None:
+        self.action_launch()  # enter on a row: the launch confirmation (which can be cancelled)
+
     @on(DataTable.RowHighlighted, "#plans")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key.value is not None and len(self.marked) < 2:
             self._explain(event.row_key.value)
 
-    def _current_id(self) -> str | None:
-        table = self.query_one("#plans", DataTable)
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-
     # --- actions ----------------------------------------------------------------------
     def action_cycle_objective(self) -> None:
         current = self.objective or (self.result.objective if self.result else _CYCLE[-1])
         self.objective = _CYCLE[(_CYCLE.index(current) + 1) % len(_CYCLE)]
+
+    def action_toggle_plot(self) -> None:
+        switcher = self.query_one("#lower", ContentSwitcher)
+        switcher.current = "pareto" if switcher.current == "detail-pane" else "detail-pane"
+
+    def action_launch(self) -> None:
+        plan_id = self._current_id()
+        plan = self._plan_by_id(plan_id) if plan_id else None
+        if plan is None or self.result is None:
+            return
+        if plan.training is None and plan.serving is None:
+            self.status = (
+                f"{plan.id} uses a hosted API ({plan.api.model if plan.api else plan.model}): "
+                "nothing to launch. To fix: call the provider's API directly, or pick a "
+                "self-hosted plan."
+            )
+            return
+        self.post_message(self.LaunchRequested(self.result.plan_file(plan.id)))
 
     def action_mark(self) -> None:
         plan_id = self._current_id()
@@ -221,6 +285,7 @@ class PlansScreen(Screen[None]):
             text = f"{row.name}: {row.a} → {row.b}{delta}"
             lines.append(f"{style[0]}{_escape(text)}{style[1]}")
         self.detail = "\n".join(lines)
+        self.query_one("#lower", ContentSwitcher).current = "detail-pane"
         self.status = f"Comparing {a.id} → {b.id}; press c to start a new compare."
 
 

@@ -1,0 +1,108 @@
+"""The plans table's columns: what each shows for a plan, and the value it sorts by."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from catalog import Catalog
+from planner.plan import Plan
+
+__all__ = ["COLUMNS", "Column", "fits_text", "plan_cells"]
+
+
+def _money(usd: float) -> str:
+    return f"{usd:,.2f}" if usd < 100 else f"{usd:,.0f}"
+
+
+def fits_text(plan: Plan, catalog: Catalog | None) -> str:
+    """Peak memory per GPU against the GPU's memory, GiB: training's estimated peak when the plan
+    trains, else the served weights per GPU (KV cache takes the rest). "api" when nothing runs
+    on rented GPUs."""
+    if plan.training is not None:
+        t = plan.training
+        return f"{t.peak_memory_gib_per_gpu:.0f}/{t.gpu_memory_gib:.0f}G"
+    if plan.serving is not None:
+        s = plan.serving
+        gpu = catalog.find_gpu(s.offer.gpu) if catalog is not None else None
+        total = f"{gpu.memory_gib:.0f}" if gpu is not None else "?"
+        return f"w{s.weights_gib_per_gpu:.0f}/{total}G"
+    return "api"
+
+
+def _fits_key(plan: Plan) -> float:
+    t = plan.training
+    return t.peak_memory_gib_per_gpu / t.gpu_memory_gib if t else 0.0
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: header label, the cell text of a plan, and the value rows sort by."""
+
+    label: str
+    cell: Callable[[Plan], str]
+    key: Callable[[Plan], float | str]
+
+
+def _train_gpus(plan: Plan) -> str:
+    t = plan.training
+    return f"{t.nodes * t.gpus_per_node}×{t.offer.gpu}" if t else "-"
+
+
+def _serving(plan: Plan) -> str:
+    s = plan.serving
+    if s is not None:
+        return f"{s.tensor_parallel}×{s.offer.gpu}×{s.replicas}"
+    return plan.api.model if plan.api else "-"
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", lambda p: p.id, lambda p: int(p.id.lstrip("p") or 0)),
+    Column("strategy", lambda p: str(p.strategy), lambda p: str(p.strategy)),
+    Column("model", lambda p: p.model, lambda p: p.model),
+    Column(
+        "method",
+        lambda p: str(p.training.method) if p.training else "-",
+        lambda p: str(p.training.method) if p.training else "",
+    ),
+    Column(
+        "rank",
+        lambda p: str(p.training.lora_rank) if p.training and p.training.lora_rank else "-",
+        lambda p: (p.training.lora_rank or 0) if p.training else 0,
+    ),
+    Column(
+        "quant",
+        lambda p: str(p.serving.quantization) if p.serving else "-",
+        lambda p: str(p.serving.quantization) if p.serving else "",
+    ),
+    Column(
+        "train GPUs",
+        _train_gpus,
+        lambda p: p.training.nodes * p.training.gpus_per_node if p.training else 0,
+    ),
+    Column("train $", lambda p: _money(p.training_usd), lambda p: p.training_usd),
+    Column(
+        "train h",
+        lambda p: f"{p.training.hours:.2f}" if p.training else "-",
+        lambda p: p.training.hours if p.training else 0.0,
+    ),
+    Column(
+        "serving",
+        _serving,
+        lambda p: p.serving.tensor_parallel * p.serving.replicas if p.serving else 0,
+    ),
+    Column("$/month", lambda p: _money(p.monthly_usd), lambda p: p.monthly_usd),
+    Column("1st-year $", lambda p: _money(p.first_year_usd), lambda p: p.first_year_usd),
+    Column("p95 TTFT", lambda p: f"{p.p95_ttft_s * 1000:,.0f} ms", lambda p: p.p95_ttft_s),
+    Column("tok/s", lambda p: f"{p.output_tokens_per_s:.0f}", lambda p: p.output_tokens_per_s),
+    Column("fits", lambda p: "", _fits_key),  # text needs the catalog: see plan_cells
+    Column("★", lambda p: "★" if p.pareto else "", lambda p: 0 if p.pareto else 1),
+)
+_FITS = next(i for i, c in enumerate(COLUMNS) if c.label == "fits")
+
+
+def plan_cells(plan: Plan, catalog: Catalog | None = None) -> tuple[str, ...]:
+    """One table row, in ``COLUMNS`` order."""
+    cells = [column.cell(plan) for column in COLUMNS]
+    cells[_FITS] = fits_text(plan, catalog)
+    return tuple(cells)
