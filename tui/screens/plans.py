@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -187,11 +188,16 @@ class PlansScreen(Screen[None]):
         table = self.query_one("#plans", DataTable)
         current = self._current_id()
         table.clear(columns=True)
+        plans = self.sorted_plans()
+        rows = [plan_cells(plan, self.catalog) for plan in plans]
         for index, column in enumerate(COLUMNS):
             arrow = "" if index != self.sort_column else ("▼" if self.sort_reverse else "▲")
-            table.add_column(column.label + arrow, key=str(index))
-        for plan in self.sorted_plans():
-            table.add_row(*plan_cells(plan, self.catalog), key=plan.id)
+            label = column.label + arrow
+            # Widths set here, not measured later on idle: the first paint is already right.
+            width = max([cell_len(label), *(cell_len(row[index]) for row in rows)])
+            table.add_column(label, key=str(index), width=width)
+        for plan, cells in zip(plans, rows, strict=True):
+            table.add_row(*cells, key=plan.id)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
 
