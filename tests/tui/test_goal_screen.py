@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ async def test_loading_a_goal_fills_the_form_and_posts_one_changed(goal_file: Pa
 async def test_invalid_number_shows_the_spec_error_and_fixing_it_posts_changed(
     goal_file: Path, bad: str
 ) -> None:
-    screen = GoalScreen(goal_file)
+    screen = GoalScreen(goal_file, change_delay_s=1.0)  # typing "600" fits in one delay
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -127,7 +128,9 @@ async def test_invalid_number_shows_the_spec_error_and_fixing_it_posts_changed(
         assert "traffic.avg_input_tokens" in str(screen.query_one("#goal-summary", Static).content)
 
         await _type(pilot, screen, "traffic.avg_input_tokens", "600")
-        await pilot.pause(0.6)  # Changed waits for 0.3 s without edits
+        deadline = time.monotonic() + 10
+        while len(app.changes) < 2 and time.monotonic() < deadline:
+            await pilot.pause(0.1)  # Changed waits for 1 s without edits
         assert _error_text(screen, "traffic.avg_input_tokens") == ""
         assert screen.errors == {}
         assert screen.goal is not None

@@ -57,7 +57,7 @@ def _screen(store: RunStore, backend: FakeBackend, poll_s: float = 0.5) -> RunsS
     )
 
 
-async def _until(pilot, condition: Callable[[], bool], what: str, timeout_s: float = 10) -> None:
+async def _until(pilot, condition: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

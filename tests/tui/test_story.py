@@ -35,7 +35,7 @@ class RecordingPlanner:
         return plan_goal(goal, catalog, objective=objective, top=top)
 
 
-async def until(pilot, condition, timeout_s: float = 15.0) -> None:
+async def until(pilot, condition, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         screen = pilot.app.screen
@@ -76,7 +76,9 @@ async def test_goal_to_plans_to_compare_to_launch_to_down(tmp_path: Path) -> Non
         await pilot.press("f3")
         assert app.screen is plans
         await until(pilot, lambda: plans.result.goal.traffic.requests_per_month == 3_000_000)
-        assert [g.traffic.requests_per_month for g in planner.goals] == [1_000_000, 3_000_000]
+        asked = [g.traffic.requests_per_month for g in planner.goals]
+        # A slow machine may plan a half-typed value in between; the table shows the last goal.
+        assert asked[0] == 1_000_000 and asked[-1] == 3_000_000, asked
         assert f"{len(plans.result.plans)} of {plans.result.candidate_count}" in plans.status
 
         # Select and compare two plans.

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from executor.backends.base import Backend, LaunchContext
@@ -31,6 +31,7 @@ from executor.metrics import MetricPoint
 from executor.state import Phase, Run, RunStore
 from planner.errors import PlannerError
 from planner.plan import PlanFile
+from tui.screens.confirm import ConfirmScreen
 from tui.widgets.run_detail import (
     RunDetail,
     RunsSnapshot,
@@ -57,27 +58,6 @@ def _count(runs: tuple[Run, ...]) -> str:
         return "No runs yet. Launch a plan from the plans screen."
     live = sum(r.phase is not Phase.DOWN for r in runs)
     return f"{len(runs)} run(s), {live} not down. d tears down the highlighted run."
-
-
-class ConfirmScreen(ModalScreen[bool]):
-    """A yes/no question; dismisses with True on y, False on n or escape."""
-
-    CSS_PATH = "runs.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        yield Static(self.question, id="confirm-box", markup=False)
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
 
 
 class RunsScreen(Screen[None]):
