@@ -46,8 +46,8 @@ class PlansScreen(Screen[None]):
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse", key_display="S", show=False),
         Binding("o", "cycle_objective", "Objective"),
-        Binding("r", "replan", "Re-plan"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("r", "replan", "Re-plan", show=False),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     objective: reactive[Objective | None] = reactive(None, init=False)

@@ -75,6 +75,7 @@ class RunsScreen(Screen[None]):
         Binding("d", "teardown", "Tear down"),
         Binding("r", "refresh", "Refresh"),
         Binding("l", "toggle_log", "Log"),
+        Binding("q", "app.quit", "Quit", show=False),
     ]
 
     status: reactive[str] = reactive(_READING, init=False)
