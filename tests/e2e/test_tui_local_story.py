@@ -21,9 +21,10 @@ from executor.backends.local import LocalBackend
 from executor.launch import teardown
 from executor.state import Phase, RunStore
 from tui.app import TailorApp
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.launch import LaunchScreen
 from tui.screens.plans import PlansScreen
-from tui.screens.runs import ConfirmScreen, RunsScreen
+from tui.screens.runs import RunsScreen
 
 from .test_local_story import ROOT, TINY, VLLM_STAMP, alive, chat
 
@@ -169,9 +170,9 @@ async def test_ui_plan_launch_train_serve_answer_down(tmp_path: Path) -> None:
             shown, endpoint = await check_ready(pilot, runs)
             await tear_down(pilot, runs, store)
         print(
-            f"\nui story: {len(shown)} steps, loss {shown[0]:.3f} → {shown[-1]:.3f}, "
-            f"READY at {endpoint} {ready_s:.0f} s after launch, "
-            f"{time.monotonic() - start:.0f} s in all"
+            f"\nui story: {len(shown)} steps, loss {shown[0]:.3f} → {shown[-1]:.3f} (mean of "
+            f"5: {sum(shown[:5]) / 5:.3f} → {sum(shown[-5:]) / 5:.3f}), READY at {endpoint} "
+            f"{ready_s:.0f} s after launch, {time.monotonic() - start:.0f} s in all"
         )
     finally:
         # After a failure a poll worker may still be starting or waiting on a server when the

@@ -261,3 +261,12 @@ def test_elapsed_stops_when_the_run_ends() -> None:
     assert elapsed_s(run, now=1300.0) == 300.0
     assert elapsed_s(run.model_copy(update={"phase": Phase.DOWN}), now=1300.0) == 100.0
     assert [format_duration(s) for s in (42, 185, 7620)] == ["42s", "3m 05s", "2h 07m"]
+
+
+def test_log_continuation_appends_only_new_lines() -> None:
+    from tui.widgets.run_detail import _continuation
+
+    assert _continuation(("a", "b", "c"), ("b", "c", "d", "e")) == ("d", "e")
+    assert _continuation(("a", "b"), ("a", "b")) == ()
+    assert _continuation(("a", "b"), ("x", "y")) is None
+    assert _continuation((), ("a",)) is None

@@ -135,8 +135,13 @@ class RunDetail(Vertical):
         self._show_summary(new)
         if old is None or old.log_lines != new.log_lines:
             log = self.query_one("#run-log", Log)
-            log.clear()
-            log.write_lines(new.log_lines)
+            same_run = old is not None and old.run is not None and new.run is not None
+            same_run = same_run and old.run.id == new.run.id
+            added = _continuation(old.log_lines, new.log_lines) if same_run else None
+            if added is None:  # another run, or the tail moved past what is shown
+                log.clear()
+                added = new.log_lines
+            log.write_lines(added)
         if old is None or old.metrics != new.metrics:
             self._show_metrics(new.metrics)
 
@@ -181,3 +186,15 @@ class RunDetail(Vertical):
                 steps, losses = zip(*points, strict=True)
                 plot.plt.plot(list(steps), list(losses), label=label)
         plot.refresh()
+
+
+def _continuation(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The lines ``new`` adds after ``old`` when both are tails of one growing log (the longest
+    end of ``old`` that starts ``new``), else None. Appending them repaints only what changed."""
+    if not old:
+        return None
+    for start in range(len(old)):
+        kept = old[start:]
+        if new[: len(kept)] == kept:
+            return new[len(kept) :]
+    return None
