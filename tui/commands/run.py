@@ -18,9 +18,27 @@ from executor.launch import launch, preview, teardown, wait
 from executor.state import Phase, Run, RunStore
 from planner.plan import PlanFile, load_plan_file
 
-__all__ = ["down_command", "launch_command", "logs_command", "status_command"]
+__all__ = [
+    "LOCAL_MODEL",
+    "MAX_STEPS",
+    "STATE_DIR",
+    "down_command",
+    "launch_command",
+    "logs_command",
+    "status_command",
+]
 
-_STATE_DIR = click.option(
+LOCAL_MODEL = click.option(
+    "--local-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="local backend: model folder to train and serve [default: .cache/tiny-llama]",
+)
+MAX_STEPS = click.option(
+    "--max-steps",
+    type=click.IntRange(min=1),
+    help="local backend: stop training after this many steps (smoke runs)",
+)
+STATE_DIR = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Where run state lives [default: $TAILOR_HOME/runs].",
@@ -116,17 +134,9 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
     show_default=True,
     help="Seconds to wait for the endpoint.",
 )
-@click.option(
-    "--local-model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="local backend: model folder to train and serve [default: .cache/tiny-llama]",
-)
-@click.option(
-    "--max-steps",
-    type=click.IntRange(min=1),
-    help="local backend: stop training after this many steps (smoke runs)",
-)
-@_STATE_DIR
+@LOCAL_MODEL
+@MAX_STEPS
+@STATE_DIR
 def launch_command(
     *,
     plan_path: Path,
@@ -219,7 +229,7 @@ def _run_table(runs: list[Run]) -> Table:
 @click.command("status")
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@_STATE_DIR
+@STATE_DIR
 def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None) -> None:
     """Runs, or one run's phase, spend, endpoint, transitions and resources."""
     store = _store(state_dir)
@@ -261,7 +271,7 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
 @click.command("logs")
 @click.argument("run_id", metavar="RUN")
 @click.option("--follow", is_flag=True, help="Keep printing new lines.")
-@_STATE_DIR
+@STATE_DIR
 def logs_command(*, run_id: str, follow: bool, state_dir: Path | None) -> None:
     """A run's logs (training, then serving)."""
     store = _store(state_dir)
@@ -272,7 +282,7 @@ def logs_command(*, run_id: str, follow: bool, state_dir: Path | None) -> None:
 
 @click.command("down")
 @click.argument("run_id", metavar="RUN")
-@_STATE_DIR
+@STATE_DIR
 def down_command(*, run_id: str, state_dir: Path | None) -> None:
     """Tear down everything a run created, and confirm nothing is left."""
     store = _store(state_dir)

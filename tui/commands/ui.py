@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from catalog import catalog_home
+from tui.commands.run import LOCAL_MODEL, MAX_STEPS, STATE_DIR
 
 __all__ = ["ui_command"]
 
@@ -26,21 +27,9 @@ __all__ = ["ui_command"]
     show_default=True,
     help="Where launches from the app run.",
 )
-@click.option(
-    "--local-model",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="local backend: model folder to train and serve [default: .cache/tiny-llama]",
-)
-@click.option(
-    "--max-steps",
-    type=click.IntRange(min=1),
-    help="local backend: stop training after this many steps (smoke runs)",
-)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where run state lives [default: $TAILOR_HOME/runs].",
-)
+@LOCAL_MODEL
+@MAX_STEPS
+@STATE_DIR
 def ui_command(
     *,
     goal_path: Path | None,
