@@ -33,6 +33,7 @@ __all__ = [
     "is_running",
     "start_vllm_server",
     "stop_server",
+    "track",
     "wait_until_healthy",
 ]
 
@@ -45,9 +46,16 @@ LOG_TAIL_LINES = 20
 # vLLM reports usage statistics over the network unless told not to; this machine is offline.
 QUIET_ENV = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
 
-# Servers this process started, by pid. Holding the Popen lets us reap the child when it exits
-# (an unreaped child is a zombie that still looks alive to kill(pid, 0)).
+# Children this process started (servers, and training runs handed to ``track``), by pid.
+# Holding the Popen lets us reap the child when it exits (an unreaped child is a zombie that
+# still looks alive to kill(pid, 0), and dropping a running Popen warns).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def track(process: subprocess.Popen[bytes]) -> None:
+    """Keep ``process`` (started by this process) so ``is_running`` reaps it once it exits and
+    ``stop_server`` forgets it."""
+    _children[process.pid] = process
 
 
 @dataclass(frozen=True)
@@ -116,7 +124,7 @@ def start_vllm_server(
             env={**os.environ, **QUIET_ENV, **(env or {})},
             start_new_session=True,
         )
-    _children[process.pid] = process
+    track(process)
     return ServerHandle(
         pid=process.pid, url=f"http://{LOOPBACK}:{filled['port']}", log_path=log_path
     )

@@ -34,9 +34,6 @@ SERVE_TIMEOUT_S = 600
 # vLLM's CPU backend reserves --gpu-memory-utilization of *host* memory unless the KV cache size
 # is given; 1 GiB holds a tiny model's cache and leaves the machine usable.
 SERVE_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
-# Training processes this process started, by pid: holding the Popen lets us reap the child once
-# it exits (dropping a running Popen warns, and leaves a zombie until the next Popen).
-_training: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _local_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
@@ -101,7 +98,7 @@ class LocalBackend:
                 start_new_session=True,
                 cwd=REPO_ROOT,
             )
-        _training[process.pid] = process
+        local_server.track(process)  # reaped once it exits: `tailor ui` is one long process
         ctx.store.add_resource(run.id, "process", f"train:{process.pid}")
         return ctx.store.transition(
             run.id, Phase.TRAINING, f"training recipe started (pid {process.pid})"
@@ -136,7 +133,6 @@ class LocalBackend:
         live = {r.name.split(":")[0]: r for r in ctx.store.resources(run.id, live_only=True)}
         if run.phase is Phase.TRAINING and "train" in live:
             pid = int(live["train"].name.split(":")[1])
-            _reap(pid)
             if local_server.is_running(pid):
                 return run
             ctx.store.mark_deleted(run.id, "process", live["train"].name)
@@ -194,7 +190,6 @@ class LocalBackend:
         for resource in ctx.store.resources(run.id, live_only=True):
             pid = int(resource.name.split(":")[1])
             local_server.stop_server(pid)
-            _reap(pid)
             if local_server.is_running(pid):
                 raise BackendError(
                     f"process {pid} ({resource.name}) would not stop. To fix: "
@@ -210,14 +205,6 @@ def _local_model(run: Run, ctx: LaunchContext) -> str:
     saved = ctx.run_dir(run.id) / "local.json"
     settings = json.loads(saved.read_text()) if saved.exists() else {}
     return str(ctx.extra.get("local_model") or settings.get("local_model") or LOCAL_MODEL)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status of training process ``pid`` if this process started it and it
-    has ended."""
-    process = _training.get(pid)
-    if process is not None and process.poll() is not None:
-        del _training[pid]
 
 
 def _loss(value: float | None) -> str:
