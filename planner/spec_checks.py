@@ -20,7 +20,7 @@ import reprlib
 import types
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONFLICT",
+    "Unwrapped",
     "check_data",
     "check_goal",
     "check_models",
@@ -42,6 +43,7 @@ __all__ = [
     "check_traffic",
     "parse_goal_yaml",
     "problems_from_validation",
+    "unwrap_annotation",
 ]
 
 CONFLICT = "goal_conflict"
@@ -290,9 +292,18 @@ def _locate(model: type[BaseModel], loc: Loc) -> tuple[type[BaseModel], FieldInf
     return parent, info
 
 
-def _unwrap(annotation: Any, metadata: Sequence[Any] = ()) -> tuple[Any, list[Any]]:
-    """The bare type inside Annotated[...] and ``X | None``, with every constraint found."""
-    constraints = list(metadata)
+class Unwrapped(NamedTuple):
+    """A field annotation taken apart (see :func:`unwrap_annotation`)."""
+
+    base: Any
+    constraints: list[Any]
+    nullable: bool
+
+
+def unwrap_annotation(annotation: Any, metadata: Sequence[Any] = ()) -> Unwrapped:
+    """The bare type inside Annotated[...] and ``X | None``, every constraint found, and whether
+    None is allowed. The goal form (tui) builds its widgets from the same walk."""
+    constraints, nullable = list(metadata), False
     while True:
         origin = get_origin(annotation)
         if origin is Annotated:
@@ -300,21 +311,23 @@ def _unwrap(annotation: Any, metadata: Sequence[Any] = ()) -> tuple[Any, list[An
             for item in extra:
                 constraints += item.metadata if isinstance(item, FieldInfo) else [item]
         elif origin in (Union, types.UnionType):
-            annotation = next(a for a in get_args(annotation) if a is not type(None))
+            args = get_args(annotation)
+            nullable = nullable or type(None) in args
+            annotation = next(a for a in args if a is not type(None))
         else:
-            return annotation, constraints
+            return Unwrapped(annotation, constraints, nullable)
 
 
 def _model_class(annotation: Any) -> type[BaseModel] | None:
-    base, _ = _unwrap(annotation)
+    base = unwrap_annotation(annotation).base
     return base if isinstance(base, type) and issubclass(base, BaseModel) else None
 
 
 def _rule(info: FieldInfo) -> str:
     """What a valid value looks like, e.g. ``a whole number greater than 0``."""
-    base, constraints = _unwrap(info.annotation, info.metadata)
+    base, constraints, _ = unwrap_annotation(info.annotation, info.metadata)
     if get_origin(base) is tuple:
-        item, _ = _unwrap(get_args(base)[0])
+        item = unwrap_annotation(get_args(base)[0]).base
         return f"a list of {_kind(item, [])}"
     return _kind(base, constraints)
 

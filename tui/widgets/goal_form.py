@@ -17,11 +17,10 @@ by setting :attr:`GoalForm.errors`.
 from __future__ import annotations
 
 import reprlib
-import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -33,6 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from planner.spec import GoalSpec
+from planner.spec_checks import unwrap_annotation
 
 __all__ = [
     "MISSING",
@@ -120,7 +120,7 @@ def goal_groups(model: type[BaseModel] = GoalSpec, prefix: str = "") -> tuple[Gr
     nested: list[GroupSpec] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}.{name}" if prefix else name
-        base, nullable = _unwrap(info.annotation)
+        base, _, nullable = unwrap_annotation(info.annotation)
         if isinstance(base, type) and issubclass(base, BaseModel):
             nested.extend(goal_groups(base, path))
         else:
@@ -146,24 +146,9 @@ def _field_spec(path: str, info: FieldInfo, base: Any, nullable: bool) -> FieldS
     )
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """The bare type inside ``Annotated[...]`` and ``X | None``, and whether None is allowed."""
-    nullable = False
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-        elif origin in (Union, types.UnionType):
-            args = get_args(annotation)
-            nullable = nullable or type(None) in args
-            annotation = next(a for a in args if a is not type(None))
-        else:
-            return annotation, nullable
-
-
 def _kind(base: Any) -> tuple[Kind, tuple[str, ...]]:
     if get_origin(base) is tuple:
-        item, _ = _unwrap(get_args(base)[0])
+        item = unwrap_annotation(get_args(base)[0]).base
         return Kind.LIST, _choices(item)
     if base is bool:
         return Kind.BOOL, ()
