@@ -34,6 +34,7 @@ class LaunchPreview:
     creates: tuple[str, ...]
     cost_ceiling_usd: float
     max_training_hours: float | None
+    ceiling_basis: str  # how cost_ceiling_usd was reached, in words
 
 
 def cost_ceiling_usd(plan_file: PlanFile) -> float:
@@ -72,7 +73,7 @@ def _local_preview(plan_file: PlanFile) -> LaunchPreview:
         )
     if plan.serving is not None:
         creates.append("local: vLLM OpenAI server on 127.0.0.1 (this machine)")
-    return LaunchPreview(tuple(creates), 0.0, None)
+    return LaunchPreview(tuple(creates), 0.0, None, "nothing is rented")
 
 
 def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
@@ -96,7 +97,8 @@ def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
     if plan.api is not None:
         creates.append(f"nothing to provision: hosted API {plan.api.model}")
     hours = t.hours_high * MAX_RUNTIME_FACTOR if t else None
-    return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours)
+    basis = "training high estimate + one month of serving"
+    return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours, basis)
 
 
 def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:

@@ -161,12 +161,7 @@ def launch_command(
         if shown.max_training_hours is None
         else (f"; training stops after {shown.max_training_hours:.1f} h")
     )
-    basis = (
-        "nothing is rented"
-        if backend == "local"
-        else "training high estimate + one month of serving"
-    )
-    click.echo(f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} ({basis}){hours}.")
+    click.echo(f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} ({shown.ceiling_basis}){hours}.")
     store = _store(state_dir)
     if dryrun:
         _dryrun(plan_file, store)

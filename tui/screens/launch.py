@@ -36,18 +36,13 @@ def launch_summary(plan_file: PlanFile, backend_name: str) -> list[str]:
     """
     check_budget(plan_file)
     shown = preview(plan_file, backend_name)
-    basis = (
-        "nothing is rented"
-        if backend_name == "local"
-        else "training high estimate + one month of serving"
-    )
     lines = [
         f"Plan {plan_file.plan.id} of goal {plan_file.goal.name} on backend {backend_name}",
         "",
         "Will create:",
         *(f"  - {line}" for line in shown.creates),
         "",
-        f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} ({basis}).",
+        f"Cost ceiling: ${shown.cost_ceiling_usd:,.2f} ({shown.ceiling_basis}).",
     ]
     if shown.max_training_hours is not None:
         lines.append(f"Training stops after {shown.max_training_hours:.1f} h.")
