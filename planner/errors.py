@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["GoalSpecError", "InfeasibleGoalError", "PlannerError", "Problem"]
+__all__ = ["GoalSpecError", "InfeasibleGoalError", "PlannerError", "Problem", "printable"]
 
 
 class PlannerError(Exception):
@@ -41,10 +41,16 @@ class Problem(BaseModel):
     )
 
     def render(self, source: str) -> str:
-        """One paragraph: ``source:line: field: message To fix: fix``."""
+        """One paragraph: ``source:line: field: message To fix: fix``.
+
+        Field names come from the user's file and may hold newlines or other control
+        characters; every part is shown with :func:`printable`, so one problem is always one
+        paragraph on one line.
+        """
         where = f"{source}:{self.line}" if self.line is not None else source
         subject = f"{where}: {self.field}:" if self.field else f"{where}:"
-        return f"{subject} {_sentence(self.message)} To fix: {_sentence(self.fix)}"
+        text = f"{subject} {_sentence(self.message)} To fix: {_sentence(self.fix)}"
+        return printable(text)
 
 
 class GoalSpecError(PlannerError):
@@ -79,6 +85,14 @@ class InfeasibleGoalError(PlannerError):
             fix = "relax the constraints named above (budget, latency, privacy or candidates)."
         lines.append(f"To fix: {fix}")
         super().__init__("\n".join(lines))
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (newline, tab, NUL, …) escaped as Python
+    writes it in a string literal (``\\n``, ``\\t``, ``\\x00``); printable text is unchanged."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _sentence(text: str) -> str:

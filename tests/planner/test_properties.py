@@ -11,6 +11,7 @@ dropped, wrong types, negative numbers, junk, deep nesting, binary bytes) and ru
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -391,8 +392,8 @@ def mutated_goal_files(draw: st.DrawFn) -> bytes:
         )
         if kind == "drop":
             del parent[key]
-        elif kind == "junk":
-            parent[key] = draw(st.sampled_from(JUNK))
+        elif kind == "junk":  # a copy: a later mutation must not change the shared JUNK row
+            parent[key] = copy.deepcopy(draw(st.sampled_from(JUNK)))
         elif kind == "negate":
             old = parent[key]
             number = isinstance(old, int | float) and not isinstance(old, bool)
@@ -404,7 +405,7 @@ def mutated_goal_files(draw: st.DrawFn) -> bytes:
             if isinstance(target, dict):
                 target[draw(st.sampled_from(["extra", "Name", "budget_usd", "42"]))] = 1
         else:
-            data = draw(st.sampled_from(JUNK[:12]))
+            data = copy.deepcopy(draw(st.sampled_from(JUNK[:12])))
             break
         if not isinstance(data, dict) or not _paths(data):
             break

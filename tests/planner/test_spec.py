@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from catalog import CatalogError, load_catalog
 from planner import errors, spec
-from planner.errors import GoalSpecError, InfeasibleGoalError, PlannerError, Problem
+from planner.errors import GoalSpecError, InfeasibleGoalError, PlannerError, Problem, printable
 from planner.spec import (
     DataFormat,
     GoalSpec,
@@ -117,7 +117,8 @@ def _assert_well_formed(error: GoalSpecError) -> None:
         assert " To fix: " in paragraph
         assert paragraph.endswith(".")
         assert problem.fix.strip()
-        assert problem.field in paragraph
+        assert printable(problem.field) in paragraph
+        assert "\n" not in paragraph  # field names with newlines are escaped, not printed
     assert "errors.pydantic.dev" not in text
     assert "Value error," not in text
 
@@ -567,6 +568,8 @@ def test_one_junk_field_parses_or_raises_goal_spec_error(
     st.text(min_size=1, max_size=12),
     JUNK.filter(lambda junk: junk is not DELETE),
 )
+@example(goal=VALID_GOALS[0], section=(), key="\n\n", junk=0)  # split into 3 paragraphs once
+@example(goal=VALID_GOALS[0], section=("task",), key="a\x00\tb", junk="x")
 def test_an_unknown_key_is_always_reported(
     goal: dict[str, Any], section: tuple[str, ...], key: str, junk: object
 ) -> None:
