@@ -66,7 +66,10 @@ class TailorApp(App[None]):
         backend_name: str = "sky",
         launch_extra: Mapping[str, Any] | None = None,
         poll_s: float = 2.0,
+        goal_debounce_s: float = 0.3,
     ) -> None:
+        """``goal_debounce_s``: quiet time after an edit on the goal form before the goal is
+        re-planned (tests pass 0); ``poll_s``: how often the runs screen polls live runs."""
         super().__init__()
         self.goal_path = goal_path
         self.planner, self.catalog_loader = planner, catalog_loader
@@ -75,13 +78,14 @@ class TailorApp(App[None]):
         self.backend_name = backend_name
         self.launch_extra = dict(launch_extra or {})
         self.poll_s = poll_s
+        self.goal_debounce_s = goal_debounce_s
         self.goal: GoalSpec | None = None
         self.launch_goal: GoalSpec | None = None
         """The goal of the plan being launched (its data path and format go to the backend)."""
 
     # --- screens ----------------------------------------------------------------------
     def on_mount(self) -> None:
-        self.install_screen(GoalScreen(self.goal_path), "goal")
+        self.install_screen(GoalScreen(self.goal_path, debounce_s=self.goal_debounce_s), "goal")
         self.install_screen(
             PlansScreen(planner=self.planner, catalog_loader=self.catalog_loader), "plans"
         )

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from catalog import load_catalog
 from planner.errors import PlannerError
 from planner.rank import plan_goal
 from planner.spec import Objective
 from tui.app import TailorApp
+from tui.screens.goal import GoalScreen
 from tui.screens.help import HelpScreen
 from tui.screens.plans import PlansScreen
 
@@ -110,3 +111,17 @@ async def test_help_opens_and_escape_closes() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, PlansScreen)
+
+
+@pytest.mark.asyncio
+async def test_an_edit_on_the_goal_form_replans_at_once_without_debounce() -> None:
+    app = TailorApp(GOAL, goal_debounce_s=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        plans = await _settle(pilot)
+        await pilot.press("f2")
+        form = app.screen
+        assert isinstance(form, GoalScreen) and form.debounce_s == 0
+        form.query_one("#f-traffic-avg_output_tokens", Input).value = "321"
+        await pilot.pause()
+        assert app.screen is form  # still on the form: no timer, no leaving
+        assert plans.goal is not None and plans.goal.traffic.avg_output_tokens == 321

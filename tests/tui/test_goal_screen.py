@@ -88,10 +88,10 @@ def _leaf_paths(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any
 
 @pytest.mark.asyncio
 async def test_loading_a_goal_fills_the_form_and_posts_one_changed(goal_file: Path) -> None:
-    screen = GoalScreen(goal_file)
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=WIDE) as pilot:
-        await pilot.pause(0.5)
+        await pilot.pause()
         expected = load_goal(goal_file)
         assert app.changes == [expected]
         assert screen.goal == expected
@@ -115,7 +115,7 @@ async def test_loading_a_goal_fills_the_form_and_posts_one_changed(goal_file: Pa
 async def test_invalid_number_shows_the_spec_error_and_fixing_it_posts_changed(
     goal_file: Path, bad: str
 ) -> None:
-    screen = GoalScreen(goal_file, change_delay_s=1.0)  # typing "600" fits in one delay
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -128,25 +128,22 @@ async def test_invalid_number_shows_the_spec_error_and_fixing_it_posts_changed(
         assert "traffic.avg_input_tokens" in str(screen.query_one("#goal-summary", Static).content)
 
         await _type(pilot, screen, "traffic.avg_input_tokens", "600")
-        deadline = time.monotonic() + 10
-        while len(app.changes) < 2 and time.monotonic() < deadline:
-            await pilot.pause(0.1)  # Changed waits for 1 s without edits
         assert _error_text(screen, "traffic.avg_input_tokens") == ""
         assert screen.errors == {}
         assert screen.goal is not None
         assert screen.goal.traffic.avg_input_tokens == 600
-        assert len(app.changes) == 2  # on mount, then once for "6", "60", "600"
-        assert app.changes[-1] == screen.goal
+        assert app.changes[-1] == screen.goal  # no debounce: each valid edit is posted
+        assert [g.traffic.avg_input_tokens for g in app.changes] == [500, 6, 60, 600]
 
 
 @pytest.mark.asyncio
 async def test_leaving_the_screen_posts_a_pending_change_at_once(goal_file: Path) -> None:
-    screen = GoalScreen(goal_file, change_delay_s=60)
+    screen = GoalScreen(goal_file, debounce_s=60)  # no test waits for it: leaving posts it
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
         await _type(pilot, screen, "traffic.avg_output_tokens", "800")
-        assert len(app.changes) == 1  # the edit waits for a quiet minute
+        assert len(app.changes) == 1  # on mount; "8", "80", "800" wait for a quiet minute
         await app.push_screen(Screen())
         await pilot.pause()
         assert len(app.changes) == 2
@@ -154,8 +151,23 @@ async def test_leaving_the_screen_posts_a_pending_change_at_once(goal_file: Path
 
 
 @pytest.mark.asyncio
+async def test_the_debounce_timer_posts_the_change_by_itself(goal_file: Path) -> None:
+    screen = GoalScreen(goal_file, debounce_s=0.01)
+    app = Host(screen)
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        await _type(pilot, screen, "traffic.avg_output_tokens", "8")
+        deadline = time.monotonic() + 10
+        while len(app.changes) < 2:  # a condition, not the delay: the timer fires on its own
+            assert time.monotonic() < deadline, "the debounced Changed never came"
+            await pilot.pause(0.01)
+        assert app.changes[-1].traffic.avg_output_tokens == 8
+        assert app.screen is screen
+
+
+@pytest.mark.asyncio
 async def test_cross_field_problems_land_under_the_field_they_name(goal_file: Path) -> None:
-    screen = GoalScreen(goal_file, change_delay_s=0)
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -180,7 +192,7 @@ async def test_cross_field_problems_land_under_the_field_they_name(goal_file: Pa
 
 @pytest.mark.asyncio
 async def test_ctrl_s_writes_a_file_that_loads_back_equal(goal_file: Path) -> None:
-    screen = GoalScreen(goal_file, change_delay_s=0)
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
@@ -203,7 +215,7 @@ async def test_ctrl_s_writes_a_file_that_loads_back_equal(goal_file: Path) -> No
 @pytest.mark.asyncio
 async def test_ctrl_s_on_an_invalid_form_writes_nothing(goal_file: Path) -> None:
     before = goal_file.read_bytes()
-    screen = GoalScreen(goal_file, change_delay_s=0)
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -219,7 +231,7 @@ async def test_ctrl_s_on_an_invalid_form_writes_nothing(goal_file: Path) -> None
 
 @pytest.mark.asyncio
 async def test_a_new_goal_is_saved_where_the_prompt_says(tmp_path: Path) -> None:
-    screen = GoalScreen(None, _example_data(), change_delay_s=0)
+    screen = GoalScreen(None, _example_data(), debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -246,7 +258,7 @@ async def test_a_new_goal_is_saved_where_the_prompt_says(tmp_path: Path) -> None
 
 @pytest.mark.asyncio
 async def test_an_empty_form_shows_the_required_fields_at_80x24() -> None:
-    screen = GoalScreen(None)
+    screen = GoalScreen(None, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -267,7 +279,7 @@ async def test_a_bad_yaml_file_is_reported_without_a_traceback(
 ) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntask: [unclosed\n", encoding="utf-8")
-    screen = GoalScreen(bad)
+    screen = GoalScreen(bad, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=NARROW) as pilot:
         await pilot.pause()
@@ -295,7 +307,7 @@ async def test_a_bad_yaml_file_is_reported_without_a_traceback(
 async def test_open_and_reload_refill_the_form(goal_file: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.yaml"
     other.write_text(EXAMPLE.read_text(encoding="utf-8").replace("500  ", "700  "), "utf-8")
-    screen = GoalScreen(goal_file, change_delay_s=0)
+    screen = GoalScreen(goal_file, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
@@ -321,7 +333,7 @@ async def test_fields_the_form_cannot_hold_are_named(tmp_path: Path) -> None:
     data = _example_data()
     data["traffic"]["burst"] = 3
     data["privacy"]["data_can_leave"] = "yes"
-    screen = GoalScreen(tmp_path / "goal.yaml", data)
+    screen = GoalScreen(tmp_path / "goal.yaml", data, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()
@@ -331,7 +343,7 @@ async def test_fields_the_form_cannot_hold_are_named(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_every_goal_field_has_a_widget_and_an_error_line() -> None:
-    screen = GoalScreen(None)
+    screen = GoalScreen(None, debounce_s=0)
     app = Host(screen)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.pause()

@@ -58,6 +58,7 @@ async def test_goal_to_plans_to_compare_to_launch_to_down(tmp_path: Path) -> Non
         backends={"local": backend},
         backend_name="local",
         poll_s=0.05,
+        goal_debounce_s=0,
     )
     async with app.run_test(size=(120, 40)) as pilot:
         plans = app.get_screen("plans")
@@ -65,7 +66,8 @@ async def test_goal_to_plans_to_compare_to_launch_to_down(tmp_path: Path) -> Non
         await until(pilot, lambda: plans.result is not None)
         assert plans.result.goal.traffic.requests_per_month == 1_000_000
 
-        # Fill in the goal: three times the traffic. Leaving the form hands the goal down.
+        # Fill in the goal: three times the traffic. With no debounce every valid edit is
+        # handed down (and re-planned); the plans screen shows the last goal.
         await pilot.press("f2")
         assert isinstance(app.screen, GoalScreen)
         field = app.screen.query_one("#f-traffic-requests_per_month", Input)
@@ -77,8 +79,8 @@ async def test_goal_to_plans_to_compare_to_launch_to_down(tmp_path: Path) -> Non
         assert app.screen is plans
         await until(pilot, lambda: plans.result.goal.traffic.requests_per_month == 3_000_000)
         asked = [g.traffic.requests_per_month for g in planner.goals]
-        # A slow machine may plan a half-typed value in between; the table shows the last goal.
-        assert asked[0] == 1_000_000 and asked[-1] == 3_000_000, asked
+        # Half-typed values are planned in between too (their results dropped as stale).
+        assert asked[0] == 1_000_000 and 3_000_000 in asked, asked
         assert f"{len(plans.result.plans)} of {plans.result.candidate_count}" in plans.status
 
         # Select and compare two plans.
@@ -129,6 +131,7 @@ async def test_invalid_goal_file_opens_the_form_and_plans_once_fixed(tmp_path: P
         store=RunStore(tmp_path / "runs" / "state.db"),
         backends={"local": FakeBackend()},
         backend_name="local",
+        goal_debounce_s=0,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -10,7 +10,6 @@ Goal files are a few hundred bytes of YAML; they are read and written on the UI 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,12 +25,13 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
+from catalog import write_text_atomic
 from planner.errors import GoalSpecError, Problem
 from planner.spec import GoalSpec, dump_goal, parse_goal
 from planner.spec_checks import parse_goal_yaml
 from tui.widgets.goal_form import GoalForm
 
-__all__ = ["GoalScreen", "PathPrompt", "problem_texts", "read_goal_data", "write_atomic"]
+__all__ = ["GoalScreen", "PathPrompt", "problem_texts", "read_goal_data"]
 
 _INDEX = re.compile(r"\[(\d+)\]$")
 
@@ -70,13 +70,14 @@ class GoalScreen(Screen[None]):
             self.path = path
 
     def __init__(
-        self, path: Path | None, data: dict[str, Any] | None = None, *, change_delay_s: float = 0.3
+        self, path: Path | None, data: dict[str, Any] | None = None, *, debounce_s: float = 0.3
     ) -> None:
         """Edit ``data``, or the goal file at ``path`` when ``data`` is None (``path`` is where
-        ctrl+s saves). ``change_delay_s``: quiet time after an edit before Changed is posted."""
+        ctrl+s saves). ``debounce_s``: quiet time after an edit before Changed is posted (0:
+        at once, on every valid edit); leaving the screen posts a pending change at once."""
         super().__init__()
         self.path = Path(path) if path is not None else None
-        self.change_delay_s = change_delay_s
+        self.debounce_s = debounce_s
         self._initial = data
         self._posted: GoalSpec | None = None
         self._timer: Timer | None = None
@@ -98,7 +99,7 @@ class GoalScreen(Screen[None]):
         self._show(data or {}, status)
 
     def on_screen_suspend(self) -> None:
-        self._post_changed()  # leaving the screen: the app gets the goal now, not in 0.3 s
+        self._post_changed()  # leaving the screen: the app gets the goal now, not later
 
     # --- state -> widgets -------------------------------------------------------------
     def watch_status(self, status: str) -> None:
@@ -115,8 +116,8 @@ class GoalScreen(Screen[None]):
         self._stop_timer()
         if goal is None or goal == self._posted:
             return
-        if self.change_delay_s > 0:
-            self._timer = self.set_timer(self.change_delay_s, self._post_changed)
+        if self.debounce_s > 0:
+            self._timer = self.set_timer(self.debounce_s, self._post_changed)
         else:
             self._post_changed()
 
@@ -174,7 +175,7 @@ class GoalScreen(Screen[None]):
             self._refuse_save()
             return
         try:
-            write_atomic(path, dump_goal(self.goal))
+            write_text_atomic(path, dump_goal(self.goal))
         except OSError as error:
             self.status = (
                 f"Not saved: cannot write {path} ({error.strerror or error}). To fix: choose a "
@@ -267,17 +268,6 @@ def read_goal_data(path: Path) -> dict[str, Any]:
         problem = Problem(field="", message=f"the goal {what}", fix=fix)
         raise GoalSpecError([problem], source=str(path))
     return data
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path.name + '.tmp'`` next to ``path``, then rename it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def problem_texts(problems: Iterable[Problem], field_paths: Sequence[str]) -> dict[str, str]:
