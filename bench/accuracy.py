@@ -148,7 +148,7 @@ def _serving_row(catalog, row: dict) -> tuple[float, str, str] | str:
         return "quantization or lengths not stated"
     setup = ServingSetup(
         quantization=Quantization(quant),
-        gpus=row.get("gpus") or 1,
+        tensor_parallel=row.get("gpus") or 1,
         batch=row.get("batch") or 1,
         input_tokens=row["input_len"],
         output_tokens=row["output_len"],

@@ -8,12 +8,16 @@ ceiling; every transition after that goes through the run store.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from executor.backends.base import Backend, LaunchContext
 from executor.errors import ExecutorError
 from executor.render import MAX_RUNTIME_FACTOR
-from executor.state import Phase, Run, plan_hash
+from executor.state import Phase, Run, RunStore, plan_hash
+from planner.budget import budget_excesses
 from planner.plan import PlanFile
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "check_budget",
     "cost_ceiling_usd",
     "launch",
+    "launch_context",
     "preview",
     "teardown",
     "wait",
@@ -37,28 +42,42 @@ class LaunchPreview:
     ceiling_basis: str  # how cost_ceiling_usd was reached, in words
 
 
+def launch_context(
+    store: RunStore,
+    *,
+    data_path: Path | None = None,
+    data_format: str = "chat",
+    extra: Mapping[str, Any] | None = None,
+) -> LaunchContext:
+    """The context a launch, poll, logs or teardown runs with: one folder per run beside the
+    store's database, the training data, and backend-specific settings (``extra``)."""
+    return LaunchContext(
+        store=store,
+        runs_dir=store.path.parent,
+        data_path=data_path,
+        data_format=data_format,
+        extra=dict(extra or {}),
+    )
+
+
 def cost_ceiling_usd(plan_file: PlanFile) -> float:
     """Pessimistic training cost + one month of serving / API / retrieval."""
     plan = plan_file.plan
     training = plan.training.cost_usd_high if plan.training else 0.0
-    other_one_time = plan.training_usd - (plan.training.cost_usd if plan.training else 0.0)
+    other_one_time = plan.one_time_usd - (plan.training.cost_usd if plan.training else 0.0)
     return training + other_one_time + plan.monthly_usd
 
 
 def check_budget(plan_file: PlanFile) -> None:
-    """ExecutorError when the plan costs more than the goal's budget allows."""
-    plan, budget = plan_file.plan, plan_file.goal.budget
-    if budget.training_usd is not None and plan.training_usd > budget.training_usd:
+    """ExecutorError when the plan costs more than the goal's budget allows (or a cost is not
+    a number)."""
+    plan = plan_file.plan
+    for excess in budget_excesses(
+        plan_file.goal.budget, one_time_usd=plan.one_time_usd, monthly_usd=plan.monthly_usd
+    ):
         raise ExecutorError(
-            f"plan {plan.id} costs ${plan.training_usd:,.2f} one-time > "
-            f"budget.training_usd ${budget.training_usd:,.2f}; nothing was "
-            "launched. To fix: re-plan (`tailor plan`) or raise the budget."
-        )
-    if budget.monthly_usd is not None and plan.monthly_usd > budget.monthly_usd:
-        raise ExecutorError(
-            f"plan {plan.id} costs ${plan.monthly_usd:,.2f}/month > "
-            f"budget.monthly_usd ${budget.monthly_usd:,.2f}; nothing was "
-            "launched. To fix: re-plan (`tailor plan`) or raise the budget."
+            f"plan {plan.id} costs {excess.detail} ({excess.field}); nothing was launched.",
+            fix="re-plan (`tailor plan`) or raise the budget.",
         )
 
 
@@ -110,8 +129,8 @@ def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContex
         return run
     if ctx.store.resources(run.id, live_only=True):
         raise ExecutorError(
-            f"run {run.id} failed but still holds resources. To fix: `tailor "
-            f"down {run.id}`, then launch again."
+            f"run {run.id} failed but still holds resources.",
+            fix=f"`tailor down {run.id}`, then launch again.",
         )
     ctx.store.transition(run.id, Phase.PENDING, "relaunched: resuming from the last checkpoint")
     return backend.start(ctx.store.get(run.id), plan_file, ctx)
@@ -127,8 +146,8 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
     if plan_file.plan.training is None and plan_file.plan.serving is None:
         raise ExecutorError(
             f"plan {plan_file.plan.id} ({plan_file.plan.strategy}) provisions "
-            "nothing: it uses a hosted API. To fix: call the provider's API "
-            "directly, or launch a self-hosted plan."
+            "nothing: it uses a hosted API.",
+            fix="call the provider's API directly, or launch a self-hosted plan.",
         )
     check_budget(plan_file)
     run_id = f"{plan_file.goal.name}-{plan_file.plan.id}-{backend.name}-{digest[:6]}"
@@ -157,9 +176,8 @@ def teardown(run: Run, backend: Backend, ctx: LaunchContext) -> list[str]:
     left = ctx.store.resources(run.id, live_only=True)
     if left:
         raise ExecutorError(
-            f"run {run.id}: still live after teardown: "
-            f"{[f'{r.kind} {r.name}' for r in left]}. To fix: run `tailor down "
-            f"{run.id}` again."
+            f"run {run.id}: still live after teardown: {[f'{r.kind} {r.name}' for r in left]}.",
+            fix=f"run `tailor down {run.id}` again.",
         )
     ctx.store.transition(run.id, Phase.DOWN, f"removed {len(removed)} resource(s)")
     return removed
@@ -181,9 +199,8 @@ def wait(
     while run.phase not in (Phase.READY, Phase.FAILED, Phase.DOWN):
         if time.monotonic() > deadline:
             raise ExecutorError(
-                f"run {run.id} still {run.phase} after {timeout_s:.0f} s. "
-                f"To fix: `tailor status {run.id}` later, or `tailor down "
-                f"{run.id}`."
+                f"run {run.id} still {run.phase} after {timeout_s:.0f} s.",
+                fix=f"`tailor status {run.id}` later, or `tailor down {run.id}`.",
             )
         time.sleep(poll_s)
         run = backend.poll(run, plan_file, ctx)

@@ -20,7 +20,6 @@ import math
 import shlex
 from dataclasses import dataclass
 
-from catalog import load_catalog
 from executor.errors import ExecutorError
 from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
 from planner.types import Method, Quantization
@@ -88,13 +87,24 @@ def _resources(
     return {**extra, "ordered": [one(o) for o in (offer, *alternatives)]}
 
 
+def _repo_id(plan_file: PlanFile) -> str:
+    """The Hugging Face repository the plan trains and serves, as the plan file says."""
+    repo = plan_file.plan.hf_repo_id
+    if repo is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} names no Hugging Face repository for "
+            f"{plan_file.plan.model}.",
+            fix="re-plan with `tailor plan` (plan files of open models carry hf_repo_id).",
+        )
+    return repo
+
+
 def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str) -> dict:
     """The train recipe's config (executor/recipes/train.py) for this plan."""
     t = plan_file.plan.training
     assert t is not None
-    arch = load_catalog().model(plan_file.plan.model)
     return {
-        "model": arch.hf_id,
+        "model": _repo_id(plan_file),
         "method": str(t.method),
         "lora_rank": t.lora_rank,
         "lora_alpha": t.lora_alpha,
@@ -115,7 +125,7 @@ def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str
         "eval_steps": 100,
         "early_stopping_patience": 3,
         "merge": t.method is not Method.FULL,
-        "bf16": True,
+        "bf16": t.precision == "bf16",
         "seed": 0,
     }
 
@@ -160,8 +170,8 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     t = plan_file.plan.training
     if t is None:
         raise ExecutorError(
-            f"plan {plan_file.plan.id} trains nothing (strategy "
-            f"{plan_file.plan.strategy}). To fix: launch a fine-tune plan."
+            f"plan {plan_file.plan.id} trains nothing (strategy {plan_file.plan.strategy}).",
+            fix="launch a fine-tune plan.",
         )
     output_dir = f"/checkpoints/{options.run_name}"
     recovery = {
@@ -190,11 +200,10 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
 
 
 def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) -> list[str]:
-    arch = load_catalog().model(plan_file.plan.model)
     command = [
         "vllm",
         "serve",
-        arch.hf_id,
+        _repo_id(plan_file),
         "--host",
         "0.0.0.0",
         "--port",
@@ -224,7 +233,7 @@ def _adapter_guard(plan_file: PlanFile, adapter_dir: str | None) -> str:
     t = plan_file.plan.training
     if adapter_dir is None or t is None or t.method is Method.FULL:
         return ""
-    base = load_catalog().model(plan_file.plan.model).hf_id
+    base = _repo_id(plan_file)
     config = f"{adapter_dir}/adapter_config.json"
     check = (
         f"base = json.load(open('{config}'))['base_model_name_or_path']\n"
@@ -244,7 +253,8 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     if s is None:
         raise ExecutorError(
             f"plan {plan_file.plan.id} serves nothing on our GPUs (strategy "
-            f"{plan_file.plan.strategy}). To fix: launch a self-hosted plan."
+            f"{plan_file.plan.strategy}).",
+            fix="launch a self-hosted plan.",
         )
     trained = plan_file.plan.training is not None
     mounts = {"/adapters": {"name": options.checkpoint_bucket, "mode": "MOUNT"}} if trained else {}

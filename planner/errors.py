@@ -1,15 +1,16 @@
 """Planner errors.
 
-Hierarchy::
+Hierarchy (the root, ``TailorError``, is in catalog/errors.py)::
 
-    PlannerError                 base of everything this package raises
-    ├── GoalSpecError            the goal file or dict is unusable: one Problem per field
-    │                            (field path, what is wrong, "To fix: …"), all reported at once
-    └── InfeasibleGoalError      the goal is well-formed but no plan meets it: every reason,
+    TailorError                  root of everything tailor raises for the user to fix
+    └── PlannerError             base of everything this package raises
+        ├── GoalSpecError        the goal file or dict is unusable: one Problem per field
+        │                        (field path, what is wrong, "To fix: …"), all reported at once
+        └── InfeasibleGoalError  the goal is well-formed but no plan meets it: every reason,
                                  then the nearest feasible plans
 
-Messages are plain text: what failed, why, then "To fix: …". The CLI and the TUI render them;
-nothing here prints.
+Messages are plain text: what failed, why, then "To fix: …"; context is passed keyword-only.
+The CLI and the TUI render them; nothing here prints.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.errors import TailorError
+
 __all__ = ["GoalSpecError", "InfeasibleGoalError", "PlannerError", "Problem", "printable"]
 
 
-class PlannerError(Exception):
+class PlannerError(TailorError):
     """Base class of planner errors."""
 
 
@@ -72,7 +75,7 @@ class GoalSpecError(PlannerError):
 class InfeasibleGoalError(PlannerError):
     """No candidate plan satisfies the goal; says why and what comes closest."""
 
-    def __init__(self, reasons: Sequence[str], nearest: Sequence[str]) -> None:
+    def __init__(self, reasons: Sequence[str], *, nearest: Sequence[str] = ()) -> None:
         self.reasons: tuple[str, ...] = tuple(reasons)
         self.nearest: tuple[str, ...] = tuple(nearest)
         lines = ["No plan meets the goal:"]

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog import Catalog
 from planner.estimators.serving import ServingSetup, estimate_serving
 from planner.estimators.terms import Term
-from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
+from planner.estimators.training_memory import estimate_training_memory
+from planner.estimators.training_setup import TrainingSetup
 from planner.estimators.training_time import estimate_training_time
 
 __all__ = ["ServeReport", "TrainReport", "estimate_serve", "estimate_train"]
@@ -47,7 +48,7 @@ class ServeReport(BaseModel):
 
     model: str = Field(description="Catalog model id.")
     gpu: str = Field(description="GPU SKU.")
-    gpus: int = Field(description="Tensor-parallel size.")
+    tensor_parallel: int = Field(description="GPUs per replica (vLLM tensor parallelism).")
     quantization: str = Field(description="Weight format.")
     batch: int = Field(description="Concurrent sequences.")
     weights_gib_per_gpu: float = Field(description="Weights per GPU, GiB.")
@@ -73,7 +74,7 @@ def estimate_train(
         setup.gpus,
         setup.method,
         tokens=tokens or 0,
-        seq_len=setup.seq_len_tokens,
+        seq_len_tokens=setup.seq_len_tokens,
         trainable_params=memory.trainable_params,
         gradient_checkpointing=setup.gradient_checkpointing,
     )
@@ -94,7 +95,7 @@ def estimate_train(
         hours=round(timing.hours, 3) if given else None,
         hours_low=round(timing.hours_low, 3) if given else None,
         hours_high=round(timing.hours_high, 3) if given else None,
-        terms=memory.breakdown + (timing.terms if given else timing.terms[:2]),
+        terms=memory.breakdown + (timing.terms() if given else timing.terms()[:2]),
     )
 
 
@@ -105,7 +106,7 @@ def estimate_serve(catalog: Catalog, *, model: str, gpu: str, setup: ServingSetu
     return ServeReport(
         model=arch.id,
         gpu=sku.name,
-        gpus=setup.gpus,
+        tensor_parallel=setup.tensor_parallel,
         quantization=str(setup.quantization),
         batch=setup.batch,
         weights_gib_per_gpu=round(e.weights_gib_per_gpu, 3),

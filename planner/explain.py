@@ -46,7 +46,7 @@ def summary_row(plan: Plan) -> dict[str, object]:
         "train_hours": round(t.hours, 2) if t else None,
         "quantization": str(s.quantization) if s else "-",
         "serve_gpus": f"{s.tensor_parallel}× {s.offer.gpu} × {s.replicas}" if s else "-",
-        "one_time_usd": round(plan.training_usd, 2),
+        "one_time_usd": round(plan.one_time_usd, 2),
         "monthly_usd": round(plan.monthly_usd, 2),
         "first_year_usd": round(plan.first_year_usd, 2),
         "p95_ttft_ms": round(plan.p95_ttft_s * 1000),
@@ -85,7 +85,7 @@ def _cost_lines(plan: Plan) -> tuple[str, ...]:
             f"${r.embedding_usd:,.2f} embedding ({r.chunks:,} chunks)"
         )
     lines.append(
-        f"total      ${plan.training_usd:,.2f} one-time + ${plan.monthly_usd:,.2f}/month"
+        f"total      ${plan.one_time_usd:,.2f} one-time + ${plan.monthly_usd:,.2f}/month"
         f" = ${plan.first_year_usd:,.2f} first year; p95 TTFT "
         f"{plan.p95_ttft_s * 1000:.0f} ms, {plan.output_tokens_per_s:.0f} tokens/s"
     )
@@ -135,7 +135,10 @@ def _why_not(result: PlanningResult, plan: Plan) -> tuple[str, ...]:
 
 def explain_plan(result: PlanningResult, plan: Plan, catalog: Catalog) -> list[Section]:
     """Decision path, costs, estimates with their formulas, catalog basis, why-nots."""
-    estimates = tuple(f"{t.name} = {t.value:,.4g} {t.unit} — {t.formula}" for t in plan.estimates)
+    estimates = tuple(
+        f"{t.name} = {t.formula} = {t.value:,.4g} {t.unit}" + (f" — {t.basis}" if t.basis else "")
+        for t in plan.estimates
+    )
     return [
         Section(
             "Decision path", tuple(f"{i}. {step}" for i, step in enumerate(plan.decision_path, 1))

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from catalog import Catalog, ModelArch
+from planner.budget import budget_excesses
 from planner.errors import PlannerError
-from planner.hosted import api_usage, rag_setup
+from planner.estimators.terms import Term
+from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
 from planner.offers import OfferIndex, build_offer_index
 from planner.plan import ApiUsage, Plan, RagSetup, ServingPlan, TrainingPlan
 from planner.rules import Reason, allowed_strategies
@@ -103,24 +105,35 @@ def _assemble(
     *,
     training: TrainingPlan | None = None,
     serving: ServingPlan | None = None,
-    api: ApiUsage | None = None,
+    api: tuple[ApiUsage, list[Term]] | None = None,
+    hf_repo_id: str | None = None,
 ) -> Plan:
-    rag = ctx.rag[0] if ctx.rag and strategy.uses_rag else None
-    one_time = (training.cost_usd if training else 0.0) + (api.training_usd if api else 0.0)
-    one_time += rag.embedding_usd if rag else 0.0
-    monthly = (serving.monthly_usd if serving else 0.0) + (api.monthly_usd if api else 0.0)
-    monthly += rag.vector_store_usd_per_month if rag else 0.0
-    ttft = serving.p95_ttft_s if serving else api.p95_ttft_s if api else 0.0
-    speed = serving.output_tokens_per_s_per_stream if serving else 50.0
-    return Plan(
+    rag = ctx.rag if ctx.rag and strategy.uses_rag else None
+    usage = api[0] if api else None
+    parts = (
+        ("training", training.cost_usd if training else None),
+        ("hosted fine-tuning", usage.training_usd if usage and usage.training_usd else None),
+        ("RAG embedding", rag[0].embedding_usd if rag else None),
+    )
+    monthly_parts = (
+        ("serving replicas", serving.monthly_usd if serving else None),
+        ("API tokens", usage.monthly_usd if usage else None),
+        ("vector store", rag[0].vector_store_usd_per_month if rag else None),
+    )
+    one_time = sum(v for _, v in parts if v is not None)
+    monthly = sum(v for _, v in monthly_parts if v is not None)
+    ttft = serving.p95_ttft_s if serving else usage.p95_ttft_s if usage else 0.0
+    speed = serving.output_tokens_per_s_per_stream if serving else API_TOKENS_PER_S
+    plan = Plan(
         id="",
         strategy=strategy,
         model=model,
         training=training,
         serving=serving,
-        api=api,
-        rag=rag,
-        training_usd=one_time,
+        api=usage,
+        rag=rag[0] if rag else None,
+        hf_repo_id=hf_repo_id,
+        one_time_usd=one_time,
         monthly_usd=monthly,
         first_year_usd=one_time + 12 * monthly,
         p95_ttft_s=ttft,
@@ -129,23 +142,28 @@ def _assemble(
         estimates=(),
     )
 
+    def terms() -> tuple[Term, ...]:
+        found = [*(rag[1] if rag else ())]
+        found += [*(training.built_terms() if training else ())]
+        found += [*(serving.built_terms() if serving else ())]
+        found += [*(api[1] if api else ())]
+        return (*found, *total_terms(plan, parts, monthly_parts))
+
+    return plan.with_term_source(terms)
+
 
 def _limits_reason(goal: GoalSpec, plan: Plan, subject: str) -> Reason | None:
     """Budget and latency checks at plan level (APIs included)."""
-    b, lat = goal.budget, goal.latency
-    if b.monthly_usd is not None and plan.monthly_usd > b.monthly_usd:
+    lat = goal.latency
+    for excess in budget_excesses(
+        goal.budget, one_time_usd=plan.one_time_usd, monthly_usd=plan.monthly_usd
+    ):
         return Reason(
             subject=subject,
-            constraint="budget.monthly_usd",
-            detail=f"${plan.monthly_usd:,.0f}/month > ${b.monthly_usd:,.0f}",
-            fix="raise budget.monthly_usd or lower traffic",
-        )
-    if b.training_usd is not None and plan.training_usd > b.training_usd:
-        return Reason(
-            subject=subject,
-            constraint="budget.training_usd",
-            detail=f"one-time ${plan.training_usd:,.0f} > ${b.training_usd:,.0f}",
-            fix="raise budget.training_usd",
+            constraint=excess.field,
+            detail=excess.detail,
+            fix=f"raise {excess.field}"
+            + (" or lower traffic" if excess.field == "budget.monthly_usd" else ""),
         )
     if lat.p95_time_to_first_token_ms is not None and (
         plan.p95_ttft_s * 1000 > lat.p95_time_to_first_token_ms
@@ -185,7 +203,7 @@ def _finish(
 def _expand_api(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: str) -> None:
     fine_tune = strategy in (Strategy.API_FINE_TUNE, Strategy.API_FINE_TUNE_RAG)
     for api in _api_models(ctx.goal, ctx.catalog, fine_tune=fine_tune):
-        usage, _ = api_usage(ctx.goal, api, fine_tuned=fine_tune)
+        usage = api_usage(ctx.goal, api, fine_tuned=fine_tune)
         node = f"{parent}/{api.id}"
         path = [
             f"strategy {strategy}",
@@ -284,7 +302,15 @@ def _expand_method(
             f"serve {serving.quantization} on {serving.tensor_parallel}× "
             f"{serving.offer.gpu} × {serving.replicas}"
         )
-        plan = _assemble(ctx, strategy, arch.id, [*path, label], training=training, serving=serving)
+        plan = _assemble(
+            ctx,
+            strategy,
+            arch.id,
+            [*path, label],
+            training=training,
+            serving=serving,
+            hf_repo_id=arch.hf_id,
+        )
         _finish(
             dg,
             ctx,

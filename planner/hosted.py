@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 from catalog import ApiModel
-from planner.estimators.terms import GIB, Term
-from planner.plan import ApiUsage, RagSetup
-from planner.serving_options import HOURS_PER_MONTH
+from planner.estimators.terms import GIB, Term, num
+from planner.plan import ApiUsage, Plan, RagSetup
 from planner.spec import GoalSpec
+from planner.types import HOURS_PER_MONTH
 
 __all__ = [
     "API_P95_TTFT_S",
@@ -16,6 +16,7 @@ __all__ = [
     "RAG_RETRIEVED_TOKENS",
     "api_usage",
     "rag_setup",
+    "total_terms",
 ]
 
 API_P95_TTFT_S = 0.8
@@ -62,18 +63,21 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
             name="api_monthly_usd",
             value=monthly,
             unit="USD/month",
-            formula=f"{t.requests_per_month:,} requests × ({input_tokens} in × ${price_in}"
-            f" + {t.avg_output_tokens} out × ${price_out}) / 1M tokens; prices: {src}",
+            formula=f"{t.requests_per_month:,} × ({input_tokens:,} × {num(price_in)} + "
+            f"{t.avg_output_tokens:,} × {num(price_out)}) / 1e6",
+            basis=f"requests/month × (input tokens × $/1M in + output tokens × $/1M out) / 1M"
+            f"{' (input includes the retrieved context)' if extra else ''}; prices: {src}",
         )
     ]
     if training:
+        assert ft is not None and ft.training_usd_per_mtok is not None
         terms.append(
             Term(
                 name="api_training_usd",
                 value=training,
                 unit="USD",
-                formula=f"{goal.data.training_tokens:,} tokens × "
-                f"${ft.training_usd_per_mtok} / 1M ({src})",
+                formula=f"{goal.data.training_tokens:,} × {num(ft.training_usd_per_mtok)} / 1e6",
+                basis=f"training tokens (all epochs) × $/1M training tokens ({src})",
             )
         )
     terms.append(
@@ -81,7 +85,8 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
             name="api_p95_ttft",
             value=API_P95_TTFT_S,
             unit="s",
-            formula="assumption: tailor does not measure hosted-API latency",
+            formula=num(API_P95_TTFT_S),
+            basis="assumption: tailor does not measure hosted-API latency",
         )
     )
     return usage, terms
@@ -102,26 +107,72 @@ def rag_setup(goal: GoalSpec) -> tuple[RagSetup, list[Term]]:
         embedding_usd=embed,
         vector_store_usd_per_month=store,
     )
-    embed_basis = (
-        f"{kb:,} tokens × ${EMBEDDING_USD_PER_MTOK}/1M (OpenAI text-embedding-3-small)"
-        if embed
-        else "embedded on the serving GPUs (data may not leave): no API cost"
-    )
     terms = [
         Term(
             name="rag_extra_prompt_tokens",
             value=RAG_RETRIEVED_TOKENS,
             unit="tokens",
-            formula=f"top-{RAG_TOP_K} chunks × {RAG_CHUNK_TOKENS} tokens (assumed defaults)",
+            formula=f"{RAG_TOP_K} × {RAG_CHUNK_TOKENS}",
+            basis="top-k chunks × chunk tokens (assumed defaults)",
         ),
-        Term(name="rag_embedding_usd", value=embed, unit="USD", formula=embed_basis),
+        Term(
+            name="rag_embedding_usd",
+            value=embed,
+            unit="USD",
+            formula=f"{kb:,} × {num(EMBEDDING_USD_PER_MTOK)} / 1e6" if embed else "0",
+            basis="knowledge-base tokens × $/1M (OpenAI text-embedding-3-small)"
+            if embed
+            else "embedded on the serving GPUs (data may not leave): no API cost",
+        ),
         Term(
             name="rag_vector_store_usd_per_month",
             value=store,
             unit="USD/month",
-            formula=f"{chunks:,} chunks × {EMBEDDING_DIMENSIONS} dims × 4 B × "
-            f"{INDEX_OVERHEAD} = {index_gib:.2f} GiB → {hosts} × r6i.large "
-            f"(${VECTOR_HOST_USD_PER_HOUR}/h, AWS us-east-1) × {HOURS_PER_MONTH} h",
+            formula=f"max(1, ceil({chunks:,} × {EMBEDDING_DIMENSIONS} × 4 × {INDEX_OVERHEAD} / "
+            f"GiB / {VECTOR_HOST_GIB})) × {VECTOR_HOST_USD_PER_HOUR} × {HOURS_PER_MONTH}",
+            basis=f"hosts for the index ({index_gib:.2f} GiB: chunks × dims × 4 B float32 × "
+            f"HNSW overhead, {VECTOR_HOST_GIB} GiB per host) × r6i.large "
+            f"${VECTOR_HOST_USD_PER_HOUR}/h (AWS us-east-1) × hours per month",
         ),
     ]
     return setup, terms
+
+
+def total_terms(
+    plan: Plan,
+    one_time_parts: tuple[tuple[str, float | None], ...],
+    monthly_parts: tuple[tuple[str, float | None], ...],
+) -> tuple[Term, ...]:
+    """The plan's one-time, monthly and first-year totals from the parts they were summed of."""
+
+    def total(parts: tuple[tuple[str, float | None], ...]) -> tuple[str, str]:
+        used = [(name, value) for name, value in parts if value is not None]
+        if not used:
+            return "0", "nothing"
+        return " + ".join(num(v) for _, v in used), " + ".join(name for name, _ in used)
+
+    one_formula, one_basis = total(one_time_parts)
+    month_formula, month_basis = total(monthly_parts)
+    return (
+        Term(
+            name="total.one_time_usd",
+            value=plan.one_time_usd,
+            unit="USD",
+            formula=one_formula,
+            basis=one_basis,
+        ),
+        Term(
+            name="total.monthly_usd",
+            value=plan.monthly_usd,
+            unit="USD/month",
+            formula=month_formula,
+            basis=month_basis,
+        ),
+        Term(
+            name="total.first_year_usd",
+            value=plan.first_year_usd,
+            unit="USD",
+            formula=f"{num(plan.one_time_usd)} + 12 × {num(plan.monthly_usd)}",
+            basis="one-time + 12 months",
+        ),
+    )

@@ -6,15 +6,18 @@ number's basis. ``launch`` does what the plan file says and nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from pathlib import Path
+from typing import Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from catalog import write_text_atomic
 from planner.errors import PlannerError
-from planner.estimators.terms import Term
+from planner.estimators.terms import Term, TermSource
 from planner.spec import GoalSpec
 from planner.types import Method, Quantization, Strategy
 
@@ -26,15 +29,42 @@ __all__ = [
     "RagSetup",
     "ServingPlan",
     "TrainingPlan",
+    "content_digest",
     "load_plan_file",
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION = 2
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _Explained(_Frozen):
+    """A frozen model that may carry, until it is shown, the builder of its estimate terms.
+
+    The builder (``TermSource``) closes over the numbers the estimate was made from, so a term
+    is never computed twice; it is private (not in the file, not compared once cleared).
+    """
+
+    _term_source: TermSource | None = PrivateAttr(default=None)
+
+    def with_term_source(self, source: TermSource) -> Self:
+        """This model, set to build its terms with ``source`` when asked (call it on a model
+        just made; the fields are unchanged, so it stays the same value)."""
+        self._term_source = source
+        return self
+
+    def built_terms(self) -> tuple[Term, ...]:
+        """The terms from the builder (empty when there is none)."""
+        return self._term_source() if self._term_source is not None else ()
+
+    def without_term_source(self) -> Self:
+        """A copy with no builder (equal to the same model read back from a file)."""
+        copy = self.model_copy()
+        copy._term_source = None
+        return copy
 
 
 class OfferChoice(_Frozen):
@@ -51,7 +81,7 @@ class OfferChoice(_Frozen):
     retrieved_on: date = Field(description="Date of the price.")
 
 
-class TrainingPlan(_Frozen):
+class TrainingPlan(_Explained):
     """Fine-tuning resources, hyperparameters and their estimates."""
 
     method: Method = Field(description="full, lora or qlora.")
@@ -62,6 +92,9 @@ class TrainingPlan(_Frozen):
     micro_batch: int = Field(description="Sequences per GPU per step.")
     gradient_accumulation: int = Field(description="Micro-batches per optimizer step.")
     gradient_checkpointing: bool = Field(description="Recompute activations.")
+    precision: str = Field(
+        default="bf16", description="Compute precision of the run (bf16 mixed precision)."
+    )
     optimizer: str = Field(description="adamw, adamw_8bit or paged_adamw_8bit.")
     learning_rate: float = Field(description="Peak learning rate.")
     epochs: int = Field(description="Passes over the training set.")
@@ -91,15 +124,17 @@ class TrainingPlan(_Frozen):
         return (self.cost_usd_low + self.cost_usd_high) / 2
 
 
-class ServingPlan(_Frozen):
+class ServingPlan(_Explained):
     """A vLLM endpoint: format, GPUs, replicas and the load each replica runs at."""
 
     quantization: Quantization = Field(description="Weight format served.")
     tensor_parallel: int = Field(description="GPUs per replica.")
     replicas: int = Field(description="Replicas needed for peak traffic.")
-    max_concurrent_sequences: int = Field(description="vLLM --max-num-seqs per replica.")
+    max_concurrent_sequences: int = Field(
+        description="vLLM --max-num-seqs per replica: the operating batch, the most concurrent "
+        "sequences at which the latency targets hold."
+    )
     max_model_len: int = Field(description="vLLM --max-model-len.")
-    operating_batch: int = Field(description="Concurrent sequences per replica at the target.")
     requests_per_s_per_replica: float = Field(description="Sustained requests/s per replica.")
     offer: OfferChoice = Field(description="Instance one replica runs on.")
     alternative_offers: tuple[OfferChoice, ...] = Field(
@@ -133,7 +168,7 @@ class RagSetup(_Frozen):
     vector_store_usd_per_month: float = Field(description="Vector store hosting, $/month.")
 
 
-class Plan(_Frozen):
+class Plan(_Explained):
     """One way to meet the goal, fully costed."""
 
     id: str = Field(description="Short stable id, e.g. p1.")
@@ -143,14 +178,31 @@ class Plan(_Frozen):
     serving: ServingPlan | None = Field(description="Self-hosted endpoint, if any.")
     api: ApiUsage | None = Field(description="Hosted API use, if any.")
     rag: RagSetup | None = Field(description="Retrieval, if any.")
-    training_usd: float = Field(description="One-time cost, $ (training + embedding).")
+    hf_repo_id: str | None = Field(
+        default=None,
+        description="Hugging Face repository id of the open model's weights (what training "
+        "and serving download); None for a hosted API model.",
+    )
+    one_time_usd: float = Field(
+        description="One-time cost, $: training (training.cost_usd) + hosted fine-tuning + "
+        "RAG embedding."
+    )
     monthly_usd: float = Field(description="Recurring cost, $/month.")
-    first_year_usd: float = Field(description="training_usd + 12 × monthly_usd.")
+    first_year_usd: float = Field(description="one_time_usd + 12 × monthly_usd.")
     p95_ttft_s: float = Field(description="Estimated p95 time to first token, s.")
     output_tokens_per_s: float = Field(description="Per-stream output speed, tokens/s.")
     pareto: bool = Field(default=False, description="On the cost × latency Pareto front.")
     decision_path: tuple[str, ...] = Field(description="Each decision and why.")
     estimates: tuple[Term, ...] = Field(description="Every number with its formula and basis.")
+
+    def explained(self) -> Plan:
+        """This plan with ``estimates`` built from its term builders, and no builder left."""
+        update: dict[str, object] = {"estimates": self.built_terms() or self.estimates}
+        if self.training is not None:
+            update["training"] = self.training.without_term_source()
+        if self.serving is not None:
+            update["serving"] = self.serving.without_term_source()
+        return self.model_copy(update=update).without_term_source()
 
 
 class PlanFile(_Frozen):
@@ -162,20 +214,38 @@ class PlanFile(_Frozen):
     goal: GoalSpec = Field(description="The goal planned for.")
     plan: Plan = Field(description="The chosen plan.")
     alternatives: tuple[Plan, ...] = Field(default=(), description="Other ranked plans.")
+    data_path: str | None = Field(
+        default=None,
+        description="The goal's data.path as an absolute path (resolved against the goal "
+        "file's folder when the plan was made); None when the goal names no data file.",
+    )
+    digest: str = Field(
+        default="",
+        description="sha256 of the file's content without this field (see content_digest); "
+        "a plan file edited by hand no longer matches and is refused.",
+    )
+
+    def sealed(self) -> PlanFile:
+        """This plan file with its digest set."""
+        return self.model_copy(update={"digest": content_digest(self)})
+
+
+def content_digest(plan_file: PlanFile) -> str:
+    """sha256 of the plan file's JSON content, digest field excluded, keys sorted."""
+    data = plan_file.model_dump(mode="json", exclude={"digest"})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def save_plan_file(plan_file: PlanFile, path: Path) -> None:
-    """Write JSON (``.json``) or YAML (``.yaml``/``.yml``) atomically."""
-    data = plan_file.model_dump(mode="json")
+    """Write JSON (``.json``) or YAML (``.yaml``/``.yml``) atomically, sealed with its digest."""
+    data = plan_file.sealed().model_dump(mode="json")
     text = (
         yaml.safe_dump(data, sort_keys=False)
         if path.suffix in (".yaml", ".yml")
         else json.dumps(data, indent=2) + "\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text)
 
 
 def load_plan_file(path: Path) -> PlanFile:
@@ -195,7 +265,7 @@ def load_plan_file(path: Path) -> PlanFile:
             f"{PLAN_SCHEMA_VERSION}. To fix: re-run `tailor plan` to rewrite it."
         )
     try:
-        return PlanFile.model_validate(data)
+        plan_file = PlanFile.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -203,3 +273,10 @@ def load_plan_file(path: Path) -> PlanFile:
             f"{path}: {field}: {first['msg']}. To fix: re-run `tailor plan` "
             "rather than editing the plan file by hand."
         ) from None
+    if plan_file.digest != content_digest(plan_file):
+        raise PlannerError(
+            f"{path}: the plan file's content does not match its digest: it was edited after "
+            "`tailor plan` wrote it (prices, GPUs or shapes changed by hand are not launched). "
+            f"To fix: re-plan with `tailor plan GOAL --plan {plan_file.plan.id} --out {path}`."
+        )
+    return plan_file

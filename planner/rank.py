@@ -10,15 +10,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from catalog import Catalog
-from planner.detail import plan_estimates
 from planner.errors import InfeasibleGoalError, PlannerError
 from planner.graph import DecisionGraph, build_decision_graph
+from planner.pareto import pareto_front
 from planner.plan import Plan, PlanFile
 from planner.spec import GoalSpec, Objective
 
-__all__ = ["PlanningResult", "mark_pareto", "plan_goal", "rank_plans"]
+__all__ = ["PlanningResult", "mark_pareto", "plan_goal", "rank_plans", "resolve_data_path"]
 
 
 @dataclass(frozen=True)
@@ -32,22 +33,33 @@ class PlanningResult:
     graph: DecisionGraph
     catalog_snapshot_date: str
 
-    def plan_file(self, plan_id: str) -> PlanFile:
+    def plan_file(self, plan_id: str, *, goal_dir: Path | None = None) -> PlanFile:
         """The plan file `tailor plan --out` writes for plan ``plan_id``: that plan, the goal,
-        the other ranked plans as alternatives. Unknown ids raise a PlannerError."""
+        the other ranked plans as alternatives, the goal's data path made absolute against
+        ``goal_dir`` (the goal file's folder; default: the working directory), sealed with its
+        digest. Unknown ids raise a PlannerError."""
         chosen = next((p for p in self.plans if p.id == plan_id), None)
         if chosen is None:
             known = ", ".join(p.id for p in self.plans)
             raise PlannerError(
                 f"no plan {plan_id!r} among the ranked plans ({known}). To fix: pick one of them."
             )
+        data = self.goal.data.path
         return PlanFile(
             tailor_version=_tailor_version(),
             catalog_snapshot_date=date.fromisoformat(self.catalog_snapshot_date),
             goal=self.goal,
             plan=chosen,
             alternatives=tuple(p for p in self.plans if p is not chosen),
-        )
+            data_path=str(resolve_data_path(data, goal_dir)) if data else None,
+        ).sealed()
+
+
+def resolve_data_path(path: str, goal_dir: Path | None) -> Path:
+    """A goal's ``data.path`` as an absolute path: ``~`` expanded, a relative path taken from
+    the goal file's folder (the working directory when there is no file)."""
+    given = Path(path).expanduser()
+    return given if given.is_absolute() else ((goal_dir or Path.cwd()) / given).absolute()
 
 
 def _tailor_version() -> str:
@@ -59,13 +71,16 @@ def _tailor_version() -> str:
 
 def mark_pareto(plans: list[Plan]) -> list[Plan]:
     """Flag plans no other plan beats on both first-year cost and p95 TTFT."""
-    ordered = sorted(plans, key=lambda p: (p.first_year_usd, p.p95_ttft_s))
-    front, best_ttft = set(), float("inf")
-    for plan in ordered:
-        if plan.p95_ttft_s < best_ttft:
-            front.add(id(plan))
-            best_ttft = plan.p95_ttft_s
+    front = {id(p) for p in pareto_front(plans, cost=_first_year, latency=_ttft)}
     return [p.model_copy(update={"pareto": id(p) in front}) for p in plans]
+
+
+def _first_year(plan: Plan) -> float:
+    return plan.first_year_usd
+
+
+def _ttft(plan: Plan) -> float:
+    return plan.p95_ttft_s
 
 
 def _score(objective: Objective, plans: list[Plan]):
@@ -113,7 +128,7 @@ def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph) -> list[str
     return [
         f"{p.strategy} {p.model}"
         + (f" ({p.training.method})" if p.training else "")
-        + f": ${p.training_usd:,.0f} one-time, ${p.monthly_usd:,.0f}/month, p95 TTFT "
+        + f": ${p.one_time_usd:,.0f} one-time, ${p.monthly_usd:,.0f}/month, p95 TTFT "
         f"{p.p95_ttft_s * 1000:.0f} ms" + (f" — misses {r.constraint}: {r.detail}" if r else "")
         for p, r in ordered
     ]
@@ -149,10 +164,10 @@ def plan_goal(
     objective = objective or goal.preferences.objective
     graph = build_decision_graph(goal, catalog)
     if not graph.candidates:
-        raise InfeasibleGoalError(_reason_summary(graph), _nearest(goal, catalog, graph))
+        raise InfeasibleGoalError(_reason_summary(graph), nearest=_nearest(goal, catalog, graph))
     ranked = _distinct(rank_plans(graph.candidates, objective))[:top]
     detailed = tuple(
-        plan.model_copy(update={"id": f"p{i}", "estimates": plan_estimates(plan, goal, catalog)})
+        plan.explained().model_copy(update={"id": f"p{i}"})
         for i, plan in enumerate(ranked, start=1)
     )
     return PlanningResult(

@@ -11,17 +11,18 @@ import math
 from dataclasses import dataclass
 
 from catalog import GpuSku, ModelArch
+from planner.budget import budget_excesses
 from planner.estimators.serving import DecodeModel, ServingSetup, replica_memory
-from planner.estimators.terms import GIB
+from planner.estimators.terms import GIB, Term, num
 from planner.offers import OfferIndex
+from planner.pareto import pareto_front
 from planner.plan import OfferChoice, ServingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
-from planner.types import Quantization
+from planner.types import HOURS_PER_MONTH, Quantization
 
 __all__ = ["HOURS_PER_MONTH", "TARGET_UTILIZATION", "serving_options"]
 
-HOURS_PER_MONTH = 730  # 8,760 h / 12, the convention cloud price pages use
 TARGET_UTILIZATION = 0.8  # plan replicas to run at ≤ 80 % of capacity, headroom for p95 latency
 TENSOR_PARALLEL = (1, 2, 4, 8)
 
@@ -34,6 +35,7 @@ class _Point:
     step_s: float
     prefill_s: float
     weights_gib_per_gpu: float
+    model: DecodeModel
 
     @property
     def ttft_s(self) -> float:
@@ -71,7 +73,11 @@ def _operating_point(
     # floor an infinite limit)
     low = capacity if math.isinf(limit) else model.max_batch_within(limit, capacity)
     return _Point(
-        batch=low, step_s=model.step_s(low), prefill_s=prefill, weights_gib_per_gpu=weights / GIB
+        batch=low,
+        step_s=model.step_s(low),
+        prefill_s=prefill,
+        weights_gib_per_gpu=weights / GIB,
+        model=model,
     )
 
 
@@ -139,14 +145,64 @@ def _option(
     return _Option(quant, tp, offer, point, replicas, rps)
 
 
-def _pareto(options: list[_Option]) -> list[_Option]:
-    """Options no other beats on both $/month and TTFT (cheapest first)."""
-    front, best_ttft = [], math.inf
-    for option in sorted(options, key=lambda o: (o.monthly_usd, o.point.ttft_s, o.tp)):
-        if option.point.ttft_s < best_ttft:
-            front.append(option)
-            best_ttft = option.point.ttft_s
-    return front
+def _offer_basis(offer: OfferChoice) -> str:
+    kind = "spot" if offer.spot else "on-demand"
+    return (
+        f"{offer.cloud}/{offer.region} {offer.instance_type} ({offer.gpus_per_instance}× "
+        f"{offer.gpu}) {kind} ${offer.usd_per_hour:.4g}/h, price of {offer.retrieved_on}"
+    )
+
+
+def _serving_terms(goal: GoalSpec, o: _Option) -> tuple[Term, ...]:
+    """The chosen replica's terms, from the decode model and numbers that chose it."""
+    p, output = o.point, goal.traffic.avg_output_tokens
+    terms = [t.model_copy(update={"name": f"serve.{t.name}"}) for t in p.model.terms(p.batch)]
+    speed, ttft_ms = goal.latency.min_output_tokens_per_s, goal.latency.p95_time_to_first_token_ms
+    return (
+        *terms,
+        Term(
+            name="serve.operating_batch",
+            value=p.batch,
+            unit="sequences",
+            formula=num(p.batch),
+            basis="the largest batch whose decode step keeps "
+            + (f"≥ {speed:g} tokens/s per stream" if speed is not None else "no speed floor")
+            + (f" and TTFT ≤ {ttft_ms:g} ms" if ttft_ms is not None else "")
+            + ", within the KV capacity (serve.max_concurrent_sequences)",
+        ),
+        Term(
+            name="serve.ttft",
+            value=p.ttft_s,
+            unit="s",
+            formula=f"{num(p.prefill_s)} + {num(p.step_s)}",
+            basis="prefill of one prompt + one decode step at the operating batch",
+        ),
+        Term(
+            name="serve.requests_per_s_per_replica",
+            value=o.rps_per_replica,
+            unit="req/s",
+            formula=f"{p.batch:,} / ({p.batch:,} × {num(p.prefill_s)} + {output:,} × "
+            f"{num(p.step_s)}) × {num(TARGET_UTILIZATION)}",
+            basis="batch / (batch × prefill + output tokens × decode step) × target "
+            "utilization: each request's prefill is exclusive GPU time, decode steps are "
+            "shared by the batch",
+        ),
+        Term(
+            name="serve.replicas",
+            value=o.replicas,
+            unit="replicas",
+            formula=f"max(1, ceil({num(goal.traffic.peak_requests_per_s, 12)} / "
+            f"{num(o.rps_per_replica, 12)}))",
+            basis="peak requests/s / what one replica sustains",
+        ),
+        Term(
+            name="serve.monthly_usd",
+            value=o.monthly_usd,
+            unit="USD/month",
+            formula=f"{o.replicas} × {num(o.offer.usd_per_hour)} × {HOURS_PER_MONTH}",
+            basis=f"replicas × {_offer_basis(o.offer)} × hours per month",
+        ),
+    )
 
 
 def _plan(
@@ -154,13 +210,12 @@ def _plan(
 ) -> ServingPlan:
     output = goal.traffic.avg_output_tokens
     context = min(arch.max_context_tokens, 2 ** math.ceil(math.log2(input_tokens + output)))
-    return ServingPlan(
+    plan = ServingPlan(
         quantization=o.quantization,
         tensor_parallel=o.tp,
         replicas=o.replicas,
         max_concurrent_sequences=o.point.batch,
         max_model_len=context,
-        operating_batch=o.point.batch,
         requests_per_s_per_replica=o.rps_per_replica,
         offer=o.offer,
         alternative_offers=offers.serving_alternatives(o.offer.gpu, o.tp),
@@ -169,6 +224,7 @@ def _plan(
         output_tokens_per_s_per_stream=1 / o.point.step_s,
         monthly_usd=o.monthly_usd,
     )
+    return plan.with_term_source(lambda: _serving_terms(goal, o))
 
 
 def serving_options(
@@ -188,13 +244,12 @@ def serving_options(
         sku, offer = gpus[gpu_name], offers.serving(gpu_name, count)
         assert offer is not None
         floor_usd = offer.usd_per_hour * HOURS_PER_MONTH
-        if goal.budget.monthly_usd is not None and floor_usd > goal.budget.monthly_usd:
+        if over := budget_excesses(goal.budget, monthly_usd=floor_usd):
             reasons.append(
                 Reason(
                     subject=f"serve {arch.id} on {count}× {gpu_name}",
-                    constraint="budget.monthly_usd",
-                    detail=f"one replica costs ${floor_usd:,.0f}/month > "
-                    f"${goal.budget.monthly_usd:,.0f}",
+                    constraint=over[0].field,
+                    detail=f"one replica costs {over[0].detail}",
                     fix="raise budget.monthly_usd",
                 )
             )
@@ -202,7 +257,7 @@ def serving_options(
         for quant in _formats(sku):
             setup = ServingSetup(
                 quantization=quant,
-                gpus=count,
+                tensor_parallel=count,
                 batch=1,
                 input_tokens=input_tokens,
                 output_tokens=goal.traffic.avg_output_tokens,
@@ -220,4 +275,11 @@ def serving_options(
                 )
                 continue
             options.append(_option(goal, quant, count, offer, point))
-    return [_plan(goal, arch, o, input_tokens, offers) for o in _pareto(options)], reasons
+    front = pareto_front(
+        options, cost=lambda o: o.monthly_usd, latency=lambda o: o.point.ttft_s, tiebreak=_tp
+    )
+    return [_plan(goal, arch, o, input_tokens, offers) for o in front], reasons
+
+
+def _tp(option: _Option) -> int:
+    return option.tp

@@ -33,12 +33,11 @@ from pydantic import (
     model_validator,
 )
 
-from planner import spec_checks
 from planner.errors import GoalSpecError, Problem
-from planner.types import Method
+from planner.problems import conflict, parse_goal_yaml, problems_from_validation, round_up
+from planner.types import SECONDS_PER_MONTH, Method
 
 __all__ = [
-    "SECONDS_PER_MONTH",
     "BudgetSpec",
     "DataFormat",
     "DataSpec",
@@ -58,9 +57,6 @@ __all__ = [
     "parse_goal",
 ]
 
-SECONDS_PER_MONTH = 30 * 86_400
-"""A billing month as the goal counts it: 30 days (requests_per_month / this = average rate)."""
-
 _MAX = 10**15  # far above any real figure; keeps every product of goal numbers a finite float
 
 _Count = Annotated[int, Strict(), Field(ge=0, le=_MAX)]
@@ -72,7 +68,85 @@ _Text = Annotated[str, Strict(), Field(min_length=1, max_length=200, pattern=r"^
 _CloudName = Annotated[str, Strict(), Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=40)]
 _RegionGlob = Annotated[str, Strict(), Field(pattern=r"^[A-Za-z0-9*?\[\]!_.-]+$", max_length=80)]
 
-_NonEmpty = AfterValidator(spec_checks.check_not_empty)  # after the items, unlike min_length
+# --- cross-field rules: each runs in its model's validator and raises a `conflict` -------------
+
+
+def _check_task(task: TaskSpec) -> None:
+    """Fresh knowledge is served by retrieval, which needs documents to retrieve from."""
+    if task.needs_fresh_knowledge and task.knowledge_base_tokens == 0:
+        raise conflict(
+            "is 0, but needs_fresh_knowledge is true and RAG needs documents to retrieve from",
+            fix="set `task.knowledge_base_tokens` to the size of those documents (about 250,000 "
+            "tokens per MB of English text), or set `task.needs_fresh_knowledge: false`",
+            field="knowledge_base_tokens",
+        )
+
+
+def _check_data(data: DataSpec) -> None:
+    """Training time and cost scale with example length, so it must be given with examples."""
+    if data.train_examples > 0 and data.avg_example_tokens is None:
+        raise conflict(
+            f"is missing, but data.train_examples is {data.train_examples:,} and training time "
+            "and cost scale with the length of each example",
+            fix="add `avg_example_tokens:` under `data:` (prompt plus response, in tokens; about "
+            "4 characters of English per token), e.g. 600",
+            field="avg_example_tokens",
+        )
+
+
+def _check_traffic(traffic: TrafficSpec) -> None:
+    """A peak rate below the month's average rate is impossible."""
+    average = traffic.average_requests_per_s
+    if traffic.peak_requests_per_s < average:
+        most = math.floor(traffic.peak_requests_per_s * traffic.requests_per_month / average)
+        raise conflict(
+            f"is {traffic.peak_requests_per_s:g} requests/s, below the average of "
+            f"{round_up(average)} requests/s that {traffic.requests_per_month:,} requests per "
+            "730-hour month imply; a peak cannot be lower than the average",
+            fix=f"raise `traffic.peak_requests_per_s` to at least {round_up(average)} (busy "
+            "hours "
+            f"commonly run 2-5x the average, e.g. {round_up(3 * average)}), or lower "
+            f"`traffic.requests_per_month` to at most {most:,}",
+            field="peak_requests_per_s",
+        )
+
+
+def _check_not_empty(items: tuple[str, ...]) -> tuple[str, ...]:
+    """An empty allow-list would allow nothing; leaving the field out allows everything."""
+    if not items:
+        raise conflict(
+            "is an empty list, which would allow nothing",
+            fix="list at least one entry, or delete the line to allow any",
+        )
+    return items
+
+
+def _check_models(models: ModelsSpec) -> None:
+    """Each candidate is listed once (ids match ignoring case, as the catalog does)."""
+    seen: set[str] = set()
+    for name in models.candidates:
+        if name.lower() in seen:
+            raise conflict(
+                f"lists {name!r} more than once",
+                fix=f"list `{name}` once in `models.candidates`",
+                field="candidates",
+            )
+        seen.add(name.lower())
+
+
+def _check_goal(goal: GoalSpec) -> None:
+    """Custom behavior is taught by fine-tuning, which needs examples (50 at least: seed 001 §4)."""
+    if goal.task.needs_custom_behavior and goal.data.train_examples == 0:
+        raise conflict(
+            "is 0, but task.needs_custom_behavior is true: fine-tuning needs examples",
+            fix="set `data.train_examples` and `data.avg_example_tokens` to your labelled set "
+            "(50 at the very least; hundreds to thousands make a difference), or set "
+            "`task.needs_custom_behavior: false` to plan prompting and RAG only",
+            field="data.train_examples",
+        )
+
+
+_NonEmpty = AfterValidator(_check_not_empty)  # after the items, unlike min_length
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -142,7 +216,7 @@ class TaskSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> TaskSpec:
-        spec_checks.check_task(self)
+        _check_task(self)
         return self
 
 
@@ -178,7 +252,7 @@ class DataSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> DataSpec:
-        spec_checks.check_data(self)
+        _check_data(self)
         return self
 
     @property
@@ -219,7 +293,7 @@ class TrafficSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
-        spec_checks.check_traffic(self)
+        _check_traffic(self)
         return self
 
     @property
@@ -297,7 +371,7 @@ class ModelsSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> ModelsSpec:
-        spec_checks.check_models(self)
+        _check_models(self)
         return self
 
 
@@ -340,7 +414,7 @@ class GoalSpec(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> GoalSpec:
-        spec_checks.check_goal(self)
+        _check_goal(self)
         return self
 
 
@@ -353,7 +427,7 @@ def load_goal(path: Path) -> GoalSpec:
     """Read and validate a goal YAML file; every problem is reported in one GoalSpecError."""
     path = Path(path)
     text = _read_text(path)
-    data = spec_checks.parse_goal_yaml(text, source=str(path))
+    data = parse_goal_yaml(text, source=str(path))
     return _validate(data, source=str(path), text=text)
 
 
@@ -382,7 +456,7 @@ def _validate(data: object, *, source: str, text: str | None) -> GoalSpec:
     try:
         return GoalSpec.model_validate(data)
     except ValidationError as error:
-        problems = spec_checks.problems_from_validation(error, GoalSpec, text=text)
+        problems = problems_from_validation(error, GoalSpec, text=text)
         raise GoalSpecError(problems, source=source) from None
 
 

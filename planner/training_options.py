@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from catalog import ModelArch, total_params
-from planner.estimators.efficiency import training_mfu
-from planner.estimators.training_memory import (
-    LORA_TARGETS,
-    TrainingSetup,
-    estimate_training_memory,
-)
-from planner.estimators.training_time import training_flops_per_token
+from planner.budget import budget_excesses
+from planner.estimators.terms import Term, num
+from planner.estimators.training_memory import TrainingMemory, estimate_training_memory
+from planner.estimators.training_setup import LORA_TARGETS, TrainingSetup
+from planner.estimators.training_time import TrainingTime, estimate_training_time
 from planner.offers import OfferIndex
-from planner.plan import TrainingPlan
+from planner.plan import OfferChoice, TrainingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
 from planner.types import Method, Optimizer
@@ -59,10 +57,10 @@ def training_seq_len(goal: GoalSpec, arch: ModelArch) -> int:
     return min(arch.max_context_tokens, max(256, 2 ** math.ceil(math.log2(avg * 1.5))))
 
 
-def _setup(method: Method, seq_len: int, rank: int, gpus: int, micro: int) -> TrainingSetup:
+def _setup(method: Method, seq_len_tokens: int, rank: int, gpus: int, micro: int) -> TrainingSetup:
     return TrainingSetup(
         method=method,
-        seq_len_tokens=seq_len,
+        seq_len_tokens=seq_len_tokens,
         micro_batch=micro,
         lora_rank=rank,
         gpus=gpus,
@@ -72,28 +70,27 @@ def _setup(method: Method, seq_len: int, rank: int, gpus: int, micro: int) -> Tr
 
 
 @lru_cache(maxsize=4096)
-def _peak_gib(
-    arch: ModelArch, method: Method, seq_len: int, rank: int, gpus: int, micro: int
-) -> tuple[float, int]:
-    """(peak GiB per GPU, trainable params), cached: many GPU shapes share a GPU count."""
-    memory = estimate_training_memory(arch, _setup(method, seq_len, rank, gpus, micro))
-    return memory.peak_gib_per_gpu, memory.trainable_params
+def _memory(
+    arch: ModelArch, method: Method, seq_len_tokens: int, rank: int, gpus: int, micro: int
+) -> TrainingMemory:
+    """The memory estimate of one setup, cached: many GPU shapes share a GPU count."""
+    return estimate_training_memory(arch, _setup(method, seq_len_tokens, rank, gpus, micro))
 
 
 def _fitting_micro_batch(
-    arch: ModelArch, method: Method, seq_len: int, rank: int, gpus: int, memory_gib: float
-) -> tuple[int, float] | None:
+    arch: ModelArch, method: Method, seq_len_tokens: int, rank: int, gpus: int, memory_gib: float
+) -> tuple[int, TrainingMemory] | None:
     # Memory grows with the micro-batch: test 1 first, so a shape that cannot fit costs one
     # estimate, then the larger ones from the top.
     smallest = MICRO_BATCHES[-1]
-    peak, _ = _peak_gib(arch, method, seq_len, rank, gpus, smallest)
-    if peak > memory_gib:
+    first = _memory(arch, method, seq_len_tokens, rank, gpus, smallest)
+    if first.peak_gib_per_gpu > memory_gib:
         return None
     for micro in MICRO_BATCHES[:-1]:
-        bigger, _ = _peak_gib(arch, method, seq_len, rank, gpus, micro)
-        if bigger <= memory_gib:
+        bigger = _memory(arch, method, seq_len_tokens, rank, gpus, micro)
+        if bigger.peak_gib_per_gpu <= memory_gib:
             return micro, bigger
-    return smallest, peak
+    return smallest, first
 
 
 def startup_hours(arch: ModelArch) -> float:
@@ -120,37 +117,35 @@ class _Run:
 
     arch: ModelArch
     method: Method
-    seq_len: int
+    seq_len_tokens: int
     rank: int
-    flops_per_token: float
+    trainable_params: int
     tokens: int
     startup_hours: float
 
 
 @dataclass(frozen=True)
 class _Priced:
-    """One GPU shape that fits: its micro-batch, memory and mid cost."""
+    """One GPU shape that fits: its micro-batch, and the memory and time estimates."""
 
     shape: tuple[str, int, int]
     micro: int
-    peak_gib: float
-    hours_low: float
-    hours_high: float
+    memory: TrainingMemory
+    timing: TrainingTime
     usd_per_hour: float
+    """All nodes together."""
 
     @property
     def cost_usd(self) -> float:
-        return (self.hours_low + self.hours_high) / 2 * self.usd_per_hour
+        return self.timing.hours * self.usd_per_hour
 
 
 def _run(goal: GoalSpec, arch: ModelArch, method: Method) -> _Run:
     rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 0
-    seq_len = training_seq_len(goal, arch)
-    _, trainable = _peak_gib(arch, method, seq_len, max(rank, 1), 1, 1)
-    flops = training_flops_per_token(
-        arch, method, seq_len=seq_len, trainable_params=trainable, gradient_checkpointing=True
-    )
-    return _Run(arch, method, seq_len, rank, flops, goal.data.training_tokens, startup_hours(arch))
+    seq_len_tokens = training_seq_len(goal, arch)
+    trainable = _memory(arch, method, seq_len_tokens, max(rank, 1), 1, 1).trainable_params
+    tokens = goal.data.training_tokens
+    return _Run(arch, method, seq_len_tokens, rank, trainable, tokens, startup_hours(arch))
 
 
 def _price_shape(
@@ -161,25 +156,65 @@ def _price_shape(
     if run.method is Method.QLORA and sku.vendor.value != "nvidia":
         return "QLoRA needs bitsandbytes' CUDA kernels (NVIDIA only)"
     rank = max(run.rank, 1)
-    fitting = _fitting_micro_batch(run.arch, run.method, run.seq_len, rank, gpus, sku.memory_gib)
+    fitting = _fitting_micro_batch(
+        run.arch, run.method, run.seq_len_tokens, rank, gpus, sku.memory_gib
+    )
     if fitting is None:
-        needed, _ = _peak_gib(run.arch, run.method, run.seq_len, rank, gpus, 1)
+        needed = _memory(run.arch, run.method, run.seq_len_tokens, rank, gpus, 1).peak_gib_per_gpu
         return (
             f"needs {needed:.1f} GiB per GPU > {sku.memory_gib:.1f} GiB "
-            f"(micro-batch 1, seq {run.seq_len}, gradient checkpointing)"
+            f"(micro-batch 1, seq {run.seq_len_tokens}, gradient checkpointing)"
         )
     price = offers.training_price(gpu_name, per_node)
     assert price is not None
-    mfu = training_mfu(run.method)
-    seconds = run.tokens * run.flops_per_token / (gpus * sku.matmul_dense_tflops * 1e12)
-    return _Priced(
-        shape,
-        fitting[0],
-        fitting[1],
-        seconds / mfu.high / 3600 + run.startup_hours,
-        seconds / mfu.low / 3600 + run.startup_hours,
-        price * nodes,
+    timing = estimate_training_time(
+        run.arch,
+        sku,
+        gpus,
+        run.method,
+        tokens=run.tokens,
+        seq_len_tokens=run.seq_len_tokens,
+        trainable_params=run.trainable_params,
+        gradient_checkpointing=True,
+        startup_hours=run.startup_hours,
     )
+    return _Priced(shape, fitting[0], fitting[1], timing, price * nodes)
+
+
+def _offer_basis(offer: OfferChoice) -> str:
+    kind = "spot" if offer.spot else "on-demand"
+    return (
+        f"{offer.cloud}/{offer.region} {offer.instance_type} ({offer.gpus_per_instance}× "
+        f"{offer.gpu}) {kind} ${offer.usd_per_hour:.4g}/h, price of {offer.retrieved_on}"
+    )
+
+
+def _training_terms(best: _Priced, offer: OfferChoice, sku) -> tuple[Term, ...]:
+    """The chosen shape's memory, time and cost terms, from the numbers that chose it."""
+    memory, timing, nodes = best.memory, best.timing, best.shape[2]
+    terms = [t.model_copy(update={"name": f"train.memory.{t.name}"}) for t in memory.breakdown]
+    terms.append(
+        Term(
+            name="train.memory.peak_per_gpu",
+            value=memory.peak_gib_per_gpu,
+            unit="GiB",
+            formula=" + ".join(num(t.value) for t in memory.breakdown),
+            basis=f"sum of the train.memory terms; fits in {sku.memory_gib:.2f} GiB "
+            f"({sku.name}: {sku.memory_note or sku.source})",
+        )
+    )
+    terms += [t.model_copy(update={"name": f"train.{t.name}"}) for t in timing.terms()]
+    terms.append(
+        Term(
+            name="train.cost_usd",
+            value=best.cost_usd,
+            unit="USD",
+            formula=f"{num(timing.hours)} × {nodes} × {num(offer.usd_per_hour)}",
+            basis=f"mid hours ({timing.hours_low:.2f}–{timing.hours_high:.2f} h) × nodes × "
+            + _offer_basis(offer),
+        )
+    )
+    return tuple(terms)
 
 
 def _training_plan(
@@ -189,12 +224,13 @@ def _training_plan(
     offer = offers.training(gpu_name, per_node)
     assert offer is not None
     lora, gpus = run.method is not Method.FULL, per_node * nodes
-    return TrainingPlan(
+    timing, sku = best.timing, catalog_gpu(gpu_name)
+    plan = TrainingPlan(
         method=run.method,
         lora_rank=run.rank if lora else None,
         lora_alpha=2 * run.rank if lora else None,
         lora_targets=LORA_TARGETS if lora else (),
-        seq_len_tokens=run.seq_len,
+        seq_len_tokens=run.seq_len_tokens,
         micro_batch=best.micro,
         gradient_accumulation=max(1, math.ceil(GLOBAL_BATCH_SEQUENCES / (best.micro * gpus))),
         gradient_checkpointing=True,
@@ -207,20 +243,21 @@ def _training_plan(
         nodes=nodes,
         offer=offer,
         alternative_offers=offers.training_alternatives(gpu_name, per_node),
-        peak_memory_gib_per_gpu=round(best.peak_gib, 2),
-        gpu_memory_gib=catalog_gpu(gpu_name).memory_gib,
-        hours_low=best.hours_low,
-        hours_high=best.hours_high,
-        cost_usd_low=best.hours_low * best.usd_per_hour,
-        cost_usd_high=best.hours_high * best.usd_per_hour,
+        peak_memory_gib_per_gpu=round(best.memory.peak_gib_per_gpu, 2),
+        gpu_memory_gib=sku.memory_gib,
+        hours_low=timing.hours_low,
+        hours_high=timing.hours_high,
+        cost_usd_low=timing.hours_low * best.usd_per_hour,
+        cost_usd_high=timing.hours_high * best.usd_per_hour,
     )
+    return plan.with_term_source(lambda: _training_terms(best, offer, sku))
 
 
 def choose_training(
     goal: GoalSpec, arch: ModelArch, method: Method, offers: OfferIndex, catalog_gpu
 ) -> tuple[TrainingPlan | None, list[Reason]]:
     """The cheapest training setup that fits memory and budget, and why each other was not."""
-    run, budget = _run(goal, arch, method), goal.budget.training_usd
+    run = _run(goal, arch, method)
     feasible, reasons = [], []
     single = [(gpu, count, 1) for gpu, count in offers.training_shapes()]
     fits_one_node: set[str] = set()
@@ -236,12 +273,12 @@ def choose_training(
                     fix="use a GPU with more memory, more GPUs, or QLoRA",
                 )
             )
-        elif budget is not None and priced.cost_usd > budget:
+        elif over := budget_excesses(goal.budget, one_time_usd=priced.cost_usd):
             reasons.append(
                 Reason(
                     subject=subject,
-                    constraint="budget.training_usd",
-                    detail=f"costs ${priced.cost_usd:,.0f} > ${budget:,.0f}",
+                    constraint=over[0].field,
+                    detail=over[0].detail,
                     fix="raise budget.training_usd or train on fewer tokens",
                 )
             )
@@ -251,5 +288,5 @@ def choose_training(
             fits_one_node.add(shape[0])
     if not feasible:
         return None, reasons
-    best = min(feasible, key=lambda p: (p.cost_usd, p.hours_high, p.shape))
+    best = min(feasible, key=lambda p: (p.cost_usd, p.timing.hours_high, p.shape))
     return _training_plan(goal, run, best, offers, catalog_gpu), reasons

@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "HOURS_PER_MONTH",
+    "SECONDS_PER_MONTH",
     "AttentionImpl",
     "Method",
     "Optimizer",
@@ -12,6 +14,12 @@ __all__ = [
     "Strategy",
     "bytes_per_param",
 ]
+
+
+HOURS_PER_MONTH = 730
+"""One month, everywhere in tailor: 8,760 h / 12, the convention cloud price pages use."""
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+"""The same month in seconds (2,628,000 s), for traffic rates."""
 
 
 class Strategy(StrEnum):

@@ -73,7 +73,7 @@ def test_example_plans_through_the_cli(path: Path) -> None:
         for where, value in numbers(row):
             assert math.isfinite(value) and value >= 0, f"{row['id']}{where} = {value}"
         plan = row["plan"]
-        one_time, monthly = plan["training_usd"], plan["monthly_usd"]
+        one_time, monthly = plan["one_time_usd"], plan["monthly_usd"]
         assert plan["first_year_usd"] == pytest.approx(one_time + 12 * monthly, rel=1e-6)
         assert row["first_year_usd"] == pytest.approx(plan["first_year_usd"], abs=0.01)
         if not goal.privacy.data_can_leave:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalog import GpuSku, ModelArch, active_params
 from catalog.params import embedding_params, expert_params, total_params
 from planner.estimators.efficiency import DECODE_MBU, PREFILL_MFU
-from planner.estimators.terms import GIB, Term
+from planner.estimators.terms import GIB, Term, num
 from planner.estimators.training_time import attention_flops_per_token
 from planner.types import Quantization, bytes_per_param
 
@@ -27,6 +27,7 @@ __all__ = [
     "kv_cache_bytes_per_token",
     "replica_memory",
     "serving_weight_bytes",
+    "serving_weight_params",
 ]
 
 GPU_MEMORY_UTILIZATION = 0.90  # vLLM's default --gpu-memory-utilization
@@ -41,7 +42,7 @@ class ServingSetup(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     quantization: Quantization = Field(description="Weight format.")
-    gpus: int = Field(default=1, gt=0, description="Tensor-parallel size.")
+    tensor_parallel: int = Field(default=1, gt=0, description="GPUs per replica (vLLM TP).")
     batch: int = Field(default=1, gt=0, description="Concurrent sequences decoding.")
     input_tokens: int = Field(gt=0, description="Prompt tokens per request.")
     output_tokens: int = Field(gt=0, description="Generated tokens per request.")
@@ -67,28 +68,34 @@ class ServingEstimate(BaseModel):
     terms: tuple[Term, ...] = Field(description="Each number with its formula.")
 
 
+def serving_weight_params(arch: ModelArch) -> tuple[int, int]:
+    """(parameters in the quantized linear layers, parameters kept 16-bit: embeddings,
+    lm_head, norms)."""
+    other = embedding_params(arch) + arch.hidden_size * (1 + arch.norms_per_layer * arch.num_layers)
+    return total_params(arch) - other, other
+
+
 @cache
 def serving_weight_bytes(arch: ModelArch, quantization: Quantization) -> float:
     """Linear layers in the quantized format; embeddings, lm_head and norms stay 16-bit."""
-    n = total_params(arch)
-    other = embedding_params(arch) + arch.hidden_size * (1 + arch.norms_per_layer * arch.num_layers)
-    return (n - other) * bytes_per_param(quantization) + other * 2.0
+    linear, other = serving_weight_params(arch)
+    return linear * bytes_per_param(quantization) + other * 2.0
 
 
 def kv_cache_bytes_per_token(
-    arch: ModelArch, *, gpus: int = 1, bytes_per_value: float = 2.0
+    arch: ModelArch, *, tensor_parallel: int = 1, bytes_per_value: float = 2.0
 ) -> float:
     """KV bytes per token on one GPU: 2 (K and V) · layers · kv_heads/GPU · head_dim · bytes.
 
     KV heads split across tensor-parallel GPUs; fewer heads than GPUs are replicated.
     """
-    heads_per_gpu = math.ceil(arch.num_key_value_heads / gpus)
+    heads_per_gpu = math.ceil(arch.num_key_value_heads / tensor_parallel)
     return 2 * arch.num_layers * heads_per_gpu * arch.head_dim * bytes_per_value
 
 
-def _runtime_overhead_bytes(arch: ModelArch, gpus: int) -> float:
+def _runtime_overhead_bytes(arch: ModelArch, tensor_parallel: int) -> float:
     width = arch.moe_intermediate_size or arch.intermediate_size
-    activations = MAX_BATCHED_TOKENS * (4 * arch.hidden_size + 2 * width) * 2 / gpus
+    activations = MAX_BATCHED_TOKENS * (4 * arch.hidden_size + 2 * width) * 2 / tensor_parallel
     return RUNTIME_OVERHEAD_GIB * GIB + activations
 
 
@@ -113,39 +120,42 @@ class DecodeModel:
     def __init__(self, arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> None:
         s = setup
         self.arch, self.gpu, self.setup = arch, gpu, s
-        self.context = s.input_tokens + s.output_tokens / 2
-        self.kv_token = kv_cache_bytes_per_token(
-            arch, gpus=s.gpus, bytes_per_value=s.kv_cache_bytes_per_value
+        self.context_tokens = s.input_tokens + s.output_tokens / 2
+        self.kv_bytes_per_token = kv_cache_bytes_per_token(
+            arch, tensor_parallel=s.tensor_parallel, bytes_per_value=s.kv_cache_bytes_per_value
         )
-        self.bandwidth = gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid
-        self.flops_rate = s.gpus * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid
-        self.flops_per_seq = 2 * active_params(arch) + 2 * attention_flops_per_token(
-            arch, int(self.context)
+        self.bandwidth_bytes_per_s = gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid
+        self.flops_per_s = s.tensor_parallel * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid
+        self.step_flops_per_sequence = 2 * active_params(arch) + 2 * attention_flops_per_token(
+            arch, int(self.context_tokens)
         )
-        self.link = gpu.interconnect_gb_per_s / 2 * 1e9
-        self.weights_stored = serving_weight_bytes(arch, s.quantization)
+        self.link_bytes_per_s = gpu.interconnect_gb_per_s / 2 * 1e9
+        self.weights_bytes = serving_weight_bytes(arch, s.quantization)
 
-    def weights_read(self, batch: int) -> float:
+    def weights_read_bytes(self, batch: int) -> float:
         """Weight bytes one GPU reads per step."""
         if not self.arch.is_moe:
-            return self.weights_stored / self.setup.gpus
-        return _weights_read_per_step(self.arch, self.setup.quantization, batch) / self.setup.gpus
+            return self.weights_bytes / self.setup.tensor_parallel
+        return (
+            _weights_read_per_step(self.arch, self.setup.quantization, batch)
+            / self.setup.tensor_parallel
+        )
 
     def memory_s(self, batch: int) -> float:
         """Memory-roofline time of a step: (weights + KV read) / (bandwidth × MBU)."""
-        kv = batch * self.context * self.kv_token
-        return (self.weights_read(batch) + kv) / self.bandwidth
+        kv = batch * self.context_tokens * self.kv_bytes_per_token
+        return (self.weights_read_bytes(batch) + kv) / self.bandwidth_bytes_per_s
 
     def compute_s(self, batch: int) -> float:
         """Compute time of a step: batch × FLOPs per sequence / (GPUs × peak × MFU)."""
-        return batch * self.flops_per_seq / self.flops_rate
+        return batch * self.step_flops_per_sequence / self.flops_per_s
 
     def allreduce_s(self, batch: int) -> float:
         """Two ring all-reduces per layer of batch × hidden × 2 B, plus their latency."""
-        tp = self.setup.gpus
+        tp = self.setup.tensor_parallel
         if tp == 1:
             return 0.0
-        ring = 2 * (tp - 1) / tp * batch * self.arch.hidden_size * 2 / self.link
+        ring = 2 * (tp - 1) / tp * batch * self.arch.hidden_size * 2 / self.link_bytes_per_s
         return 2 * self.arch.num_layers * (ring + ALLREDUCE_LATENCY_S)
 
     def step_s(self, batch: int) -> float:
@@ -162,18 +172,18 @@ class DecodeModel:
             return 0
         if self.arch.is_moe:
             return self._search_batch(step_limit_s, capacity)
-        tp, layers = self.setup.gpus, self.arch.num_layers
+        tp, layers = self.setup.tensor_parallel, self.arch.num_layers
         comm_fixed = 2 * layers * ALLREDUCE_LATENCY_S if tp > 1 else 0.0
         comm_per_seq = (
-            2 * layers * 2 * (tp - 1) / tp * self.arch.hidden_size * 2 / self.link
+            2 * layers * 2 * (tp - 1) / tp * self.arch.hidden_size * 2 / self.link_bytes_per_s
             if tp > 1
             else 0.0
         )
         room = step_limit_s - comm_fixed
-        memory_fixed = self.weights_stored / tp / self.bandwidth
-        memory_per_seq = self.context * self.kv_token / self.bandwidth
+        memory_fixed = self.weights_bytes / tp / self.bandwidth_bytes_per_s
+        memory_per_seq = self.context_tokens * self.kv_bytes_per_token / self.bandwidth_bytes_per_s
         by_memory = (room - memory_fixed) / (memory_per_seq + comm_per_seq)
-        by_compute = room / (self.flops_per_seq / self.flops_rate + comm_per_seq)
+        by_compute = room / (self.step_flops_per_sequence / self.flops_per_s + comm_per_seq)
         return max(1, min(capacity, math.floor(min(by_memory, by_compute) * (1 - 1e-12))))
 
     def _search_batch(self, step_limit_s: float, capacity: int) -> int:
@@ -192,27 +202,116 @@ class DecodeModel:
         flops = s.input_tokens * (
             2 * active_params(self.arch) + attention_flops_per_token(self.arch, s.input_tokens)
         )
-        return max(flops / self.flops_rate, self.weights_stored / s.gpus / self.bandwidth)
+        return max(
+            flops / self.flops_per_s,
+            self.weights_bytes / s.tensor_parallel / self.bandwidth_bytes_per_s,
+        )
 
     def step_formula(self, batch: int) -> str:
-        """The step time with its numbers substituted."""
-        read = self.weights_read(batch) + batch * self.context * self.kv_token
+        """The step time's arithmetic with its numbers substituted (evaluates to step_s)."""
+        weights, kv = num(self.weights_read_bytes(batch), 12), num(self.kv_bytes_per_token)
+        memory = (
+            f"({weights} + {batch:,} × {num(self.context_tokens)} × {kv}) / "
+            f"{self._bandwidth_formula()}"
+        )
+        compute = (
+            f"{batch:,} × {num(self.step_flops_per_sequence, 12)} / {self._flops_rate_formula()}"
+        )
+        return f"max({memory}, {compute}){self._allreduce_formula(batch)}"
+
+    def _flops_rate_formula(self) -> str:
+        tflops, mfu = num(self.gpu.matmul_dense_tflops), num(PREFILL_MFU.mid)
+        return f"({self.setup.tensor_parallel} × {tflops}e12 × {mfu})"
+
+    def _bandwidth_formula(self) -> str:
+        return f"({num(self.gpu.memory_bandwidth_gb_per_s)}e9 × {num(DECODE_MBU.mid)})"
+
+    def _allreduce_formula(self, batch: int) -> str:
+        tp = self.setup.tensor_parallel
+        if tp == 1:
+            return ""
         return (
-            f"max(memory {read / 1e9:.2f} GB / ({self.gpu.memory_bandwidth_gb_per_s:g} "
-            f"GB/s × MBU {DECODE_MBU.mid:.2f}) = {self.memory_s(batch) * 1e3:.2f} ms, "
-            f"compute {self.compute_s(batch) * 1e3:.2f} ms) + TP all-reduce "
-            f"{self.allreduce_s(batch) * 1e3:.2f} ms. MBU: {DECODE_MBU.source}"
+            f" + 2 × {self.arch.num_layers} × (2 × {tp - 1} / {tp} × {batch:,} × "
+            f"{self.arch.hidden_size} × 2 / {num(self.link_bytes_per_s, 9)} + "
+            f"{num(ALLREDUCE_LATENCY_S)})"
+        )
+
+    def prefill_formula(self) -> str:
+        """The prefill time's arithmetic (evaluates to prefill_s)."""
+        s = self.setup
+        attention = attention_flops_per_token(self.arch, s.input_tokens)
+        return (
+            f"max({s.input_tokens:,} × (2 × {active_params(self.arch):,} + {num(attention, 12)})"
+            f" / {self._flops_rate_formula()}, {num(self.weights_bytes, 12)} / "
+            f"{s.tensor_parallel} / {self._bandwidth_formula()})"
+        )
+
+    def terms(self, batch: int) -> tuple[Term, ...]:
+        """Weights, KV per token, KV capacity, decode step and prefill at ``batch``."""
+        arch, s, gpu = self.arch, self.setup, self.gpu
+        linear, other = serving_weight_params(arch)
+        weights, usable, max_seqs = replica_memory(arch, gpu, s)
+        overhead = _runtime_overhead_bytes(arch, s.tensor_parallel)
+        seq_tokens = s.input_tokens + s.output_tokens
+        heads = math.ceil(arch.num_key_value_heads / s.tensor_parallel)
+        bpp = bytes_per_param(s.quantization)
+        return (
+            Term(
+                name="weights_per_gpu",
+                value=weights / GIB,
+                unit="GiB",
+                formula=f"({linear:,} × {num(bpp)} + {other:,} × 2) / {s.tensor_parallel} / GiB",
+                basis=f"linear layers in {s.quantization} ({num(bpp)} B per weight, scales "
+                "included), embeddings / lm_head / norms in 16-bit, split over the "
+                "tensor-parallel GPUs",
+            ),
+            Term(
+                name="kv_cache_per_token",
+                value=self.kv_bytes_per_token,
+                unit="B",
+                formula=f"2 × {arch.num_layers} × {heads} × {arch.head_dim} × "
+                f"{num(s.kv_cache_bytes_per_value)}",
+                basis="K and V × layers × KV heads per GPU × head dim × bytes per value",
+            ),
+            Term(
+                name="max_concurrent_sequences",
+                value=max_seqs,
+                unit="sequences",
+                formula=f"max(0, floor(({num(usable, 15)} − {num(weights, 15)} − "
+                f"{num(overhead, 15)}) / ({num(self.kv_bytes_per_token)} × {seq_tokens:,})))",
+                basis=f"(GPU memory × {GPU_MEMORY_UTILIZATION:.0%} vLLM utilization − weights − "
+                f"runtime: {RUNTIME_OVERHEAD_GIB:g} GiB CUDA context and graphs + activations "
+                f"of the {MAX_BATCHED_TOKENS}-token prefill chunk) B / KV bytes of one "
+                "full-length sequence",
+            ),
+            Term(
+                name="decode_step",
+                value=self.step_s(batch),
+                unit="s",
+                formula=self.step_formula(batch),
+                basis=f"at batch {batch}: max(memory roofline: weights + the batch's KV read "
+                f"once at {gpu.name}'s bandwidth × MBU, compute: FLOPs at peak × MFU) + "
+                f"tensor-parallel all-reduces. MBU: {DECODE_MBU.source}",
+            ),
+            Term(
+                name="prefill",
+                value=self.prefill_s(),
+                unit="s",
+                formula=self.prefill_formula(),
+                basis="one prompt: max(FLOPs at peak × MFU, reading the weights once). "
+                f"MFU: {PREFILL_MFU.source}",
+            ),
         )
 
 
 def replica_memory(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> tuple[float, float, int]:
     """(weights bytes per GPU, usable bytes per GPU, max full-length sequences in the KV)."""
-    weights = serving_weight_bytes(arch, setup.quantization) / setup.gpus
+    weights = serving_weight_bytes(arch, setup.quantization) / setup.tensor_parallel
     usable = gpu.memory_gib * GIB * GPU_MEMORY_UTILIZATION
     kv_token = kv_cache_bytes_per_token(
-        arch, gpus=setup.gpus, bytes_per_value=setup.kv_cache_bytes_per_value
+        arch, tensor_parallel=setup.tensor_parallel, bytes_per_value=setup.kv_cache_bytes_per_value
     )
-    budget = usable - weights - _runtime_overhead_bytes(arch, setup.gpus)
+    budget = usable - weights - _runtime_overhead_bytes(arch, setup.tensor_parallel)
     seqs = max(0, math.floor(budget / (kv_token * (setup.input_tokens + setup.output_tokens))))
     return weights, usable, seqs
 
@@ -223,44 +322,13 @@ def estimate_serving(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> Servi
     model = DecodeModel(arch, gpu, s)
     weights, usable, max_seqs = replica_memory(arch, gpu, s)
     seq_tokens = s.input_tokens + s.output_tokens
-    overhead = _runtime_overhead_bytes(arch, s.gpus)
-    kv_batch = s.batch * seq_tokens * model.kv_token
+    overhead = _runtime_overhead_bytes(arch, s.tensor_parallel)
+    kv_batch = s.batch * seq_tokens * model.kv_bytes_per_token
     step, prefill = model.step_s(s.batch), model.prefill_s()
-    terms = (
-        Term(
-            name="weights_per_gpu",
-            value=weights / GIB,
-            unit="GiB",
-            formula=f"{model.weights_stored / GIB:.2f} GiB ({s.quantization}: linear × "
-            f"{bytes_per_param(s.quantization):g} B, rest × 2 B) / {s.gpus} GPUs",
-        ),
-        Term(
-            name="kv_cache_per_token",
-            value=model.kv_token,
-            unit="B",
-            formula=f"2 × {arch.num_layers} layers × {math.ceil(arch.num_key_value_heads / s.gpus)}"
-            f" KV heads/GPU × {arch.head_dim} × {s.kv_cache_bytes_per_value:g} B",
-        ),
-        Term(
-            name="max_concurrent_sequences",
-            value=max_seqs,
-            unit="sequences",
-            formula=f"({usable / GIB:.2f} usable − {weights / GIB:.2f} weights − "
-            f"{overhead / GIB:.2f} runtime) GiB / ({model.kv_token:,.0f} B × {seq_tokens} tokens)",
-        ),
-        Term(name="decode_step", value=step, unit="s", formula=model.step_formula(s.batch)),
-        Term(
-            name="prefill",
-            value=prefill,
-            unit="s",
-            formula=f"{s.input_tokens} tokens × 2 × {active_params(arch):,} FLOP / ({s.gpus} × "
-            f"{gpu.matmul_dense_tflops:g} TFLOPs × MFU {PREFILL_MFU.mid:.2f}). "
-            f"MFU: {PREFILL_MFU.source}",
-        ),
-    )
+    terms = model.terms(s.batch)
     return ServingEstimate(
         weights_gib_per_gpu=weights / GIB,
-        kv_cache_gib=kv_batch * s.gpus / GIB,
+        kv_cache_gib=kv_batch * s.tensor_parallel / GIB,
         kv_cache_gib_per_gpu=kv_batch / GIB,
         usable_gib_per_gpu=usable / GIB,
         fits=weights + overhead + kv_batch <= usable,

@@ -29,14 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import ModelArch
 from catalog.params import total_params
-from planner.estimators.terms import GIB, Term
-from planner.estimators.training_memory_parts import (
-    Measure,
-    matrix_shapes,
-    sharding_terms,
-    state_terms,
-)
-from planner.types import AttentionImpl, Method, Optimizer
+from planner.estimators.terms import GIB, Term, num
+from planner.estimators.training_memory_parts import matrix_shapes, sharding_terms, state_terms
+from planner.estimators.training_setup import LM_HEAD, LORA_TARGETS, Measure, TrainingSetup
+from planner.types import AttentionImpl, Method
 
 __all__ = [
     "LORA_TARGETS",
@@ -64,62 +60,6 @@ CUDA_CONTEXT_GIB = 0.5
 # Assumed, not measured: caching-allocator fragmentation (reserved − allocated), 5 % of the
 # estimate. PyTorch documents the gap ("CUDA semantics: memory management") but gives no figure.
 ALLOCATOR_OVERHEAD = 0.05
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-LM_HEAD = "lm_head"  # LoRA on the output head: one matrix, not one per layer
-
-
-class TrainingSetup(BaseModel):
-    """What is trained, how, and on how many GPUs; defaults are tailor's own recipe."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    method: Method = Field(description="full, lora or qlora.")
-    seq_len_tokens: int = Field(gt=0, description="Tokens per training sequence.")
-    micro_batch: int = Field(default=1, gt=0, description="Sequences per GPU per step.")
-    lora_rank: int = Field(default=16, gt=0, description="LoRA rank r (lora / qlora).")
-    lora_targets: tuple[str, ...] = Field(
-        default=LORA_TARGETS, description="Adapted matrices (LORA_TARGETS names, or lm_head)."
-    )
-    lora_dropout: bool = Field(default=True, description="LoRA dropout > 0 (keeps input copies).")
-    gradient_checkpointing: bool = Field(default=True, description="Recompute layer activations.")
-    optimizer: Optimizer = Field(default=Optimizer.ADAMW, description="Optimizer state format.")
-    attention: AttentionImpl = Field(default=AttentionImpl.FLASH, description="Attention kernel.")
-    gpus: int = Field(default=1, gt=0, description="GPUs the run is sharded over (FSDP).")
-    master_weights: bool = Field(
-        default=True,
-        description="Trainable weights have an fp32 copy (full: fp32 master weights; LoRA: fp32 "
-        "adapters). False: pure bf16 training (torchtune dtype=bf16, litgpt bf16-true) — "
-        "trainable weights, grads and torch optimizer state all in bf16.",
-    )
-    optimizer_in_backward: bool = Field(
-        default=False,
-        description="Each gradient is applied and freed in the backward pass (torchtune "
-        "optimizer_in_bwd): no persistent gradient buffer.",
-    )
-    paged_optimizer: bool = Field(
-        default=False,
-        description="Optimizer state in CUDA unified memory (bitsandbytes paged optimizers; "
-        "implied by paged_adamw_8bit): outside PyTorch's allocator, evictable to host.",
-    )
-    cpu_offload: bool = Field(
-        default=False,
-        description="FSDP CPU offload: sharded weights, grads and optimizer state live on CPU.",
-    )
-    loss_fp32: bool = Field(
-        default=True, description="Logits upcast to fp32 for the loss (False: bf16 loss)."
-    )
-    loss_chunks: int = Field(
-        default=1, gt=0, description="The fp32 upcast is made one chunk of tokens at a time."
-    )
-    fused_loss: bool = Field(
-        default=False,
-        description="Loss kernel recomputes the softmax in backward (torch.compile'd or fused "
-        "cross-entropy): no log-probabilities are saved.",
-    )
-    nf4_double_quant: bool = Field(
-        default=True, description="QLoRA block constants are themselves quantized (8-bit)."
-    )
-    measure: Measure = Field(default=Measure.DEVICE, description="Which peak is estimated.")
 
 
 class TrainingMemory(BaseModel):
@@ -150,7 +90,7 @@ def lora_adapter_params(arch: ModelArch, rank: int, targets: tuple[str, ...]) ->
 
 
 def activation_bytes_per_token_per_layer(
-    arch: ModelArch, *, seq_len: int, attention: AttentionImpl, lora_dropout_targets: int = 0
+    arch: ModelArch, *, seq_len_tokens: int, attention: AttentionImpl, lora_dropout_targets: int = 0
 ) -> float:
     """Bytes autograd keeps per token for one decoder layer (no checkpointing).
 
@@ -168,7 +108,7 @@ def activation_bytes_per_token_per_layer(
     elements = 4 * h + 2 * q + 2 * kv + 4 * width + lora_dropout_targets * h
     scores = 0.0
     if attention is AttentionImpl.EAGER:
-        scores = arch.num_attention_heads * seq_len * 6.0
+        scores = arch.num_attention_heads * seq_len_tokens * 6.0
     return elements * ACTIVATION_BYTES + scores
 
 
@@ -208,8 +148,9 @@ def trainable_params(arch: ModelArch, setup: TrainingSetup) -> int:
     return lora_adapter_params(arch, setup.lora_rank, setup.lora_targets)
 
 
-def _gib_term(name: str, value_bytes: float, formula: str) -> Term:
-    return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=formula)
+def _gib_term(name: str, value_bytes: float, formula: str, basis: str) -> Term:
+    expression = "0" if value_bytes == 0 else f"{formula} / GiB"
+    return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=expression, basis=basis)
 
 
 def _activation_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
@@ -217,7 +158,10 @@ def _activation_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
     adapted = [t for t in setup.lora_targets if t != LM_HEAD]
     dropout = len(adapted) if setup.method is not Method.FULL and setup.lora_dropout else 0
     per_layer = activation_bytes_per_token_per_layer(
-        arch, seq_len=setup.seq_len_tokens, attention=setup.attention, lora_dropout_targets=dropout
+        arch,
+        seq_len_tokens=setup.seq_len_tokens,
+        attention=setup.attention,
+        lora_dropout_targets=dropout,
     )
     logits = logits_bytes(
         arch,
@@ -227,28 +171,40 @@ def _activation_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
         fused_loss=setup.fused_loss,
     )
     per_logit = logits / (tokens * arch.vocab_size)
-    logits_formula = f"{tokens:,} tokens × {arch.vocab_size:,} vocab × {per_logit:g} B"
+    logits_formula = f"{tokens:,} × {arch.vocab_size:,} × {num(per_logit)}"
+    logits_basis = (
+        f"micro-batch tokens × vocab × {num(per_logit)} B per logit (bf16 output, fp32 "
+        "upcast and log-softmax as the loss keeps them)"
+    )
     if not setup.gradient_checkpointing:
         kept = tokens * per_layer * arch.num_layers
-        formula = f"{tokens:,} tokens × {per_layer:,.0f} B × {arch.num_layers} layers"
         return [
-            _gib_term("activations", kept, formula),
-            _gib_term("logits", logits, logits_formula),
+            _gib_term(
+                "activations",
+                kept,
+                f"{tokens:,} × {num(per_layer, 9)} × {arch.num_layers}",
+                "micro-batch tokens × bytes kept per token per layer (Korthikanti et al. "
+                "2022, §4) × layers",
+            ),
+            _gib_term("logits", logits, logits_formula, logits_basis),
         ]
     checkpoints = tokens * arch.hidden_size * ACTIVATION_BYTES * arch.num_layers
     recomputed = tokens * per_layer
-    formula = (
-        f"{tokens:,} tokens × ({arch.num_layers} layers × {arch.hidden_size} × 2 B "
-        f"checkpoints + {per_layer:,.0f} B one recomputed layer)"
-    )
     excess = max(0.0, logits - recomputed)
     return [
-        _gib_term("activations", checkpoints + recomputed, formula),
+        _gib_term(
+            "activations",
+            checkpoints + recomputed,
+            f"{tokens:,} × ({arch.num_layers} × {arch.hidden_size} × 2 + {num(per_layer, 9)})",
+            "micro-batch tokens × (each layer's bf16 input kept as a checkpoint + one layer's "
+            "activations while it is recomputed)",
+        ),
         _gib_term(
             "logits",
             excess,
-            f"max(0, {logits_formula} − {recomputed / GIB:.2f} GiB recomputed layer): freed by "
-            "the loss's backward before the first layer is recomputed",
+            f"max(0, {logits_formula} − {tokens:,} × {num(per_layer, 9)})",
+            f"{logits_basis}, less the recomputed layer: the loss's backward frees the logits "
+            "before the first layer is recomputed",
         ),
     ]
 
@@ -257,19 +213,32 @@ def _overhead_terms(setup: TrainingSetup, dynamic_gib: float) -> list[Term]:
     counts_reserve = setup.measure is not Measure.ALLOCATED
     overhead = dynamic_gib * ALLOCATOR_OVERHEAD if counts_reserve else 0.0
     context = CUDA_CONTEXT_GIB if setup.measure is Measure.DEVICE else 0.0
-    reserve_formula = (
-        f"{ALLOCATOR_OVERHEAD:.0%} of {dynamic_gib:.2f} GiB (fragmentation)"
+    reserve_basis = (
+        f"{ALLOCATOR_OVERHEAD:.0%} of the terms above: the caching allocator's fragmentation "
+        "(assumption)"
         if counts_reserve
         else "0: max_memory_allocated counts live tensors only"
     )
-    context_formula = (
-        "CUDA context and library workspaces (constant)"
+    context_basis = (
+        "CUDA context and library workspaces, outside PyTorch's allocator (assumption)"
         if setup.measure is Measure.DEVICE
         else f"0: outside PyTorch's allocator, not in torch.cuda {setup.measure} counters"
     )
     return [
-        Term(name="allocator_overhead", value=overhead, unit="GiB", formula=reserve_formula),
-        Term(name="cuda_context", value=context, unit="GiB", formula=context_formula),
+        Term(
+            name="allocator_overhead",
+            value=overhead,
+            unit="GiB",
+            formula=f"{num(ALLOCATOR_OVERHEAD)} × {num(dynamic_gib)}" if overhead else "0",
+            basis=reserve_basis,
+        ),
+        Term(
+            name="cuda_context",
+            value=context,
+            unit="GiB",
+            formula=num(context),
+            basis=context_basis,
+        ),
     ]
 
 

@@ -14,19 +14,13 @@ weights, gradients, fp32 master copy and optimizer state; where they live depend
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING
-
 from catalog import ModelArch
 from catalog.params import embedding_params, expert_params, total_params
-from planner.estimators.terms import GIB, Term
+from planner.estimators.terms import GIB, Term, num
+from planner.estimators.training_setup import Measure, TrainingSetup
 from planner.types import Method, Optimizer, bytes_per_param
 
-if TYPE_CHECKING:
-    from planner.estimators.training_memory import TrainingSetup
-
 __all__ = [
-    "Measure",
     "largest_matrix_params",
     "matrix_shapes",
     "nf4_bytes_per_param",
@@ -43,14 +37,6 @@ EIGHT_BIT_STATE_BYTES = 2.0
 # QLoRA §3 (Dettmers et al. 2023): 4-bit codes plus one fp32 absmax per 64-weight block
 # = 0.5 + 4/64 B ("32/64 = 0.5 bits per parameter" of constants) without double quantization.
 NF4_BLOCK_WEIGHTS = 64
-
-
-class Measure(StrEnum):
-    """Which peak a number is: what the device holds, or one of PyTorch's allocator counters."""
-
-    DEVICE = "device"  # nvidia-smi: CUDA context + all the caching allocator reserved
-    RESERVED = "reserved"  # torch.cuda.max_memory_reserved(): allocator segments, no context
-    ALLOCATED = "allocated"  # torch.cuda.max_memory_allocated(): live tensors only
 
 
 def matrix_shapes(arch: ModelArch) -> dict[str, tuple[int, int, int]]:
@@ -113,77 +99,97 @@ def _is_paged(setup: TrainingSetup) -> bool:
     return setup.paged_optimizer or setup.optimizer is Optimizer.PAGED_ADAMW_8BIT
 
 
-def _gib(name: str, value_bytes: float, formula: str) -> Term:
-    return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=formula)
+def _gib(name: str, value_bytes: float, formula: str, basis: str) -> Term:
+    """A GiB term; ``formula`` is the arithmetic in bytes (0 when nothing is held)."""
+    expression = "0" if value_bytes == 0 else f"{formula} / GiB"
+    return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=expression, basis=basis)
+
+
+def _per_gpu(g: int) -> tuple[str, str]:
+    """The formula's divisor and the basis's words for sharding over ``g`` GPUs."""
+    return (f" / {g}", f"; sharded over {g} GPUs (FSDP)") if g > 1 else ("", "")
 
 
 def _weights_term(arch: ModelArch, setup: TrainingSetup) -> Term:
     n, g = total_params(arch), setup.gpus
-    shard = f" / {g} GPUs (FSDP)" if g > 1 else ""
+    shard, sharded = _per_gpu(g)
     if setup.method is Method.QLORA:
         linear, nf4 = linear_params(arch), nf4_bytes_per_param(double_quant=setup.nf4_double_quant)
         value = (linear * nf4 + (n - linear) * BF16_BYTES) / g
-        formula = f"{linear:,} linear × {nf4:.4f} B (nf4) + {n - linear:,} other × 2 B{shard}"
+        formula = f"({linear:,} × {num(nf4)} + {n - linear:,} × 2){shard}"
+        basis = f"linear weights in nf4 ({num(nf4)} B each, scales included), the rest bf16"
     else:
-        value, formula = n * BF16_BYTES / g, f"{n:,} params × 2 B (bf16){shard}"
+        value, formula = n * BF16_BYTES / g, f"{n:,} × 2{shard}"
+        basis = f"{n:,} parameters × 2 B (bf16)"
     if setup.cpu_offload:
-        return _gib("weights", 0.0, f"0 on GPU: {formula} kept on CPU (FSDP CPU offload)")
-    return _gib("weights", value, formula)
+        return _gib("weights", 0.0, "", f"0 on GPU: {basis} kept on CPU (FSDP CPU offload)")
+    return _gib("weights", value, formula, basis + sharded)
 
 
 def _gradients_term(arch: ModelArch, setup: TrainingSetup) -> Term:
     n, g = total_params(arch), setup.gpus
     if setup.cpu_offload:
-        return _gib("gradients", 0.0, "0 on GPU: sharded gradients offloaded to CPU")
+        return _gib("gradients", 0.0, "", "0 on GPU: sharded gradients offloaded to CPU")
+    shard, sharded = _per_gpu(g)
     if setup.optimizer_in_backward:
         largest = largest_matrix_params(arch, with_embeddings=True)
         return _gib(
             "gradients",
             largest * BF16_BYTES / g,
-            f"largest tensor {largest:,} params × 2 B: optimizer in backward frees each grad",
+            f"{largest:,} × 2{shard}",
+            "largest tensor × 2 B (bf16): the optimizer in backward frees each gradient",
         )
-    shard = f" / {g} GPUs (FSDP)" if g > 1 else ""
-    return _gib("gradients", n * BF16_BYTES / g, f"{n:,} params × 2 B (bf16){shard}")
+    return _gib("gradients", n * BF16_BYTES / g, f"{n:,} × 2{shard}", "params × 2 B" + sharded)
 
 
-def _optimizer_bytes(setup: TrainingSetup, count: int, param_bytes: float) -> tuple[float, str]:
-    """Optimizer state bytes on the GPU (as counted by ``setup.measure``) and the formula."""
+def _optimizer_bytes(
+    setup: TrainingSetup, count: int, param_bytes: float
+) -> tuple[float, str, str]:
+    """Optimizer state bytes on the GPU (as counted by ``setup.measure``), formula, basis."""
     per = optimizer_bytes_per_param(
         setup.optimizer, param_bytes=param_bytes, paged=_is_paged(setup)
     )
-    formula = f"{count:,} params × {per:g} B {setup.optimizer}"
+    shard, sharded = _per_gpu(setup.gpus)
+    basis = f"{setup.optimizer}: {num(per)} B of state per trainable parameter"
     if setup.cpu_offload:
-        return 0.0, f"0 on GPU: {formula} on CPU (FSDP CPU offload)"
+        return 0.0, "", f"0 on GPU: {basis}, on CPU (FSDP CPU offload)"
     if _is_paged(setup) and setup.measure is not Measure.DEVICE:
-        return 0.0, f"0: {formula} paged (CUDA managed memory, not in torch.cuda counters)"
-    return count * per / setup.gpus, formula
+        return 0.0, "", f"0: {basis}, paged (CUDA managed memory, not in torch.cuda counters)"
+    return count * per / setup.gpus, f"{count:,} × {num(per)}{shard}", basis + sharded
 
 
 def _full_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
     n, g = total_params(arch), setup.gpus
+    shard, sharded = _per_gpu(g)
     master = n * FP32_BYTES / g if setup.master_weights and not setup.cpu_offload else 0.0
-    master_formula = (
-        f"{n:,} params × 4 B (fp32)" if setup.master_weights else "0: pure bf16, no fp32 copy"
+    master_basis = (
+        "params × 4 B (fp32 master copy)" + sharded
+        if setup.master_weights
+        else "0: pure bf16, no fp32 copy"
     )
     param_bytes = FP32_BYTES if setup.master_weights else BF16_BYTES
-    optimizer, optimizer_formula = _optimizer_bytes(setup, n, param_bytes)
+    optimizer, optimizer_formula, optimizer_basis = _optimizer_bytes(setup, n, param_bytes)
     return [
         _gradients_term(arch, setup),
-        _gib("master_weights", master, master_formula),
-        _gib("optimizer", optimizer, optimizer_formula),
+        _gib("master_weights", master, f"{n:,} × 4{shard}", master_basis),
+        _gib("optimizer", optimizer, optimizer_formula, optimizer_basis),
     ]
 
 
 def _adapter_term(setup: TrainingSetup, trainable: int) -> Term:
     param_bytes = FP32_BYTES if setup.master_weights else BF16_BYTES
-    optimizer, optimizer_formula = _optimizer_bytes(setup, trainable, param_bytes)
+    optimizer, optimizer_formula, optimizer_basis = _optimizer_bytes(setup, trainable, param_bytes)
     weights_grads = 0.0 if setup.cpu_offload else trainable * 2 * param_bytes / setup.gpus
-    where = " (on CPU: FSDP CPU offload)" if setup.cpu_offload else ""
+    shard, _ = _per_gpu(setup.gpus)
+    parts = [f"{trainable:,} × 2 × {num(param_bytes)}{shard}"] if weights_grads else []
+    parts += [optimizer_formula] if optimizer else []
+    where = " on CPU (FSDP CPU offload)" if setup.cpu_offload else ""
     return _gib(
         "adapter+grads+optimizer",
         weights_grads + optimizer,
-        f"{trainable:,} adapter params × ({param_bytes:g} weight + {param_bytes:g} grad) B"
-        f"{where} + {optimizer_formula}",
+        f"({' + '.join(parts)})" if parts else "",
+        f"adapter params × ({num(param_bytes)} B weight + {num(param_bytes)} B grad){where}; "
+        + optimizer_basis,
     )
 
 
@@ -195,29 +201,31 @@ def state_terms(arch: ModelArch, setup: TrainingSetup, trainable: int) -> list[T
     return [*terms, _adapter_term(setup, trainable)]
 
 
-def _gathered_layer_bytes(arch: ModelArch, setup: TrainingSetup) -> tuple[float, str]:
-    """Bytes of one decoder layer as FSDP all-gathers it (its storage format)."""
+def _gathered_layer_bytes(arch: ModelArch, setup: TrainingSetup) -> tuple[float, str, str]:
+    """Bytes of one decoder layer as FSDP all-gathers it (its storage format), formula, basis."""
     layer = (total_params(arch) - embedding_params(arch)) / arch.num_layers
     if arch.is_moe:  # experts are gathered with their layer
         layer = max(layer, expert_params(arch))
     if setup.method is not Method.QLORA:
-        return layer * BF16_BYTES, f"{layer:,.0f} params × 2 B"
+        return layer * BF16_BYTES, f"{num(layer, 9)} × 2", "a layer's params × 2 B (bf16)"
     linear = linear_params(arch) / arch.num_layers
     nf4 = nf4_bytes_per_param(double_quant=setup.nf4_double_quant)
     value = linear * nf4 + (layer - linear) * BF16_BYTES
-    return value, f"({linear:,.0f} × {nf4:.4f} B nf4 + {layer - linear:,.0f} × 2 B)"
+    formula = f"({num(linear, 9)} × {num(nf4)} + {num(layer - linear, 9)} × 2)"
+    return value, formula, "a layer's linear weights in nf4, the rest bf16"
 
 
 def sharding_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
     """FSDP's all-gathered layers and QLoRA's dequantized matrix (transient copies)."""
     terms = []
     if setup.gpus > 1:
-        layer_bytes, formula = _gathered_layer_bytes(arch, setup)
+        layer_bytes, formula, basis = _gathered_layer_bytes(arch, setup)
         terms.append(
             _gib(
                 "fsdp_gathered_layers",
                 2 * layer_bytes,
-                f"2 layers × {formula} (all-gathered + prefetched)",
+                f"2 × {formula}",
+                f"2 layers (all-gathered + prefetched): {basis}",
             )
         )
     if setup.gpus > 1 and setup.method is Method.FULL:
@@ -226,7 +234,8 @@ def sharding_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
             _gib(
                 "fsdp_unsharded_grads",
                 layer_bytes,
-                f"1 layer × {formula}: a layer's gradient before its reduce-scatter",
+                formula,
+                f"1 layer's gradient before its reduce-scatter: {basis}",
             )
         )
     if setup.method is Method.QLORA:
@@ -235,7 +244,8 @@ def sharding_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
             _gib(
                 "dequantized_weight",
                 largest * BF16_BYTES,
-                f"{largest:,} params × 2 B: the 4-bit matrix being multiplied, dequantized",
+                f"{largest:,} × 2",
+                "largest linear matrix × 2 B: the 4-bit matrix being multiplied, dequantized",
             )
         )
     return terms

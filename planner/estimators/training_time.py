@@ -5,11 +5,12 @@ There is no default runtime: time always comes from tokens = examples × tokens/
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from dataclasses import dataclass
+from functools import cached_property
 
 from catalog import GpuSku, ModelArch, active_params
-from planner.estimators.efficiency import training_mfu
-from planner.estimators.terms import Term
+from planner.estimators.efficiency import Efficiency, training_mfu
+from planner.estimators.terms import Term, num
 from planner.types import Method
 
 __all__ = [
@@ -21,22 +22,106 @@ __all__ = [
 ]
 
 
-class TrainingTime(BaseModel):
-    """Throughput and wall-clock of a training run, low–high from the MFU range."""
+@dataclass(frozen=True)
+class TrainingTime:
+    """Throughput and wall-clock of a training run, low–high from the MFU range (numbers only;
+    ``terms()`` explains them)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    tokens: int = Field(description="Training tokens processed (all epochs).")
-    flops_per_token: float = Field(description="FLOPs per training token.")
-    tokens_per_s: float = Field(description="Cluster tokens/s at the mid MFU.")
-    hours_low: float = Field(description="Wall-clock hours at the high MFU.")
-    hours_high: float = Field(description="Wall-clock hours at the low MFU.")
-    terms: tuple[Term, ...] = Field(description="Each number with its formula.")
+    tokens: int
+    """Training tokens processed (all epochs)."""
+    flops_per_token: float
+    """FLOPs per training token."""
+    gpus: int
+    """GPUs the run uses (all nodes)."""
+    gpu: GpuSku
+    """The GPU type."""
+    mfu: Efficiency
+    """Model FLOPs utilization range used."""
+    startup_hours: float
+    """Billed hours before the first step (provisioning, setup, weights download)."""
+    active_params: int
+    """N: parameters a token passes through."""
+    trainable_params: int
+    """P: parameters that receive gradients."""
+    method: Method
+    """full, lora or qlora."""
+    gradient_checkpointing: bool
+    """Activations recomputed in backward."""
+    attention_flops: float
+    """A: forward attention-score FLOPs per token (see attention_flops_per_token)."""
 
     @property
+    def peak_flops_per_s(self) -> float:
+        """Dense peak of all the GPUs, FLOP/s."""
+        return self.gpus * self.gpu.matmul_dense_tflops * 1e12
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Cluster tokens/s at the mid MFU."""
+        return self.peak_flops_per_s * self.mfu.mid / self.flops_per_token
+
+    def _compute_hours(self, mfu: float) -> float:
+        return self.tokens * self.flops_per_token / (self.peak_flops_per_s * mfu) / 3600
+
+    @cached_property
+    def hours_low(self) -> float:
+        """Billed hours at the high MFU, start-up included."""
+        return self._compute_hours(self.mfu.high) + self.startup_hours
+
+    @cached_property
+    def hours_high(self) -> float:
+        """Billed hours at the low MFU, start-up included."""
+        return self._compute_hours(self.mfu.low) + self.startup_hours
+
+    @cached_property
     def hours(self) -> float:
-        """Mid estimate of wall-clock hours."""
+        """Mid estimate of billed hours."""
         return (self.hours_low + self.hours_high) / 2
+
+    def terms(self) -> tuple[Term, ...]:
+        """flops_per_token, tokens_per_s and hours, each with its formula and basis."""
+        n, p, per, a = (
+            self.active_params,
+            self.trainable_params,
+            self.flops_per_token,
+            self.attention_flops,
+        )
+        full, gc = self.method is Method.FULL, self.gradient_checkpointing
+        shape = "6N + 3A" if full else "4N + 6P + 3A"
+        recompute = " + 2N + A (recomputed forward)" if gc else ""
+        rate = f"{self.gpus} × {num(self.gpu.matmul_dense_tflops)}e12"
+        compute = f"{self.tokens:,} × {num(per, 9)} / ({rate} × {{mfu}}) / 3600"
+        return (
+            Term(
+                name="flops_per_token",
+                value=per,
+                unit="FLOP",
+                formula=f"{'6' if full else '4'} × {n:,}"
+                + ("" if full else f" + 6 × {p:,}")
+                + f" + 3 × {num(a, 9)}"
+                + (f" + 2 × {n:,} + {num(a, 9)}" if gc else ""),
+                basis=f"{shape}{recompute}; N = active parameters, P = trainable parameters, "
+                "A = forward attention-score FLOPs per token (causal: seq/2 keys)",
+            ),
+            Term(
+                name="tokens_per_s",
+                value=self.tokens_per_s,
+                unit="tokens/s",
+                formula=f"{rate} × {num(self.mfu.mid)} / {num(per, 9)}",
+                basis=f"GPUs × dense peak FLOP/s ({self.gpu.name}) × mid MFU / FLOPs per "
+                f"token. MFU: {self.mfu.source}",
+            ),
+            Term(
+                name="hours",
+                value=self.hours,
+                unit="h",
+                formula=f"({compute.format(mfu=num(self.mfu.high))} + "
+                f"{compute.format(mfu=num(self.mfu.low))}) / 2 + {num(self.startup_hours)}",
+                basis=f"tokens × FLOPs per token / (GPUs × peak × MFU), mid of MFU "
+                f"{num(self.mfu.low)}–{num(self.mfu.high)} "
+                f"({self.hours_low:.2f}–{self.hours_high:.2f} h), + start-up hours",
+            ),
+        )
 
 
 def training_tokens(examples: int, tokens_per_example: int, epochs: float) -> int:
@@ -44,20 +129,20 @@ def training_tokens(examples: int, tokens_per_example: int, epochs: float) -> in
     return round(examples * tokens_per_example * epochs)
 
 
-def attention_flops_per_token(arch: ModelArch, seq_len: int) -> float:
+def attention_flops_per_token(arch: ModelArch, seq_len_tokens: int) -> float:
     """Forward attention-score FLOPs per token: 2 matmuls × 2 FLOPs × layers × q_dim × seq/2.
 
     Causal attention sees seq/2 keys on average.
     """
     q_dim = arch.num_attention_heads * arch.head_dim
-    return 4 * arch.num_layers * q_dim * seq_len / 2
+    return 4 * arch.num_layers * q_dim * seq_len_tokens / 2
 
 
 def training_flops_per_token(
     arch: ModelArch,
     method: Method,
     *,
-    seq_len: int,
+    seq_len_tokens: int,
     trainable_params: int,
     gradient_checkpointing: bool,
 ) -> float:
@@ -70,7 +155,7 @@ def training_flops_per_token(
     N = active parameters (MoE: routed experts only).
     """
     n = active_params(arch)
-    attention = attention_flops_per_token(arch, seq_len)
+    attention = attention_flops_per_token(arch, seq_len_tokens)
     if method is Method.FULL:
         flops = 6 * n + 3 * attention
     else:
@@ -87,52 +172,29 @@ def estimate_training_time(
     method: Method,
     *,
     tokens: int,
-    seq_len: int,
+    seq_len_tokens: int,
     trainable_params: int,
     gradient_checkpointing: bool,
+    startup_hours: float = 0.0,
 ) -> TrainingTime:
-    """Hours = tokens × FLOPs/token / (GPUs × peak dense TFLOPs × MFU)."""
+    """Hours = tokens × FLOPs/token / (GPUs × peak dense TFLOPs × MFU) + start-up hours."""
     per_token = training_flops_per_token(
         arch,
         method,
-        seq_len=seq_len,
+        seq_len_tokens=seq_len_tokens,
         trainable_params=trainable_params,
         gradient_checkpointing=gradient_checkpointing,
-    )
-    mfu = training_mfu(method)
-    peak = gpu.matmul_dense_tflops * 1e12 * gpus
-    tokens_per_s = peak * mfu.mid / per_token
-    hours = [tokens * per_token / (peak * u) / 3600 for u in (mfu.high, mfu.low)]
-    terms = (
-        Term(
-            name="flops_per_token",
-            value=per_token,
-            unit="FLOP",
-            formula=f"{'6N' if method is Method.FULL else '4N + 6P'}"
-            f"{' + 2N recompute' if gradient_checkpointing else ''} + attention, "
-            f"N = {active_params(arch):,}, P = {trainable_params:,}",
-        ),
-        Term(
-            name="tokens_per_s",
-            value=tokens_per_s,
-            unit="tokens/s",
-            formula=f"{gpus} × {gpu.matmul_dense_tflops:g} TFLOPs ({gpu.name} dense) × MFU "
-            f"{mfu.mid:.2f} / {per_token:.3g} FLOP. MFU: {mfu.source}",
-        ),
-        Term(
-            name="hours",
-            value=(hours[0] + hours[1]) / 2,
-            unit="h",
-            formula=f"{tokens:,} tokens × {per_token:.3g} FLOP / ({gpus} × "
-            f"{gpu.matmul_dense_tflops:g} TFLOPs × MFU {mfu.low:.2f}–{mfu.high:.2f}) = "
-            f"{hours[0]:.2f}–{hours[1]:.2f} h",
-        ),
     )
     return TrainingTime(
         tokens=tokens,
         flops_per_token=per_token,
-        tokens_per_s=tokens_per_s,
-        hours_low=hours[0],
-        hours_high=hours[1],
-        terms=terms,
+        gpus=gpus,
+        gpu=gpu,
+        mfu=training_mfu(method),
+        startup_hours=startup_hours,
+        active_params=active_params(arch),
+        trainable_params=trainable_params,
+        method=method,
+        gradient_checkpointing=gradient_checkpointing,
+        attention_flops=attention_flops_per_token(arch, seq_len_tokens),
     )

@@ -42,8 +42,8 @@ def test_kv_cache_per_token_llama_2_7b() -> None:
 
 def test_kv_heads_split_across_tensor_parallel_and_replicate_below_one() -> None:
     arch = CATALOG.model("llama-3.1-70b")  # 8 KV heads
-    assert kv_cache_bytes_per_token(arch, gpus=4) == kv_cache_bytes_per_token(arch) / 4
-    assert kv_cache_bytes_per_token(arch, gpus=16) == kv_cache_bytes_per_token(arch) / 8
+    assert kv_cache_bytes_per_token(arch, tensor_parallel=4) == kv_cache_bytes_per_token(arch) / 4
+    assert kv_cache_bytes_per_token(arch, tensor_parallel=16) == kv_cache_bytes_per_token(arch) / 8
 
 
 def test_full_finetune_states_are_16_bytes_per_param() -> None:
@@ -112,10 +112,10 @@ def test_training_flops_are_6n_for_full_and_4n_for_lora() -> None:
     # a seq-proportional term, small at seq_len 1.
     n = total_params(LLAMA_8B)
     full = training_flops_per_token(
-        LLAMA_8B, Method.FULL, seq_len=1, trainable_params=n, gradient_checkpointing=False
+        LLAMA_8B, Method.FULL, seq_len_tokens=1, trainable_params=n, gradient_checkpointing=False
     )
     lora = training_flops_per_token(
-        LLAMA_8B, Method.LORA, seq_len=1, trainable_params=0, gradient_checkpointing=False
+        LLAMA_8B, Method.LORA, seq_len_tokens=1, trainable_params=0, gradient_checkpointing=False
     )
     assert full == pytest.approx(6 * n, rel=1e-4)
     assert lora == pytest.approx(4 * n, rel=1e-4)
@@ -131,7 +131,7 @@ def test_training_hours_scale_with_tokens_and_gpus() -> None:
             gpus,
             Method.LORA,
             tokens=tokens,
-            seq_len=2048,
+            seq_len_tokens=2048,
             trainable_params=41_943_040,
             gradient_checkpointing=True,
         ).hours
@@ -177,7 +177,7 @@ def test_70b_bf16_does_not_fit_one_h100_but_fits_four() -> None:
         quantization=Quantization.BF16, batch=8, input_tokens=1000, output_tokens=500
     )
     assert not estimate_serving(arch, h100, setup).fits
-    four = estimate_serving(arch, h100, setup.model_copy(update={"gpus": 4}))
+    four = estimate_serving(arch, h100, setup.model_copy(update={"tensor_parallel": 4}))
     assert four.fits and four.weights_gib_per_gpu == pytest.approx(131.4 / 4, abs=0.2)
 
 
@@ -261,7 +261,7 @@ def test_checkpointed_peak_holds_logits_or_recomputed_layer_not_both() -> None:
         return estimate_training_memory(LLAMA2_7B, setup).peak_gib_per_gpu
 
     layer = 4096 * activation_bytes_per_token_per_layer(
-        LLAMA2_7B, seq_len=2048, attention=AttentionImpl.FLASH, lora_dropout_targets=7
+        LLAMA2_7B, seq_len_tokens=2048, attention=AttentionImpl.FLASH, lora_dropout_targets=7
     )
     bf16_loss = (
         4096 * 32_000 * logits_bytes_per_element(loss_fp32=False, loss_chunks=1, fused_loss=False)

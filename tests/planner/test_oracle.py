@@ -103,7 +103,11 @@ def _training_cost(goal, catalog, arch, method):
                 arch, TrainingSetup(method=method, seq_len_tokens=seq, lora_rank=max(rank, 1))
             ).trainable_params
             per_token = training_flops_per_token(
-                arch, method, seq_len=seq, trainable_params=trainable, gradient_checkpointing=True
+                arch,
+                method,
+                seq_len_tokens=seq,
+                trainable_params=trainable,
+                gradient_checkpointing=True,
             )
             seconds = (
                 goal.data.training_tokens * per_token / (gpus * sku.matmul_dense_tflops * 1e12)
@@ -124,7 +128,7 @@ def operating(arch, sku, tp, quant, traffic, latency) -> tuple[int, float, float
     a target (memoized: offers share GPU shapes)."""
     setup = ServingSetup(
         quantization=quant,
-        gpus=tp,
+        tensor_parallel=tp,
         batch=1,
         input_tokens=traffic.avg_input_tokens,
         output_tokens=traffic.avg_output_tokens,

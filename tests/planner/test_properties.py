@@ -35,8 +35,8 @@ from catalog.params import active_params, embedding_params
 from planner.errors import GoalSpecError, InfeasibleGoalError
 from planner.plan import OfferChoice, Plan
 from planner.rank import plan_goal
-from planner.spec import SECONDS_PER_MONTH, GoalSpec, Objective, SpotPolicy, load_goal, parse_goal
-from planner.types import Method
+from planner.spec import GoalSpec, Objective, SpotPolicy, load_goal, parse_goal
+from planner.types import SECONDS_PER_MONTH, Method
 from tests.conftest import REPO_ROOT
 from tui.cli import cli
 
@@ -192,7 +192,7 @@ def check_limits(goal: GoalSpec, plan: Plan, where: str) -> None:
     if budget.monthly_usd is not None:
         assert plan.monthly_usd <= budget.monthly_usd, where
     if budget.training_usd is not None:
-        assert plan.training_usd <= budget.training_usd, where
+        assert plan.one_time_usd <= budget.training_usd, where
     if latency.p95_time_to_first_token_ms is not None:
         assert plan.p95_ttft_s * 1000 <= latency.p95_time_to_first_token_ms, where
     if latency.min_output_tokens_per_s is not None:
@@ -211,11 +211,11 @@ def check_plan(goal: GoalSpec, plan: Plan) -> None:
         assert plan.model.lower() in {c.lower() for c in goal.models.candidates}, where
     if plan.training is not None and goal.models.methods:
         assert plan.training.method in goal.models.methods, where
-    for name in ("training_usd", "monthly_usd", "first_year_usd", "p95_ttft_s"):
+    for name in ("one_time_usd", "monthly_usd", "first_year_usd", "p95_ttft_s"):
         value = getattr(plan, name)
         assert math.isfinite(value) and value >= 0, f"{where}: {name} = {value}"
     assert plan.output_tokens_per_s > 0, where
-    expected = plan.training_usd + 12 * plan.monthly_usd
+    expected = plan.one_time_usd + 12 * plan.monthly_usd
     assert plan.first_year_usd == pytest.approx(expected, rel=1e-9), where
 
 

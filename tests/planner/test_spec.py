@@ -225,7 +225,7 @@ def test_training_size_comes_from_examples_and_epochs() -> None:
     assert goal.data.validation_examples == 500
     assert goal.data.training_examples == 4500
     assert goal.data.training_tokens == 4500 * 600 * 3
-    assert goal.traffic.average_requests_per_s == pytest.approx(1_000_000 / (30 * 86_400))
+    assert goal.traffic.average_requests_per_s == pytest.approx(1_000_000 / (730 * 3600))
 
 
 def test_goals_are_frozen() -> None:
@@ -310,7 +310,7 @@ BAD_FIELDS = [
         "traffic.peak_requests_per_s",
         0.1,
         "traffic.peak_requests_per_s",
-        "0.386",
+        "0.381",
     ),
     ("RAG without documents", "task.needs_fresh_knowledge", True, "task.knowledge_base_tokens", ""),
     ("custom without examples", "data.train_examples", 0, "data.train_examples", "needs_custom"),
@@ -334,10 +334,11 @@ def test_bad_field_names_its_path_and_a_fix(
 
 
 def test_peak_below_average_is_an_error_but_below_monthly_total_is_not() -> None:
-    # 5 requests/s at peak could serve ~13M requests a month; 1M is fine (average 0.386/s).
+    # 5 requests/s at peak could serve ~13M requests a month; 1M is fine (average 0.381/s over
+    # tailor's 730-hour month).
     parse_goal(_readme_dict())
     error = _goal_error(_set(_readme_dict(), "traffic.peak_requests_per_s", 0.38))
-    assert "0.386" in str(error) and "259,200" not in str(error)
+    assert "0.381" in str(error) and "259,200" not in str(error)
 
 
 def test_knowledge_base_without_fresh_knowledge_is_fine() -> None:
@@ -481,13 +482,13 @@ def test_errors_share_the_planner_base() -> None:
 def test_infeasible_error_lists_every_reason_and_nearest_plan() -> None:
     error = InfeasibleGoalError(
         ["budget.monthly_usd: cheapest plan costs $2,400/month", "latency: TTFT 1.3 s > 1 s"],
-        ["llama-3.1-8b QLoRA on 1x L4 (aws) at $2,400/month", "gpt-4o-mini at $750/month"],
+        nearest=["llama-3.1-8b QLoRA on 1x L4 (aws) at $2,400/month", "gpt-4o-mini at $750/month"],
     )
     text = str(error)
     for part in [*error.reasons, *error.nearest]:
         assert part in text
     assert "To fix:" in text
-    assert "To fix:" in str(InfeasibleGoalError(["no GPU fits"], []))
+    assert "To fix:" in str(InfeasibleGoalError(["no GPU fits"]))
 
 
 # ---------------------------------------------------------------------------- properties

@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Select, Static, Switch
 
 from planner.errors import Problem
+from planner.problems import parse_goal_yaml
 from planner.spec import GoalSpec, dump_goal, load_goal
-from planner.spec_checks import parse_goal_yaml
 from tui.screens.goal import GoalScreen, PathPrompt, problem_texts
 from tui.widgets.goal_form import Kind, goal_groups
 

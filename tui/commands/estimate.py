@@ -117,7 +117,7 @@ def serve_command(
     """Weights, KV cache, capacity, decode tokens/s and TTFT of one vLLM replica."""
     setup = ServingSetup(
         quantization=Quantization(quantization),
-        gpus=gpus,
+        tensor_parallel=gpus,
         batch=batch,
         input_tokens=input_len,
         output_tokens=output_len,
@@ -127,7 +127,7 @@ def serve_command(
         click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     _print_terms(
-        f"{report.model} {report.quantization} on {report.gpus}× {report.gpu}, batch "
+        f"{report.model} {report.quantization} on {report.tensor_parallel}× {report.gpu}, batch "
         f"{report.batch}: {report.decode_tokens_per_s:,.0f} tokens/s, TTFT "
         f"{report.ttft_s * 1e3:.0f} ms ({'fits' if report.fits else 'does NOT fit'})",
         {

@@ -81,7 +81,7 @@ def _plans_table(result: PlanningResult) -> Table:
             method,
             r["train_gpus"],
             "-" if r["train_hours"] is None else f"{r['train_hours']:.1f}",
-            _money(plan.training_usd),
+            _money(plan.one_time_usd),
             f"{r['quantization']} {r['serve_gpus']}"
             if plan.serving
             else plan.api.model
@@ -143,7 +143,7 @@ def _breakdown_table(plan: Plan) -> Table:
         f"first year ${plan.first_year_usd:,.2f}",
         "",
         "",
-        f"{plan.training_usd:,.2f}",
+        f"{plan.one_time_usd:,.2f}",
         f"{plan.monthly_usd:,.2f}",
         style="bold",
     )
@@ -194,7 +194,7 @@ def plan_command(
     )
     chosen = _pick(result, plan_id)
     if out is not None:
-        save_plan_file(result.plan_file(chosen.id), out)
+        save_plan_file(result.plan_file(chosen.id, goal_dir=goal_path.parent), out)
     if as_json:
         click.echo(
             json.dumps(

@@ -32,7 +32,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from planner.spec import GoalSpec
-from planner.spec_checks import unwrap_annotation
+from planner.problems import unwrap_annotation
 
 __all__ = [
     "MISSING",

@@ -1,15 +1,16 @@
-"""Goal checks: the text is sane YAML, cross-field rules hold, and failures become Problems.
+"""Problems from YAML and pydantic: the generic half of reading a goal (or any frozen model).
 
 :func:`parse_goal_yaml` turns bad YAML syntax (with its line), a key given twice or absurd
 nesting into a :class:`~planner.errors.GoalSpecError`.
 
-The cross-field rules (``check_*``) run inside the goal models' validators. Each raises a
-``goal_conflict`` :class:`~pydantic_core.PydanticCustomError` whose context names the field it
-concerns and the fix, so it is reported alongside ordinary type errors.
+:func:`conflict` is how a cross-field rule (in ``planner.spec``) fails: a ``goal_conflict``
+:class:`~pydantic_core.PydanticCustomError` whose context names the field it concerns and the
+fix, so it is reported alongside ordinary type errors.
 
 :func:`problems_from_validation` turns every pydantic error item into a
 :class:`~planner.errors.Problem`: the dotted field path, the goal file's line where it can be
 found, and a "To fix" sentence written from the field's type, bounds, example and description.
+:func:`unwrap_annotation` takes a field annotation apart (the goal form uses it too).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import reprlib
 import types
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Union, get_args, get_origin
+from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -29,20 +30,13 @@ from pydantic_core import PydanticCustomError
 
 from planner.errors import GoalSpecError, Problem
 
-if TYPE_CHECKING:
-    from planner.spec import DataSpec, GoalSpec, ModelsSpec, TaskSpec, TrafficSpec
-
 __all__ = [
     "CONFLICT",
     "Unwrapped",
-    "check_data",
-    "check_goal",
-    "check_models",
-    "check_not_empty",
-    "check_task",
-    "check_traffic",
+    "conflict",
     "parse_goal_yaml",
     "problems_from_validation",
+    "round_up",
     "unwrap_annotation",
 ]
 
@@ -53,82 +47,16 @@ _UNBOUNDED = 10**15  # bounds at or above this only guard arithmetic; not worth 
 Loc = tuple[int | str, ...]
 
 
-def _conflict(message: str, *, fix: str, field: str = "") -> PydanticCustomError:
+def conflict(message: str, *, fix: str, field: str = "") -> PydanticCustomError:
+    """The error a cross-field rule raises: reported on ``field`` (relative to the model the
+    validator runs on) with ``fix`` as its "To fix"."""
     return PydanticCustomError(CONFLICT, message, {"field": field, "fix": fix})
 
 
-def check_task(task: TaskSpec) -> None:
-    """Fresh knowledge is served by retrieval, which needs documents to retrieve from."""
-    if task.needs_fresh_knowledge and task.knowledge_base_tokens == 0:
-        raise _conflict(
-            "is 0, but needs_fresh_knowledge is true and RAG needs documents to retrieve from",
-            fix="set `task.knowledge_base_tokens` to the size of those documents (about 250,000 "
-            "tokens per MB of English text), or set `task.needs_fresh_knowledge: false`",
-            field="knowledge_base_tokens",
-        )
-
-
-def check_data(data: DataSpec) -> None:
-    """Training time and cost scale with example length, so it must be given with examples."""
-    if data.train_examples > 0 and data.avg_example_tokens is None:
-        raise _conflict(
-            f"is missing, but data.train_examples is {data.train_examples:,} and training time "
-            "and cost scale with the length of each example",
-            fix="add `avg_example_tokens:` under `data:` (prompt plus response, in tokens; about "
-            "4 characters of English per token), e.g. 600",
-            field="avg_example_tokens",
-        )
-
-
-def check_traffic(traffic: TrafficSpec) -> None:
-    """A peak rate below the month's average rate is impossible."""
-    average = traffic.average_requests_per_s
-    if traffic.peak_requests_per_s < average:
-        most = math.floor(traffic.peak_requests_per_s * traffic.requests_per_month / average)
-        raise _conflict(
-            f"is {traffic.peak_requests_per_s:g} requests/s, below the average of "
-            f"{_up(average)} requests/s that {traffic.requests_per_month:,} requests per 30-day "
-            "month imply; a peak cannot be lower than the average",
-            fix=f"raise `traffic.peak_requests_per_s` to at least {_up(average)} (busy hours "
-            f"commonly run 2-5x the average, e.g. {_up(3 * average)}), or lower "
-            f"`traffic.requests_per_month` to at most {most:,}",
-            field="peak_requests_per_s",
-        )
-
-
-def check_not_empty(items: tuple[str, ...]) -> tuple[str, ...]:
-    """An empty allow-list would allow nothing; leaving the field out allows everything."""
-    if not items:
-        raise _conflict(
-            "is an empty list, which would allow nothing",
-            fix="list at least one entry, or delete the line to allow any",
-        )
-    return items
-
-
-def check_models(models: ModelsSpec) -> None:
-    """Each candidate is listed once (ids match ignoring case, as the catalog does)."""
-    seen: set[str] = set()
-    for name in models.candidates:
-        if name.lower() in seen:
-            raise _conflict(
-                f"lists {name!r} more than once",
-                fix=f"list `{name}` once in `models.candidates`",
-                field="candidates",
-            )
-        seen.add(name.lower())
-
-
-def check_goal(goal: GoalSpec) -> None:
-    """Custom behavior is taught by fine-tuning, which needs examples (50 at least: seed 001 §4)."""
-    if goal.task.needs_custom_behavior and goal.data.train_examples == 0:
-        raise _conflict(
-            "is 0, but task.needs_custom_behavior is true: fine-tuning needs examples",
-            fix="set `data.train_examples` and `data.avg_example_tokens` to your labelled set "
-            "(50 at the very least; hundreds to thousands make a difference), or set "
-            "`task.needs_custom_behavior: false` to plan prompting and RAG only",
-            field="data.train_examples",
-        )
+def round_up(value: float) -> str:
+    """``value`` rounded up to 3 significant figures."""
+    scale = 10 ** (2 - math.floor(math.log10(value)))
+    return f"{math.ceil(value * scale) / scale:g}"
 
 
 class _DuplicateKeyError(yaml.constructor.ConstructorError):
@@ -372,12 +300,6 @@ def _show(value: object) -> str:
     # Bounded repr: YAML aliases can make a tiny file a huge (shared) structure.
     shown = _inline(value) if isinstance(value, bool | None | int | float) else _REPR.repr(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."
-
-
-def _up(value: float) -> str:
-    """``value`` rounded up to 3 significant figures."""
-    scale = 10 ** (2 - math.floor(math.log10(value)))
-    return f"{math.ceil(value * scale) / scale:g}"
 
 
 def _dotted(loc: Loc) -> str:
