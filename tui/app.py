@@ -18,7 +18,9 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from catalog import catalog_home, load_catalog
+from executor.backends import default_backends
 from executor.backends.base import Backend, LaunchContext
+from executor.launch import launch_context
 from executor.state import RunStore
 from planner.errors import GoalSpecError
 from planner.plan import PlanFile
@@ -30,15 +32,7 @@ from tui.screens.launch import LaunchScreen
 from tui.screens.plans import PlansScreen
 from tui.screens.runs import RunsScreen
 
-__all__ = ["TailorApp", "default_backends"]
-
-
-def default_backends() -> dict[str, Backend]:
-    """The real backends: SkyPilot (imports `sky` only when used) and this machine."""
-    from executor.backends.local import LocalBackend
-    from executor.backends.sky import SkyBackend
-
-    return {"sky": SkyBackend(), "local": LocalBackend()}
+__all__ = ["TailorApp"]
 
 
 class TailorApp(App[None]):
@@ -93,7 +87,7 @@ class TailorApp(App[None]):
             RunsScreen(
                 store=self.store,
                 backends=self.backends,
-                context=self.launch_context,
+                context=self.run_context,
                 poll_s=self.poll_s,
             ),
             "runs",
@@ -161,9 +155,10 @@ class TailorApp(App[None]):
         runs.launch(plan_file, self.backend_name)
 
     # --- what the backends get --------------------------------------------------------
-    def launch_context(self, store: RunStore) -> LaunchContext:
-        """The context a launch or poll runs with: data path (relative to the goal file's
-        folder), data format, and the backend options given on the command line."""
+    def run_context(self, store: RunStore) -> LaunchContext:
+        """The context the runs screen's workers launch and poll with
+        (:func:`executor.launch.launch_context`): the launching goal's data path (relative to
+        the goal file's folder) and format, and the backend options given on the command line."""
         goal = self.launch_goal or self.goal
         data_path = None
         if goal is not None and goal.data.path is not None:
@@ -171,10 +166,9 @@ class TailorApp(App[None]):
             if not data_path.is_absolute():
                 base = self.goal_path.parent if self.goal_path else Path.cwd()
                 data_path = base / data_path
-        return LaunchContext(
-            store=store,
-            runs_dir=store.path.parent,
+        return launch_context(
+            store,
             data_path=data_path,
             data_format=str(goal.data.format) if goal is not None else "chat",
-            extra=dict(self.launch_extra),
+            extra=self.launch_extra,
         )

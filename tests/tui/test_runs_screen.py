@@ -12,7 +12,7 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
-from executor.backends.base import LaunchContext
+from executor.launch import launch_context
 from executor.state import Phase, Run, RunStore
 from planner.plan import PlanFile
 from tui.screens.launch import LaunchScreen
@@ -52,7 +52,7 @@ def _screen(store: RunStore, backend: FakeBackend, poll_s: float = 0.5) -> RunsS
     return RunsScreen(
         store=store,
         backends={"local": backend},
-        context=lambda s: LaunchContext(store=s, runs_dir=s.path.parent),
+        context=launch_context,
         poll_s=poll_s,
     )
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog import catalog_home, load_catalog
-from executor.backends.base import LaunchContext
+from executor.backends import BACKEND_NAMES, make_backend
 from executor.errors import ExecutorError
-from executor.launch import launch, preview, teardown, wait
+from executor.launch import launch, launch_context, preview, teardown, wait
 from executor.state import Phase, Run, RunStore
 from planner.plan import PlanFile, load_plan_file
 
@@ -47,28 +47,6 @@ STATE_DIR = click.option(
 
 def _store(state_dir: Path | None) -> RunStore:
     return RunStore((state_dir or catalog_home() / "runs") / "state.db")
-
-
-def _backend(name: str):
-    if name == "sky":
-        from executor.backends.sky import SkyBackend
-
-        return SkyBackend()
-    from executor.backends.local import LocalBackend
-
-    return LocalBackend()
-
-
-def _ctx(
-    store: RunStore, data: Path | None = None, data_format: str = "chat", extra: dict | None = None
-) -> LaunchContext:
-    return LaunchContext(
-        store=store,
-        runs_dir=store.path.parent,
-        data_path=data,
-        data_format=data_format,
-        extra=extra or {},
-    )
 
 
 def _when(ts: float) -> str:
@@ -117,7 +95,7 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
 @click.argument(
     "plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--backend", type=click.Choice(["sky", "local"]), default="sky", show_default=True)
+@click.option("--backend", type=click.Choice(BACKEND_NAMES), default="sky", show_default=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dryrun", is_flag=True, help="Run SkyPilot's optimizer only; create nothing.")
 @click.option(
@@ -172,13 +150,18 @@ def launch_command(
                 "launch needs confirmation and there is no terminal to ask. To fix: pass --yes."
             )
         click.confirm("Launch?", abort=True)
-    chosen = _backend(backend)
+    chosen = make_backend(backend)
     extra = {
         k: v
         for k, v in {"local_model": local_model, "max_steps": max_steps}.items()
         if v is not None
     }
-    ctx = _ctx(store, data or _goal_data(plan_file), plan_file.goal.data.format, extra)
+    ctx = launch_context(
+        store,
+        data_path=data or _goal_data(plan_file),
+        data_format=plan_file.goal.data.format,
+        extra=extra,
+    )
     run, started = launch(plan_file, chosen, ctx)
     click.echo(f"{'Started' if started else 'Re-attached to'} run {run.id} ({run.phase}).")
     if detach:
@@ -238,7 +221,7 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
     run = store.get(run_id)
     if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.READY):
         plan_file = PlanFile.model_validate(store.plan_json(run_id))
-        run = _backend(run.backend).poll(run, plan_file, _ctx(store))
+        run = make_backend(run.backend).poll(run, plan_file, launch_context(store))
     events, resources = store.events(run_id), store.resources(run_id)
     if as_json:
         click.echo(
@@ -271,7 +254,7 @@ def logs_command(*, run_id: str, follow: bool, state_dir: Path | None) -> None:
     """A run's logs (training, then serving)."""
     store = _store(state_dir)
     run = store.get(run_id)
-    for line in _backend(run.backend).logs(run, _ctx(store), follow=follow):
+    for line in make_backend(run.backend).logs(run, launch_context(store), follow=follow):
         click.echo(line.rstrip("\n"))
 
 
@@ -282,7 +265,7 @@ def down_command(*, run_id: str, state_dir: Path | None) -> None:
     """Tear down everything a run created, and confirm nothing is left."""
     store = _store(state_dir)
     run = store.get(run_id)
-    removed = teardown(run, _backend(run.backend), _ctx(store))
+    removed = teardown(run, make_backend(run.backend), launch_context(store))
     for item in removed:
         click.echo(f"removed {item}")
     click.echo(f"Run {run_id} is down; nothing it created is left.")

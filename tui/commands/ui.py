@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from catalog import catalog_home
+from executor.backends import BACKEND_NAMES
 from tui.commands.run import LOCAL_MODEL, MAX_STEPS, STATE_DIR
 
 __all__ = ["ui_command"]
@@ -22,7 +23,7 @@ __all__ = ["ui_command"]
 )
 @click.option(
     "--backend",
-    type=click.Choice(["sky", "local"]),
+    type=click.Choice(BACKEND_NAMES),
     default="sky",
     show_default=True,
     help="Where launches from the app run.",
