@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog import Catalog
 from planner.plan import Plan
 from planner.rank import PlanningResult
 from planner.rules import Reason
@@ -92,24 +91,6 @@ def _cost_lines(plan: Plan) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _basis_lines(plan: Plan, catalog: Catalog) -> tuple[str, ...]:
-    lines = [f"prices: catalog snapshot of {catalog.snapshot_date}"]
-    if (arch := catalog.find_model(plan.model)) is not None:
-        lines.append(f"model {arch.id}: {arch.source} (read {arch.retrieved_on})")
-    for offer in [x.offer for x in (plan.training, plan.serving) if x is not None]:
-        sku = catalog.gpu(offer.gpu)
-        lines.append(f"GPU {sku.name}: {sku.source} (read {sku.retrieved_on})")
-        lines.append(
-            f"offer {offer.cloud}/{offer.region} {offer.instance_type}: "
-            f"${offer.usd_per_hour:.4g}/h {'spot' if offer.spot else 'on-demand'}, "
-            f"price of {offer.retrieved_on}"
-        )
-    if plan.api is not None:
-        api = catalog.api_model(plan.api.model)
-        lines.append(f"API {api.id}: {api.source} (read {api.retrieved_on})")
-    return tuple(dict.fromkeys(lines))
-
-
 def _relevant(reason: Reason, plan: Plan) -> bool:
     subject = reason.subject
     return subject.startswith("strategy ") or f" {plan.model} " in f" {subject} "
@@ -133,8 +114,9 @@ def _why_not(result: PlanningResult, plan: Plan) -> tuple[str, ...]:
     return tuple(lines[:WHY_NOT_LIMIT]) or ("nothing cheaper or faster was ruled out",)
 
 
-def explain_plan(result: PlanningResult, plan: Plan, catalog: Catalog) -> list[Section]:
-    """Decision path, costs, estimates with their formulas, catalog basis, why-nots."""
+def explain_plan(result: PlanningResult, plan: Plan) -> list[Section]:
+    """Decision path, costs, estimates with their formulas, catalog rows used, why-nots: all of
+    it as the plan carries it (nothing is looked up or estimated again)."""
     estimates = tuple(
         f"{t.name} = {t.formula} = {t.value:,.4g} {t.unit}" + (f" — {t.basis}" if t.basis else "")
         for t in plan.estimates
@@ -145,7 +127,7 @@ def explain_plan(result: PlanningResult, plan: Plan, catalog: Catalog) -> list[S
         ),
         Section("Cost", _cost_lines(plan)),
         Section("Estimates (formula and basis)", estimates),
-        Section("Catalog rows used", _basis_lines(plan, catalog)),
+        Section("Catalog rows used", plan.sources or ("none recorded",)),
         Section("Why not (pruned branches)", _why_not(result, plan)),
     ]
 

@@ -194,6 +194,11 @@ class Plan(_Explained):
     pareto: bool = Field(default=False, description="On the cost × latency Pareto front.")
     decision_path: tuple[str, ...] = Field(description="Each decision and why.")
     estimates: tuple[Term, ...] = Field(description="Every number with its formula and basis.")
+    sources: tuple[str, ...] = Field(
+        default=(),
+        description="The catalog rows the numbers came from (snapshot date, model, GPUs, "
+        "offers, API prices), each with its source and date.",
+    )
 
     def explained(self) -> Plan:
         """This plan with ``estimates`` built from its term builders, and no builder left."""

@@ -62,6 +62,25 @@ def resolve_data_path(path: str, goal_dir: Path | None) -> Path:
     return given if given.is_absolute() else ((goal_dir or Path.cwd()) / given).absolute()
 
 
+def catalog_sources(plan: Plan, catalog: Catalog) -> tuple[str, ...]:
+    """The catalog rows a plan's numbers came from, each with its source and date."""
+    lines = [f"prices: catalog snapshot of {catalog.snapshot_date}"]
+    if (arch := catalog.find_model(plan.model)) is not None:
+        lines.append(f"model {arch.id}: {arch.source} (read {arch.retrieved_on})")
+    for offer in [x.offer for x in (plan.training, plan.serving) if x is not None]:
+        sku = catalog.gpu(offer.gpu)
+        lines.append(f"GPU {sku.name}: {sku.source} (read {sku.retrieved_on})")
+        lines.append(
+            f"offer {offer.cloud}/{offer.region} {offer.instance_type}: "
+            f"${offer.usd_per_hour:.4g}/h {'spot' if offer.spot else 'on-demand'}, "
+            f"price of {offer.retrieved_on}"
+        )
+    if plan.api is not None:
+        api = catalog.api_model(plan.api.model)
+        lines.append(f"API {api.id}: {api.source} (read {api.retrieved_on})")
+    return tuple(dict.fromkeys(lines))
+
+
 def _tailor_version() -> str:
     try:
         return version("llm-tailor")
@@ -167,7 +186,9 @@ def plan_goal(
         raise InfeasibleGoalError(_reason_summary(graph), nearest=_nearest(goal, catalog, graph))
     ranked = _distinct(rank_plans(graph.candidates, objective))[:top]
     detailed = tuple(
-        plan.explained().model_copy(update={"id": f"p{i}"})
+        plan.explained().model_copy(
+            update={"id": f"p{i}", "sources": catalog_sources(plan, catalog)}
+        )
         for i, plan in enumerate(ranked, start=1)
     )
     return PlanningResult(

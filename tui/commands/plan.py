@@ -232,7 +232,7 @@ def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
     plan = plan_file.plan if plan_file and plan_id is None else _pick(result, plan_id)
     console = _console()
     console.print(f"[bold]{plan.id} {plan.strategy} {plan.model}[/bold] for goal {goal.name}")
-    for section in explain_plan(result, plan, catalog):
+    for section in explain_plan(result, plan):
         console.print(f"\n[bold]{section.title}[/bold]")
         for line in section.lines:
             console.print(f"  {line}", soft_wrap=True)

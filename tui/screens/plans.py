@@ -235,7 +235,7 @@ class PlansScreen(Screen[None]):
         if plan is None or self.result is None:
             return
         parts = [f"[b]{plan.id} {plan.strategy} {plan.model}[/b]"]
-        for section in explain_plan(self.result, plan, self.catalog):
+        for section in explain_plan(self.result, plan):
             parts.append(f"\n[b]{section.title}[/b]")
             parts.extend(f"  {_escape(line)}" for line in section.lines)
         self.detail = "\n".join(parts)
