@@ -4,7 +4,8 @@ The leaf package: it imports none of tailor's other packages. Every number carri
 and the date it was retrieved. Nothing is read at import time; ``load_catalog()`` is cached.
 """
 
-from catalog.errors import CatalogError, CatalogFileError, UnknownNameError
+from catalog.errors import CatalogError, CatalogFileError, TailorError, UnknownNameError
+from catalog.files import write_text_atomic
 from catalog.loaders import catalog_home, load_catalog
 from catalog.params import active_params, total_params
 from catalog.records import ApiModel, FineTuningPrice, GpuSku, ModelArch, Offer, Vendor
@@ -19,10 +20,12 @@ __all__ = [
     "GpuSku",
     "ModelArch",
     "Offer",
+    "TailorError",
     "UnknownNameError",
     "Vendor",
     "active_params",
     "catalog_home",
     "load_catalog",
     "total_params",
+    "write_text_atomic",
 ]

@@ -25,9 +25,10 @@ import yaml
 
 from catalog.datafile import read_csv_records, write_csv_records
 from catalog.errors import CatalogError
+from catalog.files import write_text_atomic
 from catalog.loaders import shipped_data_dir
 from catalog.records import Offer
-from catalog.sky_bridge import read_sky_catalog_dir
+from catalog.sky_import import read_sky_catalog_dir
 from catalog.tables import Catalog
 
 _DATE_SUFFIX = re.compile(r"_(\d{4}-\d{2}-\d{2})$")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "sources": [args.label] + ([str(args.extra.name)] if args.extra else []),
         "offers": len(offers),
     }
-    (args.out.parent / "snapshot.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    write_text_atomic(args.out.parent / "snapshot.yaml", yaml.safe_dump(meta, sort_keys=False))
     per_cloud = Counter(o.cloud for o in offers)
     print(f"wrote {len(offers)} offers to {args.out}: {dict(sorted(per_cloud.items()))}")
     for reason, count in sorted(skipped.items()):

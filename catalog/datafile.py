@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from catalog.errors import CatalogFileError
+from catalog.files import write_text_atomic
 
 __all__ = [
     "describe_validation_error",
@@ -35,10 +37,10 @@ def describe_validation_error(error: ValidationError) -> str:
 def _yaml_error(path: Path, exc: yaml.YAMLError) -> CatalogFileError:
     mark = getattr(exc, "problem_mark", None)
     return CatalogFileError(
-        str(path),
-        mark.line + 1 if mark else None,
         f"is not valid YAML ({getattr(exc, 'problem', None) or exc}).",
-        "correct the YAML syntax at that line.",
+        path=path,
+        line=mark.line + 1 if mark else None,
+        fix="correct the YAML syntax at that line.",
     )
 
 
@@ -58,15 +60,17 @@ def _yaml_list(path: Path, text: str, key: str) -> list[Any]:
         raise _yaml_error(path, exc) from None
     if not isinstance(data, dict) or key not in data:
         raise CatalogFileError(
-            str(path),
-            1,
             f"has no top-level `{key}:` list.",
-            f"start the file with `{key}:` followed by `- field: value` entries.",
+            path=path,
+            line=1,
+            fix=f"start the file with `{key}:` followed by `- field: value` entries.",
         )
     items = data[key]
     if not isinstance(items, list):
         raise CatalogFileError(
-            str(path), None, f"`{key}` must be a list.", f"write `{key}:` then `- ...` entries."
+            f"`{key}` must be a list.",
+            path=path,
+            fix=f"write `{key}:` then `- ...` entries.",
         )
     return items
 
@@ -78,19 +82,19 @@ def read_yaml_records(path: Path, key: str, record: type[R]) -> list[R]:
     for index, value in enumerate(_yaml_list(path, text, key)):
         if not isinstance(value, dict):
             raise CatalogFileError(
-                str(path),
-                _item_line(text, key, index),
                 f"entry is a {type(value).__name__}, not a mapping.",
-                "write each entry as `- field: value` lines.",
+                path=path,
+                line=_item_line(text, key, index),
+                fix="write each entry as `- field: value` lines.",
             )
         try:
             records.append(record.model_validate(value))
         except ValidationError as exc:
             raise CatalogFileError(
-                str(path),
-                _item_line(text, key, index),
                 f"invalid {record.__name__}: {describe_validation_error(exc)}",
-                f"correct those fields (`tailor catalog models --json` shows valid "
+                path=path,
+                line=_item_line(text, key, index),
+                fix=f"correct those fields (`tailor catalog models --json` shows valid "
                 f"{record.__name__} rows).",
             ) from None
     return records
@@ -104,10 +108,10 @@ def read_csv_records(path: Path, record: type[R]) -> list[R]:
         unknown = set(reader.fieldnames or ()) - fields
         if unknown:
             raise CatalogFileError(
-                str(path),
-                1,
                 f"unknown column(s) {sorted(unknown)}.",
-                f"use only these columns: {', '.join(record.model_fields)}.",
+                path=path,
+                line=1,
+                fix=f"use only these columns: {', '.join(record.model_fields)}.",
             )
         rows = []
         for row in reader:
@@ -116,28 +120,25 @@ def read_csv_records(path: Path, record: type[R]) -> list[R]:
                 rows.append(record.model_validate(values))
             except ValidationError as exc:
                 raise CatalogFileError(
-                    str(path),
-                    reader.line_num,
                     f"invalid {record.__name__}: {describe_validation_error(exc)}",
-                    "correct that row.",
+                    path=path,
+                    line=reader.line_num,
+                    fix="correct that row.",
                 ) from None
         return rows
 
 
 def write_csv_records(path: Path, records: list[BaseModel], record: type[BaseModel]) -> None:
     """Write records as CSV (header = field names), atomically; tuples joined with ';'."""
-    columns = list(record.model_fields)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for item in records:
-            row = item.model_dump(mode="json")
-            writer.writerow(
-                {
-                    k: ";".join(v) if isinstance(v, list) else ("" if v is None else v)
-                    for k, v in row.items()
-                }
-            )
-    tmp.replace(path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(record.model_fields))
+    writer.writeheader()
+    for item in records:
+        row = item.model_dump(mode="json")
+        writer.writerow(
+            {
+                k: ";".join(v) if isinstance(v, list) else ("" if v is None else v)
+                for k, v in row.items()
+            }
+        )
+    write_text_atomic(path, buffer.getvalue())

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from catalog.datafile import describe_validation_error, read_yaml_records
 from catalog.errors import CatalogFileError
+from catalog.files import write_text_atomic
 from catalog.records import ModelArch
 
 __all__ = ["arch_from_hf_config", "save_user_model"]
@@ -69,19 +70,23 @@ def arch_from_hf_config(
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise CatalogFileError(
-            str(path),
-            getattr(exc, "lineno", None),
             f"cannot be read as JSON ({exc}).",
-            "pass the model's config.json as downloaded from its Hugging Face repository.",
+            path=path,
+            line=getattr(exc, "lineno", None),
+            fix="pass the model's config.json as downloaded from its Hugging Face repository.",
         ) from None
     if not isinstance(config, dict):
-        raise CatalogFileError(str(path), 1, "is not a JSON object.", "pass a config.json file.")
+        raise CatalogFileError(
+            "is not a JSON object.",
+            path=path,
+            line=1,
+            fix="pass a config.json file.",
+        )
     if config.get("is_encoder_decoder"):
         raise CatalogFileError(
-            str(path),
-            None,
             "describes an encoder-decoder model; tailor plans decoder-only LLMs.",
-            "import a decoder-only model's config.json.",
+            path=path,
+            fix="import a decoder-only model's config.json.",
         )
     config = config.get("text_config") or config  # multimodal wrappers keep the LM inside
     name = hf_id or config.get("_name_or_path") or path.parent.name
@@ -97,10 +102,9 @@ def arch_from_hf_config(
         return ModelArch.model_validate(fields)
     except ValidationError as exc:
         raise CatalogFileError(
-            str(path),
-            None,
             f"lacks fields a decoder-only LLM config has: {describe_validation_error(exc)}",
-            "check that this is a causal-LM config.json (num_hidden_layers, hidden_size, "
+            path=path,
+            fix="check that this is a causal-LM config.json (num_hidden_layers, hidden_size, "
             "num_attention_heads, intermediate_size, vocab_size, max_position_embeddings).",
         ) from None
 
@@ -110,7 +114,4 @@ def save_user_model(arch: ModelArch, models_file: Path) -> None:
     existing = read_yaml_records(models_file, "models", ModelArch) if models_file.exists() else []
     kept = [m for m in existing if m.id != arch.id]
     rows = [m.model_dump(mode="json", exclude_defaults=True) for m in [*kept, arch]]
-    models_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = models_file.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump({"models": rows}, sort_keys=False), encoding="utf-8")
-    tmp.replace(models_file)
+    write_text_atomic(models_file, yaml.safe_dump({"models": rows}, sort_keys=False))

@@ -88,7 +88,9 @@ class Catalog(BaseModel):
         found = self.find_gpu(name)
         if found is None:
             names = [g.name for g in self.gpus]
-            raise UnknownNameError("GPU", name, _closest(name, names), "tailor catalog gpus")
+            raise UnknownNameError(
+                name, kind="GPU", close=_closest(name, names), listing_command="tailor catalog gpus"
+            )
         return found
 
     def find_model(self, name: str) -> ModelArch | None:
@@ -102,7 +104,12 @@ class Catalog(BaseModel):
         if found is None:
             ids = [m.id for m in self.models]
             short = name.lower().rsplit("/", 1)[-1]
-            raise UnknownNameError("model", name, _closest(short, ids), "tailor catalog models")
+            raise UnknownNameError(
+                name,
+                kind="model",
+                close=_closest(short, ids),
+                listing_command="tailor catalog models",
+            )
         return found
 
     def api_model(self, name: str) -> ApiModel:
@@ -110,7 +117,12 @@ class Catalog(BaseModel):
         found = self._api_index.get(name.lower())
         if found is None:
             ids = [a.id for a in self.api_models]
-            raise UnknownNameError("API model", name, _closest(name, ids), "tailor catalog api")
+            raise UnknownNameError(
+                name,
+                kind="API model",
+                close=_closest(name, ids),
+                listing_command="tailor catalog api",
+            )
         return found
 
     def offers_for(self, gpu_name: str) -> tuple[Offer, ...]:

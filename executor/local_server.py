@@ -81,8 +81,8 @@ def _server_config(config: dict[str, Any]) -> dict[str, Any]:
     host = config.get("host", LOOPBACK)
     if host != LOOPBACK:
         raise BackendError(
-            f"The local vLLM server binds {LOOPBACK} only, but the config asks for host {host!r}. "
-            f"To fix: drop 'host' from the config or set it to {LOOPBACK!r}."
+            f"The local vLLM server binds {LOOPBACK} only, but the config asks for host {host!r}.",
+            fix=f"drop 'host' from the config or set it to {LOOPBACK!r}.",
         )
     filled = {**config, "host": LOOPBACK}
     filled.setdefault("port", _free_port())
@@ -90,12 +90,16 @@ def _server_config(config: dict[str, Any]) -> dict[str, Any]:
     try:
         serve.vllm_command(filled)
     except serve.RecipeError as exc:
-        raise BackendError(f"Cannot start the local vLLM server: {exc}") from None
+        problem, _, fix = str(exc).partition(" To fix: ")  # the recipe's own one paragraph
+        raise BackendError(
+            f"Cannot start the local vLLM server: {problem}",
+            fix=fix or "correct that key of the serving config.",
+        ) from None
     if not Path(filled["python"]).exists():
         raise BackendError(
-            f"Cannot start the local vLLM server: interpreter {filled['python']} does not exist. "
-            "To fix: run `make vllm-venv` (creates .venv-vllm with vLLM for the CPU), or set "
-            "'python' in the config to an interpreter that has vLLM installed."
+            f"Cannot start the local vLLM server: interpreter {filled['python']} does not exist.",
+            fix="run `make vllm-venv` (creates .venv-vllm with vLLM for the CPU), or set "
+            "'python' in the config to an interpreter that has vLLM installed.",
         )
     return filled
 
@@ -151,7 +155,8 @@ def _answers(url: str, timeout_s: float) -> bool:
 def _failure(handle: ServerHandle, what: str, fix: str) -> BackendError:
     return BackendError(
         f"The local vLLM server (pid {handle.pid}, {handle.url}) {what}. Last lines of "
-        f"{handle.log_path}:\n{_log_tail(handle.log_path)}\nTo fix: {fix}"
+        f"{handle.log_path}:\n{_log_tail(handle.log_path)}",
+        fix=fix,
     )
 
 

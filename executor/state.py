@@ -232,8 +232,8 @@ class RunStore:
         if row is None:
             known = [r.id for r in self.list_runs()][:10]
             raise ExecutorError(
-                f"no run {run_id!r} in {self.path}. To fix: use one of "
-                f"{known or 'the ids `tailor status` lists'}."
+                f"no run {run_id!r} in {self.path}.",
+                fix=f"use one of {known or 'the ids `tailor status` lists'}.",
             )
         return _run(row)
 

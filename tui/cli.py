@@ -1,8 +1,8 @@
 """The `tailor` command line. Every command calls the same library functions as the TUI.
 
-Errors from the library (CatalogError, PlannerError, ExecutorError) are shown as one plain
-paragraph on stderr with exit code 2; nothing else is caught here, so real bugs keep their
-traceback.
+Errors from the library (``TailorError``: CatalogError, PlannerError, ExecutorError) are shown
+as one plain paragraph on stderr with exit code 2; nothing else is caught here, so real bugs keep
+their traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from catalog.errors import CatalogError
+from catalog.errors import TailorError
 from tui.commands.catalog import catalog_group
 from tui.commands.estimate import estimate_group
 from tui.commands.plan import (
@@ -29,20 +29,13 @@ __all__ = ["cli", "main"]
 EXIT_BAD_INPUT = 2
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    from executor.errors import ExecutorError
-    from planner.errors import PlannerError
-
-    return (CatalogError, PlannerError, ExecutorError)
-
-
 class _TailorGroup(click.Group):
     """A click group that turns the library's user-facing errors into exit code 2."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except _user_errors() as exc:
+        except TailorError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_BAD_INPUT)
 

@@ -32,7 +32,7 @@ def make_backend(name: str) -> Backend:
 
         return LocalBackend()
     raise ExecutorError(
-        f"no backend named {name!r}. To fix: use one of: {', '.join(BACKEND_NAMES)}."
+        f"no backend named {name!r}.", fix=f"use one of: {', '.join(BACKEND_NAMES)}."
     )
 
 

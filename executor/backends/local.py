@@ -39,8 +39,8 @@ SERVE_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1"}
 def _local_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
     if ctx.data_path is None:
         raise BackendError(
-            "no training data: the goal has no data.path and --data was not "
-            "given. To fix: pass --data path/to/train.jsonl."
+            "no training data: the goal has no data.path and --data was not given.",
+            fix="pass --data path/to/train.jsonl.",
         )
     config = training_config(
         plan_file, _render_options(run.id, ctx), str(ctx.run_dir(run.id) / "train")
@@ -192,8 +192,8 @@ class LocalBackend:
             local_server.stop_server(pid)
             if local_server.is_running(pid):
                 raise BackendError(
-                    f"process {pid} ({resource.name}) would not stop. To fix: "
-                    f"`kill -9 -{pid}`, then `tailor down {run.id}` again."
+                    f"process {pid} ({resource.name}) would not stop.",
+                    fix=f"`kill -9 -{pid}`, then `tailor down {run.id}` again.",
                 )
             ctx.store.mark_deleted(run.id, resource.kind, resource.name)
             removed.append(f"{resource.kind} {resource.name}")

@@ -208,9 +208,9 @@ class SkyBackend:
                     self.client.serve_down(resource.name)
             except Exception as exc:  # the cloud boundary: report which resource failed
                 raise BackendError(
-                    f"could not remove {resource.kind} {resource.name}: {exc}. "
-                    f"To fix: check `sky jobs queue` / `sky serve status`, "
-                    f"then run `tailor down {run.id}` again."
+                    f"could not remove {resource.kind} {resource.name}: {exc}.",
+                    fix="check `sky jobs queue` / `sky serve status`, "
+                    f"then run `tailor down {run.id}` again.",
                 ) from exc
             ctx.store.mark_deleted(run.id, resource.kind, resource.name)
             removed.append(f"{resource.kind} {resource.name}")

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import Catalog
-from catalog.sky_bridge import SKY_CLOUD_NAMES, write_sky_catalog
+from catalog.sky_export import SKY_CLOUD_NAMES, write_sky_catalog
 from executor.errors import BackendError
 from planner.plan import OfferChoice
 
@@ -72,9 +72,9 @@ def optimize_offline(
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
         raise BackendError(
-            f"SkyPilot's optimizer failed on {task['name']}: {tail}. To fix: "
-            "check that the `cloud` extra is installed (`make test` installs "
-            "it) and that the plan's clouds are in `tailor catalog gpus`."
+            f"SkyPilot's optimizer failed on {task['name']}: {tail}.",
+            fix="check that the `cloud` extra is installed (`make test` installs "
+            "it) and that the plan's clouds are in `tailor catalog gpus`.",
         )
     chosen = json.loads(proc.stdout.strip().splitlines()[-1])
     agrees = (

@@ -40,7 +40,7 @@ class FakeBackend:
 
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         if self.fail_start:
-            raise BackendError("fake backend: no capacity. To fix: try again later.")
+            raise BackendError("fake backend: no capacity.", fix="try again later.")
         self.starts += 1
         ctx.run_dir(run.id).mkdir(parents=True, exist_ok=True)
         ctx.store.add_resource(run.id, "process", "train:101")

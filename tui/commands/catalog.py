@@ -13,7 +13,8 @@ from catalog import load_catalog
 from catalog.hf_config import arch_from_hf_config, save_user_model
 from catalog.loaders import catalog_home, user_models_path, user_offers_path
 from catalog.params import active_params, total_params
-from catalog.sky_bridge import read_sky_catalog_dir, write_sky_catalog
+from catalog.sky_export import write_sky_catalog
+from catalog.sky_import import read_sky_catalog_dir
 from catalog.summary import OfferPrice, gpu_summaries, price_rows
 
 __all__ = ["catalog_group"]

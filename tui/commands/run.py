@@ -147,7 +147,7 @@ def launch_command(
     if not yes:
         if not sys.stdin.isatty():
             raise ExecutorError(
-                "launch needs confirmation and there is no terminal to ask. To fix: pass --yes."
+                "launch needs confirmation and there is no terminal to ask.", fix="pass --yes."
             )
         click.confirm("Launch?", abort=True)
     chosen = make_backend(backend)

@@ -10,7 +10,6 @@ Goal files are a few hundred bytes of YAML; they are read and written on the UI 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,12 +25,13 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
+from catalog import write_text_atomic
 from planner.errors import GoalSpecError, Problem
 from planner.spec import GoalSpec, dump_goal, parse_goal
 from planner.spec_checks import parse_goal_yaml
 from tui.widgets.goal_form import GoalForm
 
-__all__ = ["GoalScreen", "PathPrompt", "problem_texts", "read_goal_data", "write_atomic"]
+__all__ = ["GoalScreen", "PathPrompt", "problem_texts", "read_goal_data"]
 
 _INDEX = re.compile(r"\[(\d+)\]$")
 
@@ -175,7 +175,7 @@ class GoalScreen(Screen[None]):
             self._refuse_save()
             return
         try:
-            write_atomic(path, dump_goal(self.goal))
+            write_text_atomic(path, dump_goal(self.goal))
         except OSError as error:
             self.status = (
                 f"Not saved: cannot write {path} ({error.strerror or error}). To fix: choose a "
@@ -268,17 +268,6 @@ def read_goal_data(path: Path) -> dict[str, Any]:
         problem = Problem(field="", message=f"the goal {what}", fix=fix)
         raise GoalSpecError([problem], source=str(path))
     return data
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path.name + '.tmp'`` next to ``path``, then rename it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def problem_texts(problems: Iterable[Problem], field_paths: Sequence[str]) -> dict[str, str]:

@@ -342,7 +342,7 @@ class RunsScreen(Screen[None]):
                 backend = self.backends.get(run.backend)
                 if backend is None:
                     raise ExecutorError(
-                        f"no {run.backend!r} backend here. To fix: `tailor down {run_id}`."
+                        f"no {run.backend!r} backend here.", fix=f"`tailor down {run_id}`."
                     )
                 removed = teardown(run, backend, ctx)
         except Exception as exc:  # the UI edge: shown as text, the app keeps running

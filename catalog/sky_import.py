@@ -1,13 +1,12 @@
-"""Bridge to SkyPilot's catalog format (``vms.csv`` per cloud), both ways, without importing sky.
+"""Reading SkyPilot's catalog format (``<cloud>/vms.csv``) into our offers, without importing sky.
 
-Reading: any SkyPilot catalog version (v7, v8, v9 — they differ in column order and extra
-columns, so columns are read by name). GCP lists each GPU and its host VM in separate rows; they
-are paired here the way SkyPilot's gcp_catalog pairs them (A100 → a2-highgpu-Ng, L4 →
-g2-standard, T4/V100/P100/P4 attach to an n1-highmem host) and the two prices are added.
-Rows are compacted to one Offer per (cloud, region, instance type): the cheapest zone.
+Any SkyPilot catalog version (v7, v8, v9 — they differ in column order and extra columns, so
+columns are read by name). GCP lists each GPU and its host VM in separate rows; they are paired
+here the way SkyPilot's gcp_catalog pairs them (A100 → a2-highgpu-Ng, L4 → g2-standard,
+T4/V100/P100/P4 attach to an n1-highmem host) and the two prices are added. Rows are compacted
+to one Offer per (cloud, region, instance type): the cheapest zone.
 
-Writing: our offers as a SkyPilot v8 catalog directory (``<cloud>/vms.csv``,
-``common/accelerators.csv``, ``common/metadata.csv``) that SkyPilot's optimizer reads offline.
+Writing our offers in SkyPilot's format is :mod:`catalog.sky_export`.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from catalog.errors import CatalogFileError
 from catalog.records import GpuSku, Offer
 from catalog.tables import Catalog
 
-__all__ = ["SKY_CLOUD_NAMES", "ReadResult", "read_vms_csv", "write_sky_catalog"]
+__all__ = ["ReadResult", "read_sky_catalog_dir", "read_vms_csv"]
 
 _REQUIRED_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
 
@@ -68,85 +67,6 @@ _GPU_OVERRIDES: tuple[tuple[str, str, str, str], ...] = (
     ("vast", "H100_NVL", "H100", "H100-NVL"),
 )
 
-# Our cloud names -> SkyPilot's display names (common/accelerators.csv "Clouds" column).
-SKY_CLOUD_NAMES = {
-    "aws": "AWS",
-    "gcp": "GCP",
-    "azure": "Azure",
-    "lambda": "Lambda",
-    "runpod": "RunPod",
-    "vast": "Vast",
-    "nebius": "nebius",
-    "oci": "OCI",
-    "paperspace": "Paperspace",
-    "fluidstack": "Fluidstack",
-    "cudo": "Cudo",
-    "do": "DO",
-}
-
-# v8 column layouts SkyPilot's per-cloud catalog modules read.
-_V8_COLUMNS: dict[str, tuple[str, ...]] = {
-    "gcp": (
-        "InstanceType",
-        "vCPUs",
-        "MemoryGiB",
-        "AcceleratorName",
-        "AcceleratorCount",
-        "GpuInfo",
-        "Region",
-        "AvailabilityZone",
-        "Price",
-        "SpotPrice",
-    ),
-    "aws": (
-        "InstanceType",
-        "AcceleratorName",
-        "AcceleratorCount",
-        "vCPUs",
-        "MemoryGiB",
-        "GpuInfo",
-        "Price",
-        "SpotPrice",
-        "Region",
-        "AvailabilityZone",
-    ),
-    "azure": (
-        "InstanceType",
-        "AcceleratorName",
-        "AcceleratorCount",
-        "vCPUs",
-        "MemoryGiB",
-        "GpuInfo",
-        "Price",
-        "SpotPrice",
-        "Region",
-        "Generation",
-    ),
-    "runpod": (
-        "InstanceType",
-        "AcceleratorName",
-        "AcceleratorCount",
-        "vCPUs",
-        "MemoryGiB",
-        "Region",
-        "SpotPrice",
-        "Price",
-        "AvailabilityZone",
-        "GpuInfo",
-    ),
-}
-_V8_DEFAULT_COLUMNS = (
-    "InstanceType",
-    "AcceleratorName",
-    "AcceleratorCount",
-    "vCPUs",
-    "MemoryGiB",
-    "Price",
-    "Region",
-    "GpuInfo",
-    "SpotPrice",
-)
-
 
 @dataclass
 class ReadResult:
@@ -187,10 +107,10 @@ def _rows(path: Path) -> Iterable[_Row]:
         missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
             raise CatalogFileError(
-                str(path),
-                1,
                 f"is not a SkyPilot vms.csv: missing column(s) {missing}.",
-                "point at a SkyPilot catalog folder (e.g. ~/.sky/catalogs/v8/<cloud>/vms.csv).",
+                path=path,
+                line=1,
+                fix="point at a SkyPilot catalog folder (e.g. ~/.sky/catalogs/v8/<cloud>/vms.csv).",
             )
         for row in reader:
             yield _Row(
@@ -365,142 +285,6 @@ def read_vms_csv(
     return result
 
 
-def _gpu_info(sku: GpuSku, name: str, count: int) -> str:
-    mib = round(sku.memory_gib * 1024)
-    info = {
-        "Gpus": [
-            {
-                "Name": name,
-                "Manufacturer": sku.vendor.value.upper(),
-                "Count": float(count),
-                "MemoryInfo": {"SizeInMiB": mib},
-            }
-        ],
-        "TotalGpuMemoryInMiB": mib * count,
-    }
-    return repr(info)
-
-
-def _price(value: float | None) -> str:
-    return "" if value is None else f"{value:.5f}".rstrip("0").rstrip(".")
-
-
-def _offer_rows(offer: Offer, sku: GpuSku) -> list[dict[str, str]]:
-    """SkyPilot rows for one offer: one per zone; GCP as separate host-VM and GPU rows."""
-    zones = offer.zones or ("",)
-    common = {
-        "AcceleratorName": offer.sky_accelerator_name,
-        "AcceleratorCount": str(offer.gpu_count),
-        "GpuInfo": _gpu_info(sku, offer.sky_accelerator_name, offer.gpu_count),
-        "Region": offer.region,
-        "Generation": "V2",
-    }
-    rows = []
-    for zone in zones:
-        host = offer.host_price_usd_per_hour
-        if offer.cloud == "gcp" and host is not None:
-            host_spot = offer.host_spot_price_usd_per_hour
-            rows.append(
-                {
-                    "InstanceType": offer.instance_type,
-                    "vCPUs": _price(offer.vcpus),
-                    "MemoryGiB": _price(offer.memory_gib),
-                    "Region": offer.region,
-                    "AvailabilityZone": zone,
-                    "Price": _price(host),
-                    "SpotPrice": _price(host_spot),
-                }
-            )
-            gpu_spot = None
-            if offer.spot_price_usd_per_hour is not None and host_spot is not None:
-                gpu_spot = offer.spot_price_usd_per_hour - host_spot
-            rows.append(
-                {
-                    **common,
-                    "InstanceType": "",
-                    "AvailabilityZone": zone,
-                    "Price": _price(offer.price_usd_per_hour - host),
-                    "SpotPrice": _price(gpu_spot),
-                }
-            )
-            continue
-        rows.append(
-            {
-                **common,
-                "InstanceType": offer.instance_type,
-                "vCPUs": _price(offer.vcpus),
-                "MemoryGiB": _price(offer.memory_gib),
-                "AvailabilityZone": zone,
-                "Price": _price(offer.price_usd_per_hour),
-                "SpotPrice": _price(offer.spot_price_usd_per_hour),
-            }
-        )
-    return rows
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: Iterable[dict[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        seen: set[tuple[str, ...]] = set()
-        for row in rows:
-            key = tuple(row.get(c, "") for c in columns)
-            if key not in seen:  # GCP host rows repeat across GPU offers sharing a host type
-                seen.add(key)
-                writer.writerow(row)
-    tmp.replace(path)
-
-
-def write_sky_catalog(
-    catalog: Catalog, out_dir: Path, clouds: Iterable[str] | None = None
-) -> dict[str, int]:
-    """Write ``catalog``'s offers as a SkyPilot v8 catalog under ``out_dir``.
-
-    Returns the number of offers written per cloud. ``out_dir`` is the version folder, e.g.
-    ``~/.sky/catalogs/v8``.
-    """
-    wanted = set(clouds) if clouds is not None else set(catalog.clouds())
-    by_cloud: dict[str, list[Offer]] = {}
-    for offer in catalog.offers:
-        if offer.cloud in wanted:
-            by_cloud.setdefault(offer.cloud, []).append(offer)
-    accelerator_clouds: dict[str, set[str]] = {}
-    written = {}
-    for cloud, offers in sorted(by_cloud.items()):
-        rows = []
-        for offer in offers:
-            sku = catalog.gpu(offer.gpu)
-            rows.extend(_offer_rows(offer, sku))
-            display = SKY_CLOUD_NAMES.get(cloud, cloud)
-            accelerator_clouds.setdefault(offer.sky_accelerator_name, set()).add(display)
-        columns = _V8_COLUMNS.get(cloud, _V8_DEFAULT_COLUMNS)
-        _write_csv(out_dir / cloud / "vms.csv", columns, rows)
-        written[cloud] = len(offers)
-    _write_csv(
-        out_dir / "common" / "accelerators.csv",
-        ("AcceleratorName", "Clouds"),
-        (
-            {"AcceleratorName": name, "Clouds": repr(sorted(c))}
-            for name, c in sorted(accelerator_clouds.items())
-        ),
-    )
-    _write_csv(
-        out_dir / "common" / "metadata.csv",
-        ("GPU", "MemoryGB", "Manufacturer"),
-        (
-            {
-                "GPU": name,
-                "MemoryGB": _price(catalog.gpu(name).memory_gb),
-                "Manufacturer": catalog.gpu(name).vendor.value.upper(),
-            }
-            for name in sorted(accelerator_clouds)
-        ),
-    )
-    return written
-
-
 def read_sky_catalog_dir(
     folder: Path, *, catalog: Catalog, source: str, retrieved_on: date | None = None
 ) -> dict[str, ReadResult]:
@@ -510,10 +294,9 @@ def read_sky_catalog_dir(
     """
     if not folder.is_dir():
         raise CatalogFileError(
-            str(folder),
-            None,
             "is not a folder.",
-            "pass a SkyPilot catalog version folder such as ~/.sky/catalogs/v8.",
+            path=folder,
+            fix="pass a SkyPilot catalog version folder such as ~/.sky/catalogs/v8.",
         )
     results = {}
     for vms in sorted(folder.glob("*/vms.csv")):
@@ -528,9 +311,8 @@ def read_sky_catalog_dir(
         )
     if not results:
         raise CatalogFileError(
-            str(folder),
-            None,
             "holds no <cloud>/vms.csv files.",
-            "pass a SkyPilot catalog version folder such as ~/.sky/catalogs/v8.",
+            path=folder,
+            fix="pass a SkyPilot catalog version folder such as ~/.sky/catalogs/v8.",
         )
     return results
