@@ -26,7 +26,7 @@ import yaml
 from catalog.datafile import read_csv_records, write_csv_records
 from catalog.errors import CatalogError
 from catalog.files import write_text_atomic
-from catalog.loaders import shipped_data_dir
+from catalog.loaders import load_gpus, shipped_data_dir
 from catalog.records import Offer
 from catalog.sky_import import read_sky_catalog_dir
 from catalog.tables import Catalog
@@ -85,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", type=Path, help="CSV of extra offers (Offer columns)")
     parser.add_argument("--out", type=Path, default=shipped_data_dir() / "offers.csv")
     args = parser.parse_args(argv)
-    from catalog.loaders import _shipped_gpus
-
-    catalog = Catalog(gpus=_shipped_gpus(), snapshot_date=date.today())
+    catalog = Catalog(gpus=load_gpus(shipped_data_dir()), snapshot_date=date.today())
     try:
         offers, skipped, newest = build(args.snapshot, args.label, args.extra, args.date, catalog)
     except CatalogError as exc:

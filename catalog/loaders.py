@@ -1,11 +1,20 @@
-"""Loading the catalog: the shipped snapshot plus the user's own additions.
+"""Loading the catalog: a base data folder plus the user's own additions.
 
-Nothing is read at import time; every loader is cached. The user's data lives in
-``catalog_home()`` (``$TAILOR_HOME`` or the platform's user data dir):
+Nothing is read at import time; every loader is cached.
+
+The base data is the snapshot shipped in ``catalog/data`` (``shipped_data_dir()``), unless the
+environment variable ``TAILOR_CATALOG_DIR`` names another folder with the same files
+(``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml); then that
+folder is read instead. The test suite points it at ``tests/data/catalog``, a small frozen
+catalog, so refreshing the shipped prices (``make offers``) changes no test's expected plan.
+Caches are keyed on the folder.
+
+The user's data lives in ``catalog_home()`` (``$TAILOR_HOME`` or the platform's user data dir)
+and merges on top of either base:
 
 - ``catalog/models.yaml`` — models imported with ``tailor catalog add-model``;
 - ``catalog/offers.csv`` — prices refreshed with ``tailor catalog refresh``; for the clouds it
-  covers it replaces the shipped offers.
+  covers it replaces the base offers.
 """
 
 from __future__ import annotations
@@ -19,16 +28,25 @@ from pathlib import Path
 import yaml
 
 from catalog.datafile import read_csv_records, read_yaml_records
+from catalog.errors import CatalogFileError
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 from catalog.tables import Catalog
 
 __all__ = [
+    "CATALOG_DIR_ENV",
+    "DATA_FILES",
+    "catalog_data_dir",
     "catalog_home",
+    "load_base_catalog",
     "load_catalog",
+    "load_gpus",
     "shipped_data_dir",
     "user_models_path",
     "user_offers_path",
 ]
+
+CATALOG_DIR_ENV = "TAILOR_CATALOG_DIR"
+DATA_FILES = ("gpus.yaml", "models.yaml", "api_prices.yaml", "offers.csv", "snapshot.yaml")
 
 
 def shipped_data_dir() -> Path:
@@ -56,30 +74,73 @@ def user_offers_path(home: Path | None = None) -> Path:
     return (home or catalog_home()) / "catalog" / "offers.csv"
 
 
-@cache
-def _shipped_gpus() -> tuple[GpuSku, ...]:
-    return tuple(read_yaml_records(shipped_data_dir() / "gpus.yaml", "gpus", GpuSku))
+def catalog_data_dir() -> Path:
+    """The folder the base catalog is read from: ``$TAILOR_CATALOG_DIR``, else the shipped data.
+
+    Raises CatalogFileError when the variable names a folder without every file of
+    ``DATA_FILES``.
+    """
+    explicit = os.environ.get(CATALOG_DIR_ENV)
+    return _checked_data_dir(explicit) if explicit else shipped_data_dir()
 
 
 @cache
-def _shipped_models() -> tuple[ModelArch, ...]:
-    return tuple(read_yaml_records(shipped_data_dir() / "models.yaml", "models", ModelArch))
+def _checked_data_dir(explicit: str) -> Path:
+    folder = Path(explicit).expanduser().resolve()
+    missing = [name for name in DATA_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CatalogFileError(
+            f"(named by ${CATALOG_DIR_ENV}) has no {', '.join(missing)}.",
+            path=folder,
+            fix=f"point {CATALOG_DIR_ENV} at a folder with the same files as catalog/data "
+            f"({', '.join(DATA_FILES)}), or unset it to use the shipped catalog.",
+        )
+    return folder
 
 
 @cache
-def _shipped_api_models() -> tuple[ApiModel, ...]:
-    return tuple(read_yaml_records(shipped_data_dir() / "api_prices.yaml", "api_models", ApiModel))
+def load_gpus(data_dir: Path) -> tuple[GpuSku, ...]:
+    """The GPU SKUs of ``data_dir``/gpus.yaml (cached per folder)."""
+    return tuple(read_yaml_records(data_dir / "gpus.yaml", "gpus", GpuSku))
 
 
 @cache
-def _shipped_offers() -> tuple[Offer, ...]:
-    return tuple(read_csv_records(shipped_data_dir() / "offers.csv", Offer))
+def _models(data_dir: Path) -> tuple[ModelArch, ...]:
+    return tuple(read_yaml_records(data_dir / "models.yaml", "models", ModelArch))
 
 
 @cache
-def _shipped_snapshot_date() -> date:
-    meta = yaml.safe_load((shipped_data_dir() / "snapshot.yaml").read_text(encoding="utf-8"))
+def _api_models(data_dir: Path) -> tuple[ApiModel, ...]:
+    return tuple(read_yaml_records(data_dir / "api_prices.yaml", "api_models", ApiModel))
+
+
+@cache
+def _offers(data_dir: Path) -> tuple[Offer, ...]:
+    return tuple(read_csv_records(data_dir / "offers.csv", Offer))
+
+
+@cache
+def _snapshot_date(data_dir: Path) -> date:
+    meta = yaml.safe_load((data_dir / "snapshot.yaml").read_text(encoding="utf-8"))
     return date.fromisoformat(str(meta["snapshot_date"]))
+
+
+def load_base_catalog(data_dir: Path | None = None) -> Catalog:
+    """The catalog of one data folder (default :func:`catalog_data_dir`), without the user's
+    additions. Cached per folder."""
+    return _base_catalog(data_dir or catalog_data_dir())
+
+
+@cache
+def _base_catalog(data_dir: Path) -> Catalog:
+    return Catalog(
+        gpus=load_gpus(data_dir),
+        offers=_offers(data_dir),
+        models=_models(data_dir),
+        api_models=_api_models(data_dir),
+        snapshot_date=_snapshot_date(data_dir),
+        provenance=(str(data_dir),),
+    )
 
 
 def _merge_offers(shipped: tuple[Offer, ...], refreshed: list[Offer]) -> tuple[Offer, ...]:
@@ -94,10 +155,10 @@ def _merge_models(shipped: tuple[ModelArch, ...], added: list[ModelArch]) -> tup
 
 
 @cache
-def _load_catalog_cached(home: Path, mtimes: tuple[float, float]) -> Catalog:
-    provenance = [str(shipped_data_dir())]
-    models, offers = _shipped_models(), _shipped_offers()
-    snapshot = _shipped_snapshot_date()
+def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]) -> Catalog:
+    base = load_base_catalog(data_dir)
+    models, offers, snapshot = base.models, base.offers, base.snapshot_date
+    provenance = list(base.provenance)
     models_file, offers_file = user_models_path(home), user_offers_path(home)
     if models_file.exists():
         models = _merge_models(models, read_yaml_records(models_file, "models", ModelArch))
@@ -107,11 +168,11 @@ def _load_catalog_cached(home: Path, mtimes: tuple[float, float]) -> Catalog:
         offers = _merge_offers(offers, refreshed)
         snapshot = max([snapshot, *(o.retrieved_on for o in refreshed)])
         provenance.append(str(offers_file))
-    return Catalog(
-        gpus=_shipped_gpus(),
+    return Catalog(  # not model_copy: it would carry the base's cached indexes over
+        gpus=base.gpus,
         offers=offers,
         models=models,
-        api_models=_shipped_api_models(),
+        api_models=base.api_models,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
     )
@@ -125,10 +186,12 @@ def _mtime(path: Path) -> float:
 
 
 def load_catalog(home: Path | None = None) -> Catalog:
-    """The shipped catalog merged with the user's additions under ``home``.
+    """The base catalog (:func:`catalog_data_dir`) merged with the user's additions under
+    ``home``.
 
-    Cached; a change to the user's files (add-model, refresh) is picked up on the next call.
+    Cached per (data folder, home); a change to the user's files (add-model, refresh) is
+    picked up on the next call.
     """
     home = home or catalog_home()
     mtimes = (_mtime(user_models_path(home)), _mtime(user_offers_path(home)))
-    return _load_catalog_cached(home, mtimes)
+    return _load_catalog_cached(catalog_data_dir(), home, mtimes)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import UnknownNameError, load_catalog
+from catalog import UnknownNameError
+from catalog.loaders import load_base_catalog, shipped_data_dir
 
-CATALOG = load_catalog()
+CATALOG = load_base_catalog(shipped_data_dir())  # the shipped data, not the test catalog
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from catalog import load_catalog
+from catalog.loaders import load_base_catalog, shipped_data_dir
 
-CATALOG = load_catalog()
+CATALOG = load_base_catalog(shipped_data_dir())  # the shipped data, not the test catalog
 REQUIRED_GPUS = [
     "T4",
     "L4",
