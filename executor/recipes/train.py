@@ -320,57 +320,66 @@ def peak_memory_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+class _MetricsLines:
+    """The metrics writer's logic: one flushed JSON line per logging step to ``path``, the
+    eval loss of a step joined to its train line. Mixed into a TrainerCallback by
+    :func:`metrics_callback` (transformers is imported only there)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pending: dict | None = None  # a train line waiting for this step's eval loss
+        self.last = (time.time(), 0)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.last = (time.time(), state.num_input_tokens_seen)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.flush()
+            self.pending = self.line(state, logs, loss=logs["loss"])
+            if not control.should_evaluate:  # else wait for this step's eval loss
+                self.flush()
+        elif "eval_loss" in logs:
+            if not self.pending or self.pending["step"] != state.global_step:
+                self.flush()
+                self.pending = self.line(state, logs, loss=None)
+            self.pending["eval_loss"] = logs["eval_loss"]
+            self.flush()
+
+    def line(self, state, logs: dict, loss: float | None) -> dict:
+        now, tokens = time.time(), logs.get("num_input_tokens_seen", self.last[1])
+        rate = (tokens - self.last[1]) / max(now - self.last[0], 1e-9)
+        self.last = (now, tokens)
+        return {
+            "step": state.global_step,
+            "epoch": state.epoch,
+            "loss": loss,
+            "tokens_per_s": round(rate, 1),
+            "peak_memory_gib": round(peak_memory_gib(), 4),
+            "time": round(now, 3),
+        }
+
+    def flush(self, *args, **kwargs):
+        if self.pending:
+            line, self.pending = self.pending, None
+            with self.path.open("a", encoding="utf-8") as file:  # closed, so flushed, per line
+                file.write(json.dumps(line) + "\n")
+            shown = {k: v for k, v in line.items() if k in ("loss", "eval_loss") and v}
+            losses = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            print(f"step {line['step']} {losses} {line['tokens_per_s']:.0f} tok/s", flush=True)
+
+    on_save = on_train_end = flush
+
+
 def metrics_callback(path: Path):
     """A TrainerCallback writing one flushed JSON line per logging step to ``path``."""
     from transformers import TrainerCallback
 
-    class MetricsWriter(TrainerCallback):
-        def __init__(self) -> None:
-            self.pending: dict | None = None  # a train line waiting for this step's eval loss
-            self.last = (time.time(), 0)
+    class MetricsWriter(_MetricsLines, TrainerCallback):
+        pass
 
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.last = (time.time(), state.num_input_tokens_seen)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            if "loss" in logs:
-                self.flush()
-                self.pending = self.line(state, logs, loss=logs["loss"])
-                if not control.should_evaluate:  # else wait for this step's eval loss
-                    self.flush()
-            elif "eval_loss" in logs:
-                if not self.pending or self.pending["step"] != state.global_step:
-                    self.flush()
-                    self.pending = self.line(state, logs, loss=None)
-                self.pending["eval_loss"] = logs["eval_loss"]
-                self.flush()
-
-        def line(self, state, logs: dict, loss: float | None) -> dict:
-            now, tokens = time.time(), logs.get("num_input_tokens_seen", self.last[1])
-            rate = (tokens - self.last[1]) / max(now - self.last[0], 1e-9)
-            self.last = (now, tokens)
-            return {
-                "step": state.global_step,
-                "epoch": state.epoch,
-                "loss": loss,
-                "tokens_per_s": round(rate, 1),
-                "peak_memory_gib": round(peak_memory_gib(), 4),
-                "time": round(now, 3),
-            }
-
-        def flush(self, *args, **kwargs):
-            if self.pending:
-                line, self.pending = self.pending, None
-                with path.open("a", encoding="utf-8") as file:  # closed, so flushed, per line
-                    file.write(json.dumps(line) + "\n")
-                shown = {k: v for k, v in line.items() if k in ("loss", "eval_loss") and v}
-                losses = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
-                print(f"step {line['step']} {losses} {line['tokens_per_s']:.0f} tok/s", flush=True)
-
-        on_save = on_train_end = flush
-
-    return MetricsWriter()
+    return MetricsWriter(path)
 
 
 # ---- model and trainer -------------------------------------------------------------------------

@@ -376,6 +376,25 @@ def _nested(depth: int) -> object:
     return value
 
 
+def _mutate(draw: st.DrawFn, parent: Any, key: Any, kind: str) -> None:
+    """Apply one mutation ``kind`` to ``parent[key]``, in place (draws in the order they always
+    did, so the CI profile replays the same examples)."""
+    if kind == "drop":
+        del parent[key]
+    elif kind == "junk":  # a copy: a later mutation must not change the shared JUNK row
+        parent[key] = copy.deepcopy(draw(st.sampled_from(JUNK)))
+    elif kind == "negate":
+        old = parent[key]
+        number = isinstance(old, int | float) and not isinstance(old, bool)
+        parent[key] = -abs(old) - 1 if number else -draw(st.integers(1, 10**6))
+    elif kind == "nest":
+        parent[key] = _nested(draw(st.sampled_from([3, 31, 33, 200])))
+    else:  # unknown
+        target = parent[key] if isinstance(parent[key], dict) else parent
+        if isinstance(target, dict):
+            target[draw(st.sampled_from(["extra", "Name", "budget_usd", "42"]))] = 1
+
+
 @st.composite
 def mutated_goal_files(draw: st.DrawFn) -> bytes:
     """An example goal with one to three mutations, or a hostile file, as bytes."""
@@ -390,23 +409,10 @@ def mutated_goal_files(draw: st.DrawFn) -> bytes:
         kind = draw(
             st.sampled_from(["drop", "junk", "negate", "nest", "unknown", "scalar-section"])
         )
-        if kind == "drop":
-            del parent[key]
-        elif kind == "junk":  # a copy: a later mutation must not change the shared JUNK row
-            parent[key] = copy.deepcopy(draw(st.sampled_from(JUNK)))
-        elif kind == "negate":
-            old = parent[key]
-            number = isinstance(old, int | float) and not isinstance(old, bool)
-            parent[key] = -abs(old) - 1 if number else -draw(st.integers(1, 10**6))
-        elif kind == "nest":
-            parent[key] = _nested(draw(st.sampled_from([3, 31, 33, 200])))
-        elif kind == "unknown":
-            target = parent[key] if isinstance(parent[key], dict) else parent
-            if isinstance(target, dict):
-                target[draw(st.sampled_from(["extra", "Name", "budget_usd", "42"]))] = 1
-        else:
+        if kind == "scalar-section":
             data = copy.deepcopy(draw(st.sampled_from(JUNK[:12])))
             break
+        _mutate(draw, parent, key, kind)
         if not isinstance(data, dict) or not _paths(data):
             break
     out = yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode()
