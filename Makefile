@@ -1,6 +1,7 @@
 # tailor — two commands do everything on a fresh machine:
 #   make demo   creates .venv, installs tailor, plans an example goal
-#   make test   installs the dev + train + cloud extras, then format, lint, import contracts, tests
+#   make test   installs the dev + train + cloud extras, then format, lint, import contracts,
+#               mypy, tests
 # Both are re-runnable: installs are skipped while pyproject.toml is unchanged.
 
 PYTHON ?= python3
@@ -31,6 +32,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 test: lint tmux
 	$(VENV)/bin/pytest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,7 +129,7 @@ def read_csv_records(path: Path, record: type[R]) -> list[R]:
         return rows
 
 
-def write_csv_records(path: Path, records: list[BaseModel], record: type[BaseModel]) -> None:
+def write_csv_records(path: Path, records: Sequence[BaseModel], record: type[BaseModel]) -> None:
     """Write records as CSV (header = field names), atomically; tuples joined with ';'."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(record.model_fields))

@@ -256,12 +256,13 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             f"{plan_file.plan.strategy}).",
             fix="launch a self-hosted plan.",
         )
-    trained = plan_file.plan.training is not None
+    training = plan_file.plan.training
+    trained = training is not None
     mounts = {"/adapters": {"name": options.checkpoint_bucket, "mode": "MOUNT"}} if trained else {}
     adapter = f"/adapters/{options.run_name}/final" if trained else None
     command = _vllm_command(plan_file, s, adapter)
-    if trained and plan_file.plan.training.method is Method.FULL:
-        command[2] = adapter  # serve the fully fine-tuned weights themselves
+    if training is not None and training.method is Method.FULL:
+        command[2] = f"/adapters/{options.run_name}/final"  # serve the fine-tuned weights
     return {
         "name": f"{options.run_name}-serve",
         "service": {

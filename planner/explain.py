@@ -140,6 +140,6 @@ def compare_plans(a: Plan, b: Plan) -> list[CompareRow]:
         if key in ("id", "pareto"):
             continue
         va, vb = ra[key], rb[key]
-        numeric = isinstance(va, int | float) and isinstance(vb, int | float)
-        rows.append(CompareRow(key, str(va), str(vb), vb - va if numeric else None))
+        delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
+        rows.append(CompareRow(key, str(va), str(vb), delta))
     return rows

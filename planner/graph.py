@@ -238,7 +238,7 @@ def _training_for(ctx: _Context, arch: ModelArch, method: Method):
 
 
 def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: str) -> None:
-    methods = [None]
+    methods: list[Method | None] = [None]
     if strategy.trains_own_model:
         methods = [m for m in Method if not ctx.goal.models.methods or m in ctx.goal.models.methods]
     for arch in _open_models(ctx.goal, ctx.catalog):

@@ -77,7 +77,8 @@ class OfferIndex:
 
     @staticmethod
     def _alternatives(index: dict, gpu: str, count: int, limit: int) -> tuple[OfferChoice, ...]:
-        seen, kept = set(), []
+        seen: set[tuple[str, str]] = set()
+        kept: list[OfferChoice] = []
         for _, cloud, region, _, spot, offer in index.get((gpu, count), [])[1:]:
             if (cloud, region) not in seen and len(kept) < limit:
                 seen.add((cloud, region))

@@ -21,7 +21,7 @@ import reprlib
 import types
 from collections.abc import Sequence
 from enum import Enum
-from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -41,7 +41,10 @@ __all__ = [
 ]
 
 CONFLICT = "goal_conflict"
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # typed as the pure-Python safe loader that libyaml's C loader mirrors
+    _Loader = yaml.SafeLoader
+else:  # libyaml's C loader when PyYAML has it
+    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_DEPTH = 32  # a goal nests 3 levels; libyaml's composer crashes (C stack) near 50,000
 _UNBOUNDED = 10**15  # bounds at or above this only guard arithmetic; not worth telling the user
 Loc = tuple[int | str, ...]
@@ -107,7 +110,8 @@ def _too_deep_line(text: str) -> int | None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > _MAX_DEPTH:
-                return event.start_mark.line + 1
+                mark = event.start_mark
+                return mark.line + 1 if mark is not None else None
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
     return None

@@ -17,6 +17,7 @@ from planner.errors import InfeasibleGoalError, PlannerError
 from planner.graph import DecisionGraph, build_decision_graph
 from planner.pareto import pareto_front
 from planner.plan import Plan, PlanFile
+from planner.rules import Reason
 from planner.spec import GoalSpec, Objective
 
 __all__ = ["PlanningResult", "mark_pareto", "plan_goal", "rank_plans", "resolve_data_path"]
@@ -139,7 +140,7 @@ def _relaxed(goal: GoalSpec) -> GoalSpec:
 
 def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph) -> list[str]:
     """Plans that meet everything but the budget / latency limits, closest first."""
-    over = [(plan, reason) for plan, reason in graph.over_limits]
+    over: list[tuple[Plan, Reason | None]] = list(graph.over_limits)
     if not over:
         relaxed = build_decision_graph(_relaxed(goal), catalog)
         over = [(p, None) for p in relaxed.candidates]
@@ -155,7 +156,7 @@ def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph) -> list[str
 
 def _reason_summary(graph: DecisionGraph) -> list[str]:
     by_constraint = Counter(r.constraint for r in graph.reasons)
-    first = {}
+    first: dict[str, Reason] = {}
     for reason in graph.reasons:
         first.setdefault(reason.constraint, reason)
     return [

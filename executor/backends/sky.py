@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError
@@ -62,7 +62,10 @@ class SkySdkClient:
         """Status of the newest managed job with this name."""
         import sky
 
-        records = sky.get(sky.jobs.queue(refresh=False, skip_finished=False))
+        reply = sky.get(sky.jobs.queue(refresh=False, skip_finished=False))
+        # API version 1 (the default) answers a list, version 2 a (records, total, ...) tuple;
+        # a record is a ManagedJobRecord, or a dict from older servers.
+        records: list[Any] = list(reply[0] if isinstance(reply, tuple) else reply)
         mine = [
             r
             for r in records

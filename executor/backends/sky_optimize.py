@@ -40,6 +40,8 @@ def main(argv: list[str]) -> int:
     dag.add(task)
     optimizer.Optimizer.optimize(dag, minimize=common.OptimizeTarget.COST, quiet=True)
     best = task.best_resources
+    if best is None:  # optimize() raises when nothing fits, so this is SkyPilot's bug
+        raise SystemExit(f"SkyPilot's optimizer returned no resources for {argv[0]}")
     accelerators = best.accelerators or {}
     print(
         json.dumps(
