@@ -2,10 +2,11 @@
 
 Everything slow or external is injected (STYLE.md, Harlequin): the planner, the catalog loader,
 the run store and the backends. Tests pass fakes at the cloud boundary; `tailor ui` passes the
-real ones. Screens talk to the app with messages; the app hands values down:
+real ones. Screens talk to the app with messages (:mod:`tui.messages`); the app hands values
+down:
 
-    GoalScreen.Changed(goal)            → PlansScreen.set_goal(goal)      (re-plans in a worker)
-    PlansScreen.LaunchRequested(file)   → LaunchScreen (confirm) → RunsScreen.launch(file, backend)
+    GoalChanged(goal)            → PlansScreen.set_goal(goal)      (re-plans in a worker)
+    LaunchRequested(plan_file)   → LaunchScreen (confirm) → RunsScreen.launch(file, backend)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from planner.errors import GoalSpecError
 from planner.plan import PlanFile
 from planner.rank import plan_goal
 from planner.spec import GoalSpec, load_goal
+from tui.messages import GoalChanged, GoalSaved, LaunchRequested
 from tui.screens.goal import GoalScreen
 from tui.screens.help import HelpScreen
 from tui.screens.launch import LaunchScreen
@@ -130,14 +132,14 @@ class TailorApp(App[None]):
         self.push_screen(HelpScreen(pairs))
 
     # --- messages up ------------------------------------------------------------------
-    def on_goal_screen_changed(self, message: GoalScreen.Changed) -> None:
+    def on_goal_changed(self, message: GoalChanged) -> None:
         self._use_goal(message.goal)
 
-    def on_goal_screen_saved(self, message: GoalScreen.Saved) -> None:
+    def on_goal_saved(self, message: GoalSaved) -> None:
         self.goal_path = message.path
         self.sub_title = message.path.name
 
-    def on_plans_screen_launch_requested(self, message: PlansScreen.LaunchRequested) -> None:
+    def on_launch_requested(self, message: LaunchRequested) -> None:
         plan_file = message.plan_file
 
         def confirmed(yes: bool | None) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input
 
 from catalog import load_catalog
+from executor.state import RunStore
 from planner.errors import PlannerError
 from planner.rank import plan_goal
 from planner.spec import Objective
 from tui.app import TailorApp
+from tui.messages import GoalChanged, GoalSaved, LaunchRequested
 from tui.screens.goal import GoalScreen
 from tui.screens.help import HelpScreen
 from tui.screens.plans import PlansScreen
@@ -125,3 +128,24 @@ async def test_an_edit_on_the_goal_form_replans_at_once_without_debounce() -> No
         await pilot.pause()
         assert app.screen is form  # still on the form: no timer, no leaving
         assert plans.goal is not None and plans.goal.traffic.avg_output_tokens == 321
+
+
+@pytest.mark.asyncio
+async def test_saving_the_goal_on_the_form_names_its_file_in_the_title(tmp_path: Path) -> None:
+    goal_path = tmp_path / "mine.yaml"
+    shutil.copy(GOAL, goal_path)
+    store = RunStore(tmp_path / "runs" / "state.db")
+    app = TailorApp(goal_path, store=store, backends={}, goal_debounce_s=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        app.goal_path, app.sub_title = None, ""
+        await pilot.press("f2", "ctrl+s")
+        await pilot.pause()
+        assert app.screen.status == f"Saved {goal_path}"
+        assert (app.goal_path, app.sub_title) == (goal_path, "mine.yaml")  # GoalSaved came up
+    store.close()
+
+
+def test_the_app_handles_every_message_its_screens_send_up() -> None:
+    for message in (GoalChanged, GoalSaved, LaunchRequested):
+        assert callable(getattr(TailorApp, message.handler_name, None)), message.handler_name

@@ -16,6 +16,7 @@ from textual.widgets import Input, Select, Static, Switch
 from planner.errors import Problem
 from planner.problems import parse_goal_yaml
 from planner.spec import GoalSpec, dump_goal, load_goal
+from tui.messages import GoalChanged, GoalSaved
 from tui.screens.goal import GoalScreen, PathPrompt, problem_texts
 from tui.widgets.goal_form import Kind, goal_groups
 
@@ -24,7 +25,8 @@ WIDE, NARROW = (120, 40), (80, 24)
 
 
 class Host(App[None]):
-    """Shows one GoalScreen and records the Changed and Saved messages it posts."""
+    """Shows one GoalScreen and records the GoalChanged and GoalSaved messages it posts (by
+    Textual's handler names, as the app receives them)."""
 
     def __init__(self, screen: GoalScreen) -> None:
         super().__init__()
@@ -35,10 +37,10 @@ class Host(App[None]):
     def on_mount(self) -> None:
         self.push_screen(self.goal_screen)
 
-    def on_goal_screen_changed(self, message: GoalScreen.Changed) -> None:
+    def on_goal_changed(self, message: GoalChanged) -> None:
         self.changes.append(message.goal)
 
-    def on_goal_screen_saved(self, message: GoalScreen.Saved) -> None:
+    def on_goal_saved(self, message: GoalSaved) -> None:
         self.saved.append(message.path)
 
 

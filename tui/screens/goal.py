@@ -1,9 +1,10 @@
 """The goal screen: a form for every field of the goal spec, checked by the spec as you type.
 
 The screen owns the state (``goal``, ``errors``, ``status``); the form gets the errors to show
-(attributes down) and the screen posts :class:`GoalScreen.Changed` when the valid goal changes,
-so the app can re-plan, and :class:`GoalScreen.Saved` after a save (messages up). Every problem
-shown is the spec's own (:func:`~planner.spec.parse_goal`), with its "To fix: …" sentence.
+(attributes down) and the screen posts :class:`~tui.messages.GoalChanged` when the valid goal
+changes, so the app can re-plan, and :class:`~tui.messages.GoalSaved` after a save (messages
+up). Every problem shown is the spec's own (:func:`~planner.spec.parse_goal`), with its "To
+fix: …" sentence.
 
 Goal files are a few hundred bytes of YAML; they are read and written on the UI thread.
 """
@@ -19,7 +20,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -27,8 +27,9 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from catalog import write_text_atomic
 from planner.errors import GoalSpecError, Problem
+from planner.problems import parse_goal_yaml
 from planner.spec import GoalSpec, dump_goal, parse_goal
-from planner.spec_checks import parse_goal_yaml
+from tui.messages import GoalChanged, GoalSaved
 from tui.widgets.goal_form import GoalForm
 
 __all__ = ["GoalScreen", "PathPrompt", "problem_texts", "read_goal_data"]
@@ -54,20 +55,6 @@ class GoalScreen(Screen[None]):
     path (``''`` for the whole goal, or a section) and shown in the summary at the top."""
     status: reactive[str] = reactive("", init=False)
     """The last load/save outcome, shown above the footer."""
-
-    class Changed(Message):
-        """The form holds a valid goal that differs from the last one posted."""
-
-        def __init__(self, goal: GoalSpec) -> None:
-            super().__init__()
-            self.goal = goal
-
-    class Saved(Message):
-        """The goal was written to ``path``."""
-
-        def __init__(self, path: Path) -> None:
-            super().__init__()
-            self.path = path
 
     def __init__(
         self, path: Path | None, data: dict[str, Any] | None = None, *, debounce_s: float = 0.3
@@ -143,7 +130,7 @@ class GoalScreen(Screen[None]):
         self._stop_timer()
         if self.goal is not None and self.goal != self._posted:
             self._posted = self.goal
-            self.post_message(self.Changed(self.goal))
+            self.post_message(GoalChanged(self.goal))
 
     def _stop_timer(self) -> None:
         if self._timer is not None:
@@ -185,7 +172,7 @@ class GoalScreen(Screen[None]):
         self.path = path
         self.sub_title = str(path)
         self.status = f"Saved {path}"
-        self.post_message(self.Saved(path))
+        self.post_message(GoalSaved(path))
 
     def _refuse_save(self) -> None:
         first = next(iter(self.errors), "")

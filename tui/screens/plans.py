@@ -2,7 +2,7 @@
 
 The goal comes down from the app (:meth:`PlansScreen.set_goal`); planning runs in a thread
 worker, and a goal that changes while it runs makes the older result stale (dropped).
-Launching goes up as a :class:`PlansScreen.LaunchRequested` message.
+Launching goes up as a :class:`~tui.messages.LaunchRequested` message.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from textual.worker import get_current_worker
 from catalog.errors import CatalogError
 from planner.errors import PlannerError
 from planner.explain import compare_plans, explain_plan
-from planner.plan import Plan, PlanFile
+from planner.plan import Plan
 from planner.rank import PlanningResult
 from planner.spec import GoalSpec, Objective
-from tui.screens.pareto import ParetoPlot
-from tui.screens.plan_table import COLUMNS, plan_cells
+from tui.messages import LaunchRequested
+from tui.widgets.pareto import ParetoPlot
+from tui.widgets.plan_table import COLUMNS, plan_cells
 
 __all__ = ["PlansScreen"]
 
@@ -71,13 +72,6 @@ class PlansScreen(Screen[None]):
         def __init__(self, goal: GoalSpec, error: str) -> None:
             super().__init__()
             self.goal, self.error = goal, error
-
-    class LaunchRequested(Message):
-        """The user asked to launch a plan; the app confirms and launches it."""
-
-        def __init__(self, plan_file: PlanFile) -> None:
-            super().__init__()
-            self.plan_file = plan_file
 
     def __init__(self, *, planner: Callable, catalog_loader: Callable, top: int = 5) -> None:
         super().__init__()
@@ -270,7 +264,7 @@ class PlansScreen(Screen[None]):
                 "self-hosted plan."
             )
             return
-        self.post_message(self.LaunchRequested(self.result.plan_file(plan.id)))
+        self.post_message(LaunchRequested(self.result.plan_file(plan.id)))
 
     def action_mark(self) -> None:
         plan_id = self._current_id()

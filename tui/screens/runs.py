@@ -1,56 +1,44 @@
 """The runs view: every run, and for the highlighted one its phase, spend, endpoint, last events,
-log tail and loss curve. Launch, status polling and teardown run in thread workers.
+log tail and loss curve.
 
-Workers never touch widgets: each opens its own ``RunStore`` on the store's path (a SQLite
-connection belongs to the thread that opened it), does its work, and posts one message; the
-handlers on the UI thread set state and the ``watch_*`` methods render it. Backend calls that
-may start or stop something (launch, poll, teardown) hold one lock, so a status check never
-starts a server while a teardown is removing the run's resources.
+Launch, status polling and teardown run in thread workers of a
+:class:`~tui.run_monitor.RunMonitor`, which posts one message (:mod:`tui.messages`) per job;
+the handlers here set state and the ``watch_*`` methods render it.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from executor.backends.base import Backend, LaunchContext
-from executor.errors import ExecutorError
-from executor.launch import launch, teardown
 from executor.metrics import MetricPoint
 from executor.state import Phase, Run, RunStore
-from planner.errors import PlannerError
 from planner.plan import PlanFile
-from tui.screens.confirm import ConfirmScreen
-from tui.widgets.run_detail import (
-    RunDetail,
-    RunsSnapshot,
-    elapsed_s,
-    format_duration,
-    read_snapshot,
+from tui.messages import (
+    LaunchFailed,
+    RefreshFailed,
+    RunLaunched,
+    RunsRefreshed,
+    RunTornDown,
+    TeardownFailed,
 )
+from tui.run_monitor import RunMonitor
+from tui.screens.confirm import ConfirmScreen
+from tui.widgets.run_detail import RunDetail, RunsSnapshot, elapsed_s, format_duration
 
 __all__ = ["COLUMNS", "ConfirmScreen", "RunsScreen"]
 
 COLUMNS = ("run", "backend", "phase", "elapsed", "spend $", "ceiling $", "endpoint")
-_SETTLED = (Phase.READY, Phase.FAILED, Phase.DOWN)  # polling these changes nothing
 _READING = "Reading runs…"
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ExecutorError | PlannerError):
-        return str(exc)
-    return f"unexpected {type(exc).__name__}: {exc}"
 
 
 def _count(runs: tuple[Run, ...]) -> str:
@@ -63,10 +51,9 @@ def _count(runs: tuple[Run, ...]) -> str:
 class RunsScreen(Screen[None]):
     """Runs table on top; the highlighted run's detail, log tail and loss curve below.
 
-    ``store`` names the run store (workers open their own connection on ``store.path``);
-    ``backends`` maps a run's backend name to the backend; ``context(store)`` builds the
-    LaunchContext (data path, local model, ...) for a store; the live runs are polled and
-    everything re-read every ``poll_s`` seconds; ``clock`` gives the time elapsed counts to.
+    ``store``, ``backends`` and ``context`` go to the :class:`~tui.run_monitor.RunMonitor`
+    (``self.monitor``) that does the I/O; the live runs are polled and everything re-read every
+    ``poll_s`` seconds; ``clock`` gives the time elapsed counts to.
     """
 
     CSS_PATH = "runs.tcss"
@@ -85,56 +72,6 @@ class RunsScreen(Screen[None]):
     snapshot: reactive[RunsSnapshot | None] = reactive(None, init=False, always_update=True)
     """The last state read by a worker."""
 
-    class Launched(Message):
-        """``launch`` returned: a new run, or the live run of the same plan re-attached."""
-
-        def __init__(self, run: Run, started: bool) -> None:
-            super().__init__()
-            self.run = run
-            self.started = started
-
-    class LaunchFailed(Message):
-        """``launch`` raised; ``error`` is the text to show."""
-
-        def __init__(self, error: str) -> None:
-            super().__init__()
-            self.error = error
-
-    class Refreshed(Message):
-        """A worker read the runs (after polling the live ones when ``polled``)."""
-
-        def __init__(
-            self, snapshot: RunsSnapshot, *, polled: bool, problems: tuple[str, ...] = ()
-        ) -> None:
-            super().__init__()
-            self.snapshot = snapshot
-            self.polled = polled
-            self.problems = problems
-
-    class RefreshFailed(Message):
-        """A refresh worker could not read the runs."""
-
-        def __init__(self, error: str, *, polled: bool) -> None:
-            super().__init__()
-            self.error = error
-            self.polled = polled
-
-    class TornDown(Message):
-        """``teardown`` removed everything the run created."""
-
-        def __init__(self, run_id: str, removed: list[str]) -> None:
-            super().__init__()
-            self.run_id = run_id
-            self.removed = removed
-
-    class TeardownFailed(Message):
-        """``teardown`` raised; something may be left."""
-
-        def __init__(self, run_id: str, error: str) -> None:
-            super().__init__()
-            self.run_id = run_id
-            self.error = error
-
     def __init__(
         self,
         *,
@@ -145,16 +82,10 @@ class RunsScreen(Screen[None]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        self.store = store
-        self.backends = backends
-        self.context = context
+        self.monitor = RunMonitor(self, store=store, backends=backends, context=context)
         self.poll_s = poll_s
         self.clock = clock
-        self._backend_lock = threading.Lock()
         self._pending: tuple[PlanFile, str] | None = None  # a launch asked for before mount
-        self._polling = False  # a poll-and-read worker is out (set and cleared on the UI thread)
-        self._reading = False  # a read-only worker is out
-        self._stale = False  # a refresh was asked for while both were out
         self._problems = ""  # the last poll's problems, as shown on the status line
 
     # --- state read by tests and the app ------------------------------------------------
@@ -192,87 +123,33 @@ class RunsScreen(Screen[None]):
             self._pending = None
 
     # --- refresh ------------------------------------------------------------------------
-    @contextmanager
-    def _session(self) -> Iterator[LaunchContext]:
-        """A LaunchContext on a store opened by (and closed in) the calling thread."""
-        store = RunStore(self.store.path)
-        try:
-            yield self.context(store)
-        finally:
-            store.close()
-
     def _tick(self) -> None:
         self.request_refresh()
 
     def request_refresh(self, *, poll: bool = True) -> None:
         """Poll the live runs and read them again; while a poll is still out, only read."""
-        if poll and not self._polling:
-            self._polling = True
-            self._poll_and_read(self.selected)
-        elif not self._reading:
-            self._reading = True
-            self._read(self.selected)
-        else:
-            self._stale = True
+        self.monitor.refresh(self.selected, poll=poll)
 
-    def _poll_live(self, ctx: LaunchContext) -> list[str]:
-        problems = []
-        with self._backend_lock:
-            for run in ctx.store.list_runs():
-                backend = self.backends.get(run.backend)
-                if run.phase in _SETTLED or backend is None:
-                    continue
-                try:
-                    plan_file = PlanFile.model_validate(ctx.store.plan_json(run.id))
-                    backend.poll(run, plan_file, ctx)
-                except Exception as exc:  # the UI edge: one failing run must not stop the rest
-                    problems.append(f"status of {run.id}: {_describe(exc)}")
-        return problems
-
-    @work(thread=True, exclusive=True, group="runs-poll")
-    def _poll_and_read(self, selected: str | None) -> None:
-        try:
-            with self._session() as ctx:
-                problems = self._poll_live(ctx)
-                snapshot = read_snapshot(ctx, self.backends, selected)
-        except Exception as exc:  # the UI edge: shown as text, the app keeps running
-            self.post_message(self.RefreshFailed(_describe(exc), polled=True))
-            return
-        self.post_message(self.Refreshed(snapshot, polled=True, problems=tuple(problems)))
-
-    @work(thread=True, exclusive=True, group="runs-read")
-    def _read(self, selected: str | None) -> None:
-        try:
-            with self._session() as ctx:
-                snapshot = read_snapshot(ctx, self.backends, selected)
-        except Exception as exc:  # the UI edge: shown as text, the app keeps running
-            self.post_message(self.RefreshFailed(_describe(exc), polled=False))
-            return
-        self.post_message(self.Refreshed(snapshot, polled=False))
-
-    def _worker_back(self, *, polled: bool) -> None:
-        setattr(self, "_polling" if polled else "_reading", False)
-
-    @on(Refreshed)
-    def _refreshed(self, message: Refreshed) -> None:
-        self._worker_back(polled=message.polled)
+    @on(RunsRefreshed)
+    def _refreshed(self, message: RunsRefreshed) -> None:
         if message.problems:
             self.status = self._problems = " · ".join(message.problems)
         elif self.status == _READING or (message.polled and self.status == self._problems):
             self.status = _count(message.snapshot.runs)  # first read, or the problems are gone
         self.snapshot = message.snapshot
+        moved = False  # the highlight moved while this was read
         if self.selected is None and message.snapshot.selected is not None:
             self.set_reactive(RunsScreen.selected, message.snapshot.selected)
-        elif self.selected != message.snapshot.selected:
-            self._stale = True  # the highlight moved while this was read
-        if self._stale:
-            self._stale = False
+        else:
+            moved = self.selected != message.snapshot.selected
+        if self.monitor.worker_back(polled=message.polled, moved=moved):
             self.request_refresh(poll=False)
 
     @on(RefreshFailed)
     def _refresh_failed(self, message: RefreshFailed) -> None:
-        self._worker_back(polled=message.polled)
         self.status = f"Error reading runs: {message.error}"
+        if self.monitor.worker_back(polled=message.polled):
+            self.request_refresh(poll=False)
 
     # --- launch -------------------------------------------------------------------------
     def launch(self, plan_file: PlanFile, backend_name: str) -> None:
@@ -284,26 +161,17 @@ class RunsScreen(Screen[None]):
         self._start_launch(plan_file, backend_name)
 
     def _start_launch(self, plan_file: PlanFile, backend_name: str) -> None:
-        backend = self.backends.get(backend_name)
+        backends = self.monitor.backends
+        backend = backends.get(backend_name)
         if backend is None:
-            known = ", ".join(sorted(self.backends)) or "none"
+            known = ", ".join(sorted(backends)) or "none"
             self.status = f"No backend {backend_name!r} here. To fix: use one of: {known}."
             return
         self.status = f"Launching plan {plan_file.plan.id} on {backend_name}…"
-        self._launch(plan_file, backend)
+        self.monitor.launch(plan_file, backend)
 
-    @work(thread=True, exclusive=True, group="runs-launch")
-    def _launch(self, plan_file: PlanFile, backend: Backend) -> None:
-        try:
-            with self._session() as ctx, self._backend_lock:
-                run, started = launch(plan_file, backend, ctx)
-        except Exception as exc:  # the UI edge: shown as text, the app keeps running
-            self.post_message(self.LaunchFailed(_describe(exc)))
-            return
-        self.post_message(self.Launched(run, started))
-
-    @on(Launched)
-    def _launched(self, message: Launched) -> None:
+    @on(RunLaunched)
+    def _launched(self, message: RunLaunched) -> None:
         run = message.run
         verb = "Started" if message.started else "Re-attached to"
         self.status = f"{verb} run {run.id} ({run.phase})."
@@ -330,28 +198,12 @@ class RunsScreen(Screen[None]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.status = f"Tearing down run {run.id}…"
-                self._teardown(run.id)
+                self.monitor.teardown(run.id)
 
         self.app.push_screen(ConfirmScreen(f"Tear down run {run.id}? y/n"), answered)
 
-    @work(thread=True, exclusive=True, group="runs-teardown")
-    def _teardown(self, run_id: str) -> None:
-        try:
-            with self._session() as ctx, self._backend_lock:
-                run = ctx.store.get(run_id)
-                backend = self.backends.get(run.backend)
-                if backend is None:
-                    raise ExecutorError(
-                        f"no {run.backend!r} backend here.", fix=f"`tailor down {run_id}`."
-                    )
-                removed = teardown(run, backend, ctx)
-        except Exception as exc:  # the UI edge: shown as text, the app keeps running
-            self.post_message(self.TeardownFailed(run_id, _describe(exc)))
-            return
-        self.post_message(self.TornDown(run_id, removed))
-
-    @on(TornDown)
-    def _torn_down(self, message: TornDown) -> None:
+    @on(RunTornDown)
+    def _torn_down(self, message: RunTornDown) -> None:
         self.status = f"Run {message.run_id} is down; nothing it created is left."
         self.request_refresh(poll=False)
 

@@ -31,8 +31,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from planner.spec import GoalSpec
 from planner.problems import unwrap_annotation
+from planner.spec import GoalSpec
 
 __all__ = [
     "MISSING",

@@ -80,7 +80,7 @@ COLUMNS: tuple[Column, ...] = (
         _train_gpus,
         lambda p: p.training.nodes * p.training.gpus_per_node if p.training else 0,
     ),
-    Column("train $", lambda p: _money(p.training_usd), lambda p: p.training_usd),
+    Column("train $", lambda p: _money(p.one_time_usd), lambda p: p.one_time_usd),
     Column(
         "train h",
         lambda p: f"{p.training.hours:.2f}" if p.training else "-",
