@@ -180,11 +180,8 @@ def launch_command(
 
 
 def _goal_data(plan_file: PlanFile) -> Path | None:
-    path = plan_file.goal.data.path
-    if path is None:
-        return None
-    candidate = Path(path)
-    return candidate if candidate.is_absolute() else (Path.cwd() / candidate)
+    """The goal's data file as the plan file carries it (absolute, resolved at plan time)."""
+    return Path(plan_file.data_path) if plan_file.data_path is not None else None
 
 
 def _run_table(runs: list[Run]) -> Table:
