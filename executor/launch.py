@@ -16,7 +16,7 @@ from typing import Any
 from executor.backends.base import Backend, LaunchContext
 from executor.errors import ExecutorError
 from executor.render import MAX_RUNTIME_FACTOR
-from executor.state import Phase, Run, RunStore, plan_hash
+from executor.state import Phase, Run, RunStore, current_launcher, launcher_alive, plan_hash
 from planner.budget import budget_excesses
 from planner.plan import PlanFile
 
@@ -27,6 +27,8 @@ __all__ = [
     "launch",
     "launch_context",
     "preview",
+    "refresh",
+    "run_base_id",
     "teardown",
     "wait",
 ]
@@ -120,27 +122,78 @@ def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
     return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours, basis)
 
 
-def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
-    """The live run of this plan: refreshed, and restarted if it failed (training resumes from
-    its newest checkpoint; nothing that still runs is started twice)."""
-    if run.phase not in (Phase.FAILED, Phase.READY):
-        run = backend.poll(run, plan_file, ctx)
-    if run.phase is not Phase.FAILED:
-        return run
+def refresh(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
+    """The run as it is now: re-read from the store (another process may have moved it), then
+    advanced from what the backend reports. A pending run whose launcher is gone never
+    started (the `tailor launch` that created it was killed): it is marked failed, so a
+    relaunch can resume it instead of waiting on it."""
+    run = ctx.store.get(run.id)
+    if run.phase is Phase.PENDING:
+        if launcher_alive(run.launcher):
+            return run  # its launcher is still starting it
+        who = run.launcher or "an older tailor"
+        return ctx.store.transition(
+            run.id,
+            Phase.FAILED,
+            f"the launch that created it ({who}) ended before the run started",
+        )
+    if run.phase in (Phase.TRAINING, Phase.SERVING):
+        return backend.poll(run, plan_file, ctx)
+    return run
+
+
+def _resume(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
+    """Restart a failed run from its last good phase (training from its newest checkpoint, or
+    serving once training finished). Only one process wins the claim; the others get the run
+    as that one left it."""
     if ctx.store.resources(run.id, live_only=True):
         raise ExecutorError(
             f"run {run.id} failed but still holds resources.",
             fix=f"`tailor down {run.id}`, then launch again.",
         )
-    ctx.store.transition(run.id, Phase.PENDING, "relaunched: resuming from the last checkpoint")
-    return backend.start(ctx.store.get(run.id), plan_file, ctx)
+    resumed = "serving (training had finished)" if run.trained else "the last checkpoint"
+    claimed = ctx.store.claim(
+        run.id,
+        Phase.FAILED,
+        Phase.PENDING,
+        f"relaunched: resuming from {resumed}",
+        launcher=current_launcher(),
+    )
+    if claimed is None:
+        return ctx.store.get(run.id)
+    try:
+        return backend.start(claimed, plan_file, ctx)
+    except Exception as exc:
+        ctx.store.transition(run.id, Phase.FAILED, f"restart failed: {exc}")
+        raise
+
+
+def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
+    """The live run of this plan: refreshed, and resumed if it failed (nothing that still
+    runs is started twice)."""
+    run = refresh(run, plan_file, backend, ctx)
+    if run.phase is Phase.FAILED:
+        return _resume(run, plan_file, backend, ctx)
+    return run
+
+
+def run_base_id(plan_file: PlanFile, backend: str) -> str:
+    """The id of the plan's first run on ``backend``: goal-plan-backend-hash6 (later runs of
+    the same plan, after `down`, add -2, -3, …)."""
+    digest = plan_hash(plan_file.model_dump(mode="json"))
+    return f"{plan_file.goal.name}-{plan_file.plan.id}-{backend}-{digest[:6]}"
 
 
 def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[Run, bool]:
-    """Start the plan, or re-attach to its live run. Returns (run, newly started)."""
+    """Start the plan, or re-attach to its live run. Returns (run, newly started).
+
+    - A live run of the plan (any phase but down) is re-attached: refreshed, resumed if it
+      failed. Concurrent launches of one plan get that one run (the store decides).
+    - A plan whose runs are all down gets a new run: `down` ends a run for good, and
+      launching the plan again starts it afresh (its id gets the next -N).
+    """
     plan_json = plan_file.model_dump(mode="json")
-    digest = plan_hash(plan_json)
-    existing = ctx.store.find_live(digest, backend.name)
+    existing = ctx.store.find_live(plan_hash(plan_json), backend.name)
     if existing is not None:
         return _reattach(existing, plan_file, backend, ctx), False
     if plan_file.plan.training is None and plan_file.plan.serving is None:
@@ -150,14 +203,16 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
             fix="call the provider's API directly, or launch a self-hosted plan.",
         )
     check_budget(plan_file)
-    run_id = f"{plan_file.goal.name}-{plan_file.plan.id}-{backend.name}-{digest[:6]}"
-    run = ctx.store.create_run(
-        run_id,
+    run, created = ctx.store.create_or_find(
+        run_base_id(plan_file, backend.name),
         plan_json=plan_json,
         backend=backend.name,
         goal_name=plan_file.goal.name,
         cost_ceiling_usd=preview(plan_file, backend.name).cost_ceiling_usd,
+        launcher=current_launcher(),
     )
+    if not created:  # another launch of this plan recorded its run first
+        return _reattach(run, plan_file, backend, ctx), False
     try:
         return backend.start(run, plan_file, ctx), True
     except Exception as exc:
@@ -193,18 +248,22 @@ def wait(
     poll_s: float = 2.0,
     on_change=None,
 ) -> Run:
-    """Poll until the run is ready, failed or down (or the timeout passes)."""
+    """Poll until the run is ready, failed or down (or the timeout passes). Each poll starts
+    from the store's copy of the run, so a run another process moves is followed."""
     deadline = time.monotonic() + timeout_s
     last = run.phase
+    run = refresh(run, plan_file, backend, ctx)
     while run.phase not in (Phase.READY, Phase.FAILED, Phase.DOWN):
+        if run.phase != last and on_change is not None:
+            on_change(run)
+        last = run.phase
         if time.monotonic() > deadline:
             raise ExecutorError(
                 f"run {run.id} still {run.phase} after {timeout_s:.0f} s.",
                 fix=f"`tailor status {run.id}` later, or `tailor down {run.id}`.",
             )
         time.sleep(poll_s)
-        run = backend.poll(run, plan_file, ctx)
-        if run.phase != last and on_change is not None:
-            on_change(run)
-        last = run.phase
+        run = refresh(run, plan_file, backend, ctx)
+    if run.phase != last and on_change is not None:
+        on_change(run)
     return run

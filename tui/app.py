@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from catalog import catalog_home, load_catalog
+from catalog import load_catalog
 from executor.backends import default_backends
 from executor.backends.base import Backend, LaunchContext
 from executor.launch import launch_context
-from executor.state import RunStore
+from executor.state import RunStore, open_store
 from planner.errors import GoalSpecError
 from planner.plan import PlanFile
 from planner.rank import plan_goal
@@ -69,7 +69,7 @@ class TailorApp(App[None]):
         super().__init__()
         self.goal_path = goal_path
         self.planner, self.catalog_loader = planner, catalog_loader
-        self.store = store or RunStore(catalog_home() / "runs" / "state.db")
+        self.store = store or open_store()
         self.backends = dict(backends) if backends is not None else default_backends()
         self.backend_name = backend_name
         self.launch_extra = dict(launch_extra or {})

@@ -21,7 +21,7 @@ from textual.dom import DOMNode
 
 from executor.backends.base import Backend, LaunchContext
 from executor.errors import ExecutorError
-from executor.launch import launch, teardown
+from executor.launch import launch, refresh, teardown
 from executor.state import Phase, RunStore
 from planner.errors import PlannerError
 from planner.plan import PlanFile
@@ -37,7 +37,7 @@ from tui.widgets.run_detail import read_snapshot
 
 __all__ = ["RunMonitor", "describe_error"]
 
-_SETTLED = (Phase.READY, Phase.FAILED, Phase.DOWN)  # polling these changes nothing
+_SETTLED = (Phase.FAILED, Phase.DOWN)  # polling these changes nothing
 
 
 def describe_error(exc: Exception) -> str:
@@ -119,7 +119,7 @@ class RunMonitor:
                     continue
                 try:
                     plan_file = PlanFile.model_validate(ctx.store.plan_json(run.id))
-                    backend.poll(run, plan_file, ctx)
+                    refresh(run, plan_file, backend, ctx)
                 except Exception as exc:  # the UI edge: one failing run must not stop the rest
                     problems.append(f"status of {run.id}: {describe_error(exc)}")
         return problems

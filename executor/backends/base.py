@@ -27,6 +27,13 @@ class LaunchContext:
         """The run's own folder."""
         return self.runs_dir / run_id
 
+    def make_run_dir(self, run_id: str) -> Path:
+        """Create the run's folder, 0700 (its configs and logs quote private data)."""
+        folder = self.run_dir(run_id)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)  # mkdir's mode is masked by the umask
+        return folder
+
 
 class Backend(Protocol):
     """A place to run plans. Implementations record every resource before creating it."""

@@ -19,8 +19,9 @@ from pathlib import Path
 from executor import local_server
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError
+from executor.processes import identity, is_same_process
 from executor.render import RenderOptions, training_config
-from executor.state import Phase, Run
+from executor.state import Phase, Resource, Run
 from planner.plan import PlanFile
 
 __all__ = ["LOCAL_MODEL", "LocalBackend"]
@@ -76,16 +77,23 @@ def _render_options(run_name: str, ctx: LaunchContext):
 
 
 class LocalBackend:
-    """Runs plans on this machine (training subprocess, then a local vLLM server)."""
+    """Runs plans on this machine (training subprocess, then a local vLLM server).
+
+    Each process is recorded as ``train:PID:START`` / ``serve:PID:START`` (see
+    executor/processes.py), so a pid reused by another process is never waited on or stopped.
+    A run whose recorded process is gone is marked failed with the reason on the next poll; a
+    relaunch resumes it (training from its newest checkpoint, serving once training finished).
+    """
 
     name = "local"
 
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
-        """Start training (or serving, when the plan trains nothing)."""
-        ctx.run_dir(run.id).mkdir(parents=True, exist_ok=True)
+        """Start training, or serving when the plan trains nothing or training already
+        finished (a resumed run)."""
+        ctx.make_run_dir(run.id)
         settings = {k: str(v) for k, v in ctx.extra.items() if k == "local_model"}
         (ctx.run_dir(run.id) / "local.json").write_text(json.dumps(settings))
-        if plan_file.plan.training is None:
+        if plan_file.plan.training is None or run.trained:
             return self._serve(run, plan_file, ctx)
         config_path = ctx.run_dir(run.id) / "train.json"
         config_path.write_text(json.dumps(_local_config(plan_file, run, ctx), indent=2))
@@ -99,71 +107,87 @@ class LocalBackend:
                 cwd=REPO_ROOT,
             )
         local_server.track(process)  # reaped once it exits: `tailor ui` is one long process
-        ctx.store.add_resource(run.id, "process", f"train:{process.pid}")
+        ctx.store.add_resource(run.id, "process", f"train:{identity(process.pid)}")
         return ctx.store.transition(
             run.id, Phase.TRAINING, f"training recipe started (pid {process.pid})"
         )
 
     def _serve(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
-        s, t = plan_file.plan.serving, plan_file.plan.training
-        config = {
-            "model": _local_model(run, ctx),
-            "served_model_name": "base",
-            "max_model_len": 1024,
-            "max_num_seqs": min(s.max_concurrent_sequences, 8) if s else 8,
-            "dtype": "float32",
-        }
-        if t is not None:
-            # The local model is random-init, so its head trains too (modules_to_save); vLLM's
-            # LoRA loader refuses such adapters, so the recipe merges them and vLLM serves the
-            # merged weights under the name "tailor".
-            trained = ctx.run_dir(run.id) / "train" / ("merged" if t.lora_rank else "final")
-            config.update(model=str(trained), served_model_name="tailor")
-        handle = local_server.start_vllm_server(
-            config, log_path=ctx.run_dir(run.id) / "serve.log", env=SERVE_ENV
-        )
-
-        ctx.store.add_resource(run.id, "process", f"serve:{handle.pid}")
+        """Start vLLM; a start that fails marks the run failed with the reason."""
+        try:
+            handle = local_server.start_vllm_server(
+                _serve_config(plan_file, run, ctx),
+                log_path=ctx.run_dir(run.id) / "serve.log",
+                env=SERVE_ENV,
+            )
+        except (OSError, BackendError) as exc:
+            return ctx.store.transition(run.id, Phase.FAILED, f"serving did not start: {exc}")
+        ctx.store.add_resource(run.id, "process", f"serve:{identity(handle.pid)}")
         return ctx.store.transition(
             run.id, Phase.SERVING, f"vLLM starting (pid {handle.pid})", endpoint=handle.url
         )
 
     def poll(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
-        """Training finished → serve; server answers → ready. Costs nothing locally."""
+        """Training finished → serve; server answers → ready; a process that is gone → failed
+        (with why). Costs nothing locally."""
         live = {r.name.split(":")[0]: r for r in ctx.store.resources(run.id, live_only=True)}
-        if run.phase is Phase.TRAINING and "train" in live:
-            pid = int(live["train"].name.split(":")[1])
-            if local_server.is_running(pid):
-                return run
-            ctx.store.mark_deleted(run.id, "process", live["train"].name)
-            done = ctx.run_dir(run.id) / "train" / "DONE"
-            if not done.exists():
-                tail = _tail(ctx.run_dir(run.id) / "train.log")
-                return ctx.store.transition(run.id, Phase.FAILED, f"training failed: {tail}")
-            summary = json.loads(done.read_text())
-            ctx.store.transition(
-                run.id,
-                Phase.TRAINING,
-                f"training done: step {summary['final_step']}, loss {summary['train_loss']:.3f},"
-                f" eval loss {_loss(summary.get('eval_loss'))}, {summary['seconds']} s",
-            )
-            return self._serve(ctx.store.get(run.id), plan_file, ctx)
-        if run.phase is Phase.SERVING and "serve" in live:
-            pid = int(live["serve"].name.split(":")[1])
-            handle = local_server.ServerHandle(
-                pid=pid, url=run.endpoint or "", log_path=ctx.run_dir(run.id) / "serve.log"
-            )
-            try:
-                local_server.wait_until_healthy(
-                    handle, timeout_s=ctx.extra.get("serve_timeout_s", SERVE_TIMEOUT_S)
-                )
-            except BackendError as exc:
+        if run.phase is Phase.TRAINING:
+            return self._poll_training(run, plan_file, ctx, live.get("train"))
+        if run.phase is Phase.SERVING:
+            return self._poll_serving(run, ctx, live.get("serve"))
+        if run.phase is Phase.READY and not _alive(live.get("serve")):
+            if "serve" in live:
                 ctx.store.mark_deleted(run.id, "process", live["serve"].name)
-                return ctx.store.transition(run.id, Phase.FAILED, str(exc))
-            return ctx.store.transition(
-                run.id, Phase.READY, "vLLM answers /v1/models", endpoint=run.endpoint
-            )
+            tail = _tail(ctx.run_dir(run.id) / "serve.log")
+            return ctx.store.transition(run.id, Phase.FAILED, f"vLLM is gone: {tail}")
         return run
+
+    def _poll_training(
+        self, run: Run, plan_file: PlanFile, ctx: LaunchContext, train: Resource | None
+    ) -> Run:
+        if _alive(train):
+            return run
+        if train is not None:
+            ctx.store.mark_deleted(run.id, "process", train.name)
+        done = ctx.run_dir(run.id) / "train" / "DONE"
+        if not done.exists():
+            why = "training failed" if train is not None else "no training process is recorded"
+            tail = _tail(ctx.run_dir(run.id) / "train.log")
+            return ctx.store.transition(run.id, Phase.FAILED, f"{why}: {tail}")
+        summary = json.loads(done.read_text())
+        ctx.store.mark_trained(run.id)
+        ctx.store.transition(
+            run.id,
+            Phase.TRAINING,
+            f"training done: step {summary['final_step']}, loss {summary['train_loss']:.3f},"
+            f" eval loss {_loss(summary.get('eval_loss'))}, {summary['seconds']} s",
+        )
+        return self._serve(ctx.store.get(run.id), plan_file, ctx)
+
+    def _poll_serving(self, run: Run, ctx: LaunchContext, serve: Resource | None) -> Run:
+        if serve is None:
+            tail = _tail(ctx.run_dir(run.id) / "serve.log")
+            return ctx.store.transition(
+                run.id, Phase.FAILED, f"no vLLM process is recorded: {tail}"
+            )
+        handle = local_server.ServerHandle(
+            pid=_pid(serve), url=run.endpoint or "", log_path=ctx.run_dir(run.id) / "serve.log"
+        )
+        try:
+            if not _alive(serve):
+                raise BackendError(
+                    f"vLLM (pid {handle.pid}) is gone: {_tail(handle.log_path)}",
+                    fix="read `tailor logs`, then launch again.",
+                )
+            local_server.wait_until_healthy(
+                handle, timeout_s=ctx.extra.get("serve_timeout_s", SERVE_TIMEOUT_S)
+            )
+        except BackendError as exc:
+            ctx.store.mark_deleted(run.id, "process", serve.name)
+            return ctx.store.transition(run.id, Phase.FAILED, str(exc))
+        return ctx.store.transition(
+            run.id, Phase.READY, "vLLM answers /v1/models", endpoint=run.endpoint
+        )
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:
         """The training log, then the server log. ``follow`` keeps printing new lines, as
@@ -185,19 +209,53 @@ class LocalBackend:
             time.sleep(0.5)
 
     def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
-        """Stop every process the run started (by process group) and record it."""
+        """Stop every process the run started (by process group) and record it. A recorded
+        pid that now names another process (reused) is not touched: ours is gone."""
         removed = []
         for resource in ctx.store.resources(run.id, live_only=True):
-            pid = int(resource.name.split(":")[1])
-            local_server.stop_server(pid)
-            if local_server.is_running(pid):
-                raise BackendError(
-                    f"process {pid} ({resource.name}) would not stop.",
-                    fix=f"`kill -9 -{pid}`, then `tailor down {run.id}` again.",
-                )
+            if _alive(resource):
+                pid = _pid(resource)
+                local_server.stop_server(pid)
+                if local_server.is_running(pid):
+                    raise BackendError(
+                        f"process {pid} ({resource.name}) would not stop.",
+                        fix=f"`kill -9 -{pid}`, then `tailor down {run.id}` again.",
+                    )
             ctx.store.mark_deleted(run.id, resource.kind, resource.name)
             removed.append(f"{resource.kind} {resource.name}")
         return removed
+
+
+def _serve_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
+    s, t = plan_file.plan.serving, plan_file.plan.training
+    config = {
+        "model": _local_model(run, ctx),
+        "served_model_name": "base",
+        "max_model_len": 1024,
+        "max_num_seqs": min(s.max_concurrent_sequences, 8) if s else 8,
+        "dtype": "float32",
+    }
+    if t is not None:
+        # The local model is random-init, so its head trains too (modules_to_save); vLLM's
+        # LoRA loader refuses such adapters, so the recipe merges them and vLLM serves the
+        # merged weights under the name "tailor".
+        trained = ctx.run_dir(run.id) / "train" / ("merged" if t.lora_rank else "final")
+        config.update(model=str(trained), served_model_name="tailor")
+    return config
+
+
+def _pid(resource: Resource) -> int:
+    """The pid in ``kind:PID[:START]``."""
+    return int(resource.name.split(":")[1])
+
+
+def _alive(resource: Resource | None) -> bool:
+    """Whether the recorded process still runs (and is still the one recorded)."""
+    if resource is None:
+        return False
+    _, pid, start = ([*resource.name.split(":"), ""])[:3]
+    pid_n = int(pid)
+    return local_server.is_running(pid_n) and is_same_process(pid_n, start)
 
 
 def _local_model(run: Run, ctx: LaunchContext) -> str:

@@ -137,7 +137,7 @@ class SkyBackend:
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         """Submit the training job, or the service when the plan trains nothing."""
         options = self._options(run, ctx)
-        if plan_file.plan.training is not None:
+        if plan_file.plan.training is not None and not run.trained:
             task = render_train_task(plan_file, options)
             ctx.store.add_resource(run.id, "job", task["name"])
             self.client.launch_job(task, task["name"])
@@ -166,11 +166,22 @@ class SkyBackend:
         spend = self._spend(run, plan_file)
         if run.phase is Phase.TRAINING:
             status = self.client.job_status(f"{run.id}-train")
+            if status is None:
+                return ctx.store.transition(
+                    run.id,
+                    Phase.FAILED,
+                    f"SkyPilot has no managed job {run.id}-train (cancelled outside tailor, "
+                    "or its controller lost it)",
+                    spend_usd=spend,
+                )
+            if status in _JOB_FAILED | _JOB_DONE:  # a finished managed job holds nothing
+                ctx.store.mark_deleted(run.id, "job", f"{run.id}-train")
             if status in _JOB_FAILED:
                 return ctx.store.transition(
                     run.id, Phase.FAILED, f"training job {status}", spend_usd=spend
                 )
             if status in _JOB_DONE:
+                ctx.store.mark_trained(run.id)
                 ctx.store.transition(
                     run.id, Phase.TRAINING, "training job succeeded", spend_usd=spend
                 )
@@ -190,10 +201,9 @@ class SkyBackend:
                 return ctx.store.transition(
                     run.id, Phase.READY, "service ready", spend_usd=spend, endpoint=endpoint
                 )
-            if status and status.startswith("FAILED"):
-                return ctx.store.transition(
-                    run.id, Phase.FAILED, f"service {status}", spend_usd=spend
-                )
+            if status is None or status.startswith("FAILED"):
+                why = f"service {status}" if status else f"SkyServe has no service {run.id}-serve"
+                return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
         return run
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:

@@ -83,8 +83,10 @@ def test_full_story_train_then_serve_then_down(plan_file: PlanFile, ctx: LaunchC
     run = backend.poll(run, plan_file, ctx)
     assert run.phase is Phase.READY and run.endpoint == "http://34.1.2.3:30001"
     assert [e.phase for e in ctx.store.events(run.id)][:2] == [Phase.PENDING, Phase.TRAINING]
+    assert ctx.store.get(run.id).trained  # a relaunch would resume at serving
     removed = backend.teardown(run, ctx)
-    assert sorted(removed) == sorted([f"job {job}", f"service {run.id}-serve"])
+    # the succeeded managed job released its cluster when it ended: only the service is left
+    assert removed == [f"service {run.id}-serve"] and ("cancel_job", job) not in fake.calls
     assert ctx.store.resources(run.id, live_only=True) == []
 
 

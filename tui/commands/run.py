@@ -11,11 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from catalog import catalog_home, load_catalog
+from catalog import load_catalog
 from executor.backends import BACKEND_NAMES, make_backend
 from executor.errors import ExecutorError
-from executor.launch import launch, launch_context, preview, teardown, wait
-from executor.state import Phase, Run, RunStore
+from executor.launch import launch, launch_context, preview, refresh, teardown, wait
+from executor.state import Phase, Run, RunStore, open_store
 from planner.plan import PlanFile, load_plan_file
 
 __all__ = [
@@ -46,7 +46,7 @@ STATE_DIR = click.option(
 
 
 def _store(state_dir: Path | None) -> RunStore:
-    return RunStore((state_dir or catalog_home() / "runs") / "state.db")
+    return open_store(state_dir)
 
 
 def _when(ts: float) -> str:
@@ -164,6 +164,8 @@ def launch_command(
     )
     run, started = launch(plan_file, chosen, ctx)
     click.echo(f"{'Started' if started else 'Re-attached to'} run {run.id} ({run.phase}).")
+    if run.phase is Phase.FAILED:
+        _exit_failed(run, store)
     if detach:
         return
     run = wait(
@@ -174,9 +176,26 @@ def launch_command(
         timeout_s=timeout_s,
         on_change=lambda r: click.echo(f"  {r.phase}: {store.events(r.id)[-1].message}"),
     )
+    if run.phase is Phase.FAILED:
+        _exit_failed(run, store)
     click.echo(
         f"Run {run.id}: {run.phase}" + (f", endpoint {run.endpoint}" if run.endpoint else "")
     )
+
+
+EXIT_RUN_FAILED = 1  # the run failed (bad input exits 2)
+
+
+def _exit_failed(run: Run, store: RunStore) -> None:
+    """Say why the run failed, and exit EXIT_RUN_FAILED."""
+    reason = store.events(run.id)[-1].message
+    click.echo(
+        f"Error: run {run.id} failed: {reason}\nTo fix: read `tailor logs {run.id}`; "
+        f"`tailor launch` of the same plan resumes it from its last good phase, "
+        f"`tailor down {run.id}` removes what it created.",
+        err=True,
+    )
+    raise SystemExit(EXIT_RUN_FAILED)
 
 
 def _goal_data(plan_file: PlanFile) -> Path | None:
@@ -216,9 +235,9 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
             Console(highlight=False, width=160).print(_run_table(runs))
         return
     run = store.get(run_id)
-    if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.READY):
+    if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.STOPPING):
         plan_file = PlanFile.model_validate(store.plan_json(run_id))
-        run = make_backend(run.backend).poll(run, plan_file, launch_context(store))
+        run = refresh(run, plan_file, make_backend(run.backend), launch_context(store))
     events, resources = store.events(run_id), store.resources(run_id)
     if as_json:
         click.echo(

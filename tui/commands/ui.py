@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from catalog import catalog_home
 from executor.backends import BACKEND_NAMES
 from tui.commands.run import LOCAL_MODEL, MAX_STEPS, STATE_DIR
 
@@ -43,9 +42,9 @@ def ui_command(
 
     F2 goal form, F3 plans, F4 runs, F1 or ? every key. Without GOAL it starts on an empty goal
     form; save it with ctrl+s."""
-    from executor.state import RunStore
+    from executor.state import open_store
     from tui.app import TailorApp
 
     extra = {k: v for k, v in {"local_model": local_model, "max_steps": max_steps}.items() if v}
-    store = RunStore((state_dir or catalog_home() / "runs") / "state.db")
+    store = open_store(state_dir)
     TailorApp(goal_path, store=store, backend_name=backend, launch_extra=extra).run()
