@@ -5,8 +5,10 @@ Usage::
     python -m executor.recipes.train --config run.json
     python executor/recipes/train.py --config run.json     # the file alone, on a bare GPU machine
 
-This script imports only the standard library and torch/transformers/peft/trl/datasets/bitsandbytes,
-never a tailor package, so it runs wherever those are installed.
+This script imports only the standard library, torch/transformers/peft/trl/datasets/bitsandbytes
+and its sibling ``training_rows.py`` (stdlib only; it reads and checks the data file, and
+``tailor launch`` runs the same checks locally first), never a tailor package, so the recipes
+folder runs wherever those are installed.
 
 Config keys (JSON object; relative paths are relative to the working directory):
 
@@ -33,7 +35,8 @@ data_path                   JSONL file of examples                              
 data_format                 "chat" ({"messages": [...]}), "instruction"                "chat"
                             ({"instruction", "input"?, "output"}) or "completion"
                             ({"prompt", "completion"})
-on_bad_rows                 "error" (stop at the first bad row) or "skip" (count it)   "error"
+on_bad_rows                 "error" (stop before training, listing the bad rows) or    "error"
+                            "skip" (skip and count them)
 validation_fraction         share of rows held out for eval loss, 0 to 0.5            0.1
 output_dir                  folder for checkpoints/, metrics.jsonl, final/, DONE       required
 save_steps                  checkpoint every N optimizer steps (the last 2 are kept)   100
@@ -69,14 +72,19 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+if __package__:  # python -m executor.recipes.train, or imported
+    from . import training_rows
+else:  # python train.py, torchrun train.py: the script's own folder is on sys.path
+    import training_rows
+
 METHODS = ("full", "lora", "qlora")
+DATA_FORMATS = training_rows.DATA_FORMATS
+to_messages = training_rows.to_messages  # one row as chat messages (the shapes live there)
 OPTIMIZERS = {
     "adamw": "adamw_torch",
     "adamw_8bit": "adamw_bnb_8bit",
     "paged_adamw_8bit": "paged_adamw_8bit",
 }
-DATA_FORMATS = ("chat", "instruction", "completion")
-ROLES = ("system", "user", "assistant")
 GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 # Used only when the tokenizer has no chat template (a base model): plain "role: text" turns,
@@ -208,81 +216,20 @@ def load_config(path: Path) -> TrainConfig:
 # ---- data --------------------------------------------------------------------------------------
 
 
-def _text(row: dict, key: str, *, optional: bool = False) -> str:
-    value = row.get(key)
-    if value is None and optional:
-        return ""
-    if value is None:
-        raise ValueError(f'missing key "{key}"')
-    if not isinstance(value, str):
-        raise ValueError(f'"{key}" is {type(value).__name__}, expected a string')
-    if not value.strip() and not optional:
-        raise ValueError(f'"{key}" is empty')
-    return value
-
-
-def _chat_messages(row: dict) -> list[dict[str, str]]:
-    messages = row.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ValueError('missing or empty "messages" list')
-    out = []
-    for i, message in enumerate(messages, start=1):
-        if not isinstance(message, dict):
-            raise ValueError(f"message {i} is not an object")
-        role = message.get("role")
-        if role not in ROLES:
-            raise ValueError(f"message {i} has role {role!r}, expected system, user or assistant")
-        if role == "system" and i != 1:
-            raise ValueError(f"message {i} is a system message; only the first may be")
-        content = message.get("content")
-        if not isinstance(content, str) or not content.strip():
-            raise ValueError(f"message {i} ({role}) has empty or non-text content")
-        out.append({"role": role, "content": content})
-    if not any(m["role"] == "assistant" for m in out):
-        raise ValueError("no assistant message, so nothing to learn")
-    return out
-
-
-def to_messages(row: Any, data_format: str) -> list[dict[str, str]]:
-    """One JSONL row as chat messages; ValueError says what is wrong with it."""
-    if not isinstance(row, dict):
-        raise ValueError(f"expected a JSON object, found {type(row).__name__}")
-    if data_format == "chat":
-        return _chat_messages(row)
-    if data_format == "instruction":
-        prompt = _text(row, "instruction")
-        extra = _text(row, "input", optional=True)
-        prompt = f"{prompt}\n\n{extra}" if extra.strip() else prompt
-        reply = _text(row, "output")
-    else:
-        prompt, reply = _text(row, "prompt"), _text(row, "completion")
-    return [{"role": "user", "content": prompt}, {"role": "assistant", "content": reply}]
-
-
 def read_rows(path: Path, data_format: str, on_bad_rows: str) -> tuple[list[list[dict]], int]:
-    """All conversations in ``path`` and how many bad rows were skipped."""
-    rows: list[list[dict]] = []
-    skipped = 0
+    """All conversations in ``path`` and how many bad rows were skipped (training_rows checks
+    each row; with on_bad_rows "error" any bad row stops the run, listing them)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeError(f"{path}: cannot be read ({exc}). To fix: check data_path.") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(to_messages(json.loads(line), data_format))
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            what = f"invalid JSON ({exc})" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            if on_bad_rows == "error":
-                raise RecipeError(
-                    f"{path}:{number}: {what} (data_format {data_format!r}). To fix: correct or "
-                    'remove that row, or set "on_bad_rows": "skip" to skip and count bad rows.'
-                ) from None
-            skipped += 1
-    if not rows:
-        raise RecipeError(f"{path}: no usable rows ({skipped} skipped). To fix: check data_path.")
-    return rows, skipped
+        scan = training_rows.scan_rows(path, data_format)
+    except training_rows.DataFileError as exc:
+        raise RecipeError(f"{exc}. To fix: check data_path.") from None
+    problem = training_rows.usable_rows_problem(scan, on_bad_rows)
+    if problem and scan.bad_rows:
+        skip = ', or set "on_bad_rows": "skip" to skip and count them' if scan.rows else ""
+        raise RecipeError(f"{problem}\nTo fix: correct or remove those rows{skip}.")
+    if problem:
+        raise RecipeError(f"{problem}. To fix: check data_path.")
+    return scan.conversations, scan.bad_rows
 
 
 def split_rows(rows: list, fraction: float, seed: int) -> tuple[list, list]:
