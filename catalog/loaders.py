@@ -15,10 +15,17 @@ and merges on top of either base:
 - ``catalog/models.yaml`` — models imported with ``tailor catalog add-model``;
 - ``catalog/offers.csv`` — prices refreshed with ``tailor catalog refresh``; for the clouds it
   covers it replaces the base offers.
+
+The user's files never stop the catalog from loading: an invalid entry (saved by an older tailor
+or edited by hand), or a whole file that cannot be read, is left out and named in
+``Catalog.problems``, each message ending "To fix: …", and logged once as a warning on the
+``tailor.catalog`` logger (with no logging set up, Python prints it on stderr). The base data
+(shipped, or ``TAILOR_CATALOG_DIR``) is checked strictly: an error there raises.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import date
 from functools import cache
@@ -27,7 +34,12 @@ from pathlib import Path
 
 import yaml
 
-from catalog.datafile import read_csv_records, read_yaml_records
+from catalog.datafile import (
+    read_csv_records,
+    read_csv_records_skipping,
+    read_yaml_records,
+    read_yaml_records_skipping,
+)
 from catalog.errors import CatalogFileError
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 from catalog.tables import Catalog
@@ -46,6 +58,7 @@ __all__ = [
 ]
 
 CATALOG_DIR_ENV = "TAILOR_CATALOG_DIR"
+_log = logging.getLogger("tailor.catalog")
 DATA_FILES = ("gpus.yaml", "models.yaml", "api_prices.yaml", "offers.csv", "snapshot.yaml")
 
 
@@ -154,20 +167,45 @@ def _merge_models(shipped: tuple[ModelArch, ...], added: list[ModelArch]) -> tup
     return tuple(added + [m for m in shipped if m.id not in added_ids])
 
 
+def _skipped(kind: str, error: CatalogFileError) -> str:
+    return f"Warning: skipped {kind} {error}"
+
+
+def _user_models(path: Path) -> tuple[list[ModelArch], list[str]]:
+    try:
+        models, errors = read_yaml_records_skipping(path, "models", ModelArch)
+    except CatalogFileError as exc:
+        return [], [_skipped("every user model:", exc)]
+    return models, [_skipped("a user model:", e) for e in errors]
+
+
+def _user_offers(path: Path) -> tuple[list[Offer], list[str]]:
+    try:
+        offers, errors = read_csv_records_skipping(path, Offer)
+    except CatalogFileError as exc:
+        return [], [_skipped("every refreshed offer:", exc)]
+    return offers, [_skipped("a refreshed offer:", e) for e in errors]
+
+
 @cache
 def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]) -> Catalog:
     base = load_base_catalog(data_dir)
     models, offers, snapshot = base.models, base.offers, base.snapshot_date
-    provenance = list(base.provenance)
+    provenance, problems = list(base.provenance), []
     models_file, offers_file = user_models_path(home), user_offers_path(home)
     if models_file.exists():
-        models = _merge_models(models, read_yaml_records(models_file, "models", ModelArch))
+        added, skipped = _user_models(models_file)
+        models = _merge_models(models, added)
         provenance.append(str(models_file))
+        problems += skipped
     if offers_file.exists():
-        refreshed = read_csv_records(offers_file, Offer)
+        refreshed, skipped = _user_offers(offers_file)
         offers = _merge_offers(offers, refreshed)
         snapshot = max([snapshot, *(o.retrieved_on for o in refreshed)])
         provenance.append(str(offers_file))
+        problems += skipped
+    for problem in problems:  # once per change of the files: this function is cached
+        _log.warning("%s", problem)
     return Catalog(  # not model_copy: it would carry the base's cached indexes over
         gpus=base.gpus,
         offers=offers,
@@ -175,6 +213,7 @@ def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]
         api_models=base.api_models,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
+        problems=tuple(problems),
     )
 
 

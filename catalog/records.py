@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,6 +19,8 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    Strict,
+    model_validator,
 )
 
 __all__ = [
@@ -28,6 +31,46 @@ __all__ = [
     "Offer",
     "Vendor",
 ]
+
+
+def _printable(value: str) -> str:
+    """Refuse characters that are not printable (newlines, escapes, NUL, lone surrogates,
+    format and separator characters other than the space): no name has them, and they would
+    break a table, a CSV row, the UTF-8 file it is saved to or the plan file that quotes it."""
+    for char in value:
+        if not char.isprintable():
+            raise ValueError(f"contains the unprintable character {char!r}")
+    return value
+
+
+# Text and names read from the user's files. The name patterns are the plan file's own
+# (planner.plan), so every row the catalog accepts can be carried by a plan.
+_Name = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+_Note = Annotated[str, Field(max_length=1024), AfterValidator(_printable)]
+_ModelId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]  # lower case
+_HfId = Annotated[  # owner/name, as a Hugging Face repository id
+    str,
+    Field(max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$"),
+]
+_Sku = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]  # instance, GPU
+_CloudName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+_Region = Annotated[  # vast names regions "Florida, US, NA"
+    str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9 ,._-]{0,78}[A-Za-z0-9])?$")
+]
+
+
+# Architecture counts: JSON/YAML integers only (no "4096", 4096.0 or true), from 1 to bounds far
+# above any published model (largest shipped: vocab 256,000, width 16,384, 128 experts) that keep
+# every parameter count and memory estimate a finite float.
+_Layers = Annotated[int, Strict(), Field(ge=1, le=1024)]
+_Width = Annotated[int, Strict(), Field(ge=1, le=2**17)]
+_Heads = Annotated[int, Strict(), Field(ge=1, le=4096)]
+_Vocab = Annotated[int, Strict(), Field(ge=1, le=2**24)]
+_Tokens = Annotated[int, Strict(), Field(ge=1, le=2**24)]
+_Experts = Annotated[int, Strict(), Field(ge=1, le=1024)]
+# $/h of one instance: from a hundredth of a cent to $10,000 (the dearest GPU VM is ~$200/h).
+_UsdPerHour = Annotated[float, Field(ge=1e-4, le=1e4, allow_inf_nan=False)]
+_HostSize = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
 
 def _split_zones(value: object) -> object:
@@ -90,32 +133,34 @@ class GpuSku(_Record):
 class Offer(_Record):
     """One rentable instance type in one region of one cloud, with its hourly prices."""
 
-    cloud: str = Field(description="Cloud name as SkyPilot spells it: aws, gcp, azure, lambda, ...")
-    region: str = Field(description="Region name on that cloud.")
-    instance_type: str = Field(description="Instance type that carries the GPUs.")
-    gpu: str = Field(description="Canonical GpuSku name.")
-    gpu_count: PositiveInt = Field(description="GPUs in one instance.")
-    vcpus: NonNegativeFloat | None = Field(default=None, description="Host vCPUs.")
-    memory_gib: NonNegativeFloat | None = Field(default=None, description="Host RAM, GiB.")
-    price_usd_per_hour: PositiveFloat = Field(description="On-demand price of the instance, $/h.")
-    spot_price_usd_per_hour: PositiveFloat | None = Field(
+    cloud: _CloudName = Field(
+        description="Cloud name as SkyPilot spells it: aws, gcp, azure, lambda, ..."
+    )
+    region: _Region = Field(description="Region name on that cloud.")
+    instance_type: _Sku = Field(description="Instance type that carries the GPUs.")
+    gpu: _Sku = Field(description="Canonical GpuSku name.")
+    gpu_count: Annotated[int, Field(ge=1, le=64)] = Field(description="GPUs in one instance.")
+    vcpus: _HostSize | None = Field(default=None, description="Host vCPUs.")
+    memory_gib: _HostSize | None = Field(default=None, description="Host RAM, GiB.")
+    price_usd_per_hour: _UsdPerHour = Field(description="On-demand price of the instance, $/h.")
+    spot_price_usd_per_hour: _UsdPerHour | None = Field(
         default=None, description="Spot / preemptible price of the instance, $/h; None: no spot."
     )
-    host_price_usd_per_hour: PositiveFloat | None = Field(
+    host_price_usd_per_hour: _UsdPerHour | None = Field(
         default=None,
         description="Part of price_usd_per_hour that is the host VM, where the cloud prices the "
         "GPUs and the VM in separate rows (GCP); None elsewhere.",
     )
-    host_spot_price_usd_per_hour: PositiveFloat | None = Field(
+    host_spot_price_usd_per_hour: _UsdPerHour | None = Field(
         default=None, description="Host-VM part of spot_price_usd_per_hour (GCP)."
     )
-    accelerator_name: str | None = Field(
+    accelerator_name: _Sku | None = Field(
         default=None, description="The accelerator's name in the source catalog, if not `gpu`."
     )
-    zones: Annotated[tuple[str, ...], BeforeValidator(_split_zones)] = Field(
-        default=(), description="Availability zones that sell it (';'-separated in CSV)."
+    zones: Annotated[tuple[_Name, ...], BeforeValidator(_split_zones), Field(max_length=256)] = (
+        Field(default=(), description="Availability zones that sell it (';'-separated in CSV).")
     )
-    source: str = Field(description="Where the price comes from (catalog file or price page).")
+    source: _Note = Field(description="Where the price comes from (catalog file or price page).")
     retrieved_on: date = Field(description="Date of the price source.")
 
     @property
@@ -132,31 +177,27 @@ class Offer(_Record):
 class ModelArch(_Record):
     """A decoder-only transformer's architecture, as its Hugging Face config.json gives it."""
 
-    id: str = Field(description="Catalog id, lower case, e.g. llama-3.1-8b.")
-    hf_id: str = Field(description="Hugging Face repository id of the weights.")
-    aliases: tuple[str, ...] = Field(default=(), description="Other names, matched ignoring case.")
-    family: str = Field(description="Architecture family (config model_type).")
-    num_layers: PositiveInt = Field(description="num_hidden_layers.")
-    hidden_size: PositiveInt = Field(description="Model width d_model.")
-    num_attention_heads: PositiveInt = Field(description="Query heads.")
-    num_key_value_heads: PositiveInt = Field(description="Key/value heads (GQA).")
-    head_dim: PositiveInt = Field(description="Dimension of one attention head.")
-    intermediate_size: PositiveInt = Field(
-        description="Dense MLP width (per expert if no moe size)."
+    id: _ModelId = Field(description="Catalog id, lower case, e.g. llama-3.1-8b.")
+    hf_id: _HfId = Field(description="Hugging Face repository id of the weights.")
+    aliases: tuple[_Name, ...] = Field(
+        default=(), description="Other names, matched ignoring case."
     )
-    vocab_size: PositiveInt = Field(description="Tokenizer vocabulary = embedding rows.")
+    family: _Name = Field(description="Architecture family (config model_type).")
+    num_layers: _Layers = Field(description="num_hidden_layers.")
+    hidden_size: _Width = Field(description="Model width d_model.")
+    num_attention_heads: _Heads = Field(description="Query heads.")
+    num_key_value_heads: _Heads = Field(description="Key/value heads (GQA).")
+    head_dim: _Heads = Field(description="Dimension of one attention head.")
+    intermediate_size: _Width = Field(description="Dense MLP width (per expert if no moe size).")
+    vocab_size: _Vocab = Field(description="Tokenizer vocabulary = embedding rows.")
     tie_word_embeddings: bool = Field(description="lm_head shares the embedding matrix.")
-    max_context_tokens: PositiveInt = Field(description="max_position_embeddings.")
-    sliding_window_tokens: PositiveInt | None = Field(
+    max_context_tokens: _Tokens = Field(description="max_position_embeddings.")
+    sliding_window_tokens: _Tokens | None = Field(
         default=None, description="Sliding attention window on (some) layers, tokens."
     )
-    num_experts: PositiveInt | None = Field(
-        default=None, description="Routed experts per MoE layer."
-    )
-    num_experts_per_token: PositiveInt | None = Field(
-        default=None, description="Experts per token."
-    )
-    moe_intermediate_size: PositiveInt | None = Field(
+    num_experts: _Experts | None = Field(default=None, description="Routed experts per MoE layer.")
+    num_experts_per_token: _Experts | None = Field(default=None, description="Experts per token.")
+    moe_intermediate_size: _Width | None = Field(
         default=None, description="Width of one expert's MLP; defaults to intermediate_size."
     )
     attention_qkv_bias: bool = Field(default=False, description="q/k/v projections carry a bias.")
@@ -165,15 +206,36 @@ class ModelArch(_Record):
     router_bias: bool = Field(default=False, description="MoE router carries a bias.")
     attention_sinks: bool = Field(default=False, description="One learned sink logit per head.")
     qk_norm: bool = Field(default=False, description="RMSNorm on q and k per head (Qwen3).")
-    norms_per_layer: PositiveInt = Field(default=2, description="RMSNorm vectors per layer.")
-    native_weight_dtype: str = Field(default="bf16", description="Dtype the weights ship in.")
-    license: str = Field(description="License id of the weights.")
-    published_params: PositiveInt | None = Field(
+    norms_per_layer: Annotated[int, Field(ge=1, le=16)] = Field(
+        default=2, description="RMSNorm vectors per layer."
+    )
+    native_weight_dtype: _Name = Field(default="bf16", description="Dtype the weights ship in.")
+    license: _Name = Field(description="License id of the weights.")
+    published_params: Annotated[int, Field(ge=1, le=10**15)] | None = Field(
         default=None, description="Published total parameter count, for checking the formula."
     )
-    published_params_source: str | None = Field(default=None, description="Where that count is.")
-    source: str = Field(description="URL of the config.json these fields come from.")
+    published_params_source: _Note | None = Field(default=None, description="Where that count is.")
+    source: _Note = Field(description="URL of the config.json these fields come from.")
     retrieved_on: date = Field(description="Day the config was read.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelArch:
+        if self.num_key_value_heads > self.num_attention_heads:
+            raise ValueError(
+                f"num_key_value_heads ({self.num_key_value_heads}) exceeds num_attention_heads "
+                f"({self.num_attention_heads}); each key/value head serves one or more query heads"
+            )
+        if (self.num_experts is None) != (self.num_experts_per_token is None):
+            raise ValueError(
+                "num_experts and num_experts_per_token go together: an MoE names both its "
+                "experts and how many route each token; a dense model names neither"
+            )
+        if self.num_experts_per_token and self.num_experts_per_token > (self.num_experts or 0):
+            raise ValueError(
+                f"num_experts_per_token ({self.num_experts_per_token}) exceeds num_experts "
+                f"({self.num_experts})"
+            )
+        return self
 
     @property
     def is_moe(self) -> bool:

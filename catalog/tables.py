@@ -47,6 +47,11 @@ class Catalog(BaseModel):
     api_models: tuple[ApiModel, ...] = Field(default=(), description="Hosted API models.")
     snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
     provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
+    problems: tuple[str, ...] = Field(
+        default=(),
+        description="Entries of the user's files left out because they are invalid: one "
+        "message each, naming the file, the entry and the fix.",
+    )
 
     @cached_property
     def _gpu_index(self) -> dict[str, GpuSku]:
