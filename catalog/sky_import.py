@@ -12,13 +12,18 @@ Writing our offers in SkyPilot's format is :mod:`catalog.sky_export`.
 from __future__ import annotations
 
 import csv
+import io
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from catalog.datafile import describe_validation_error, read_text
 from catalog.errors import CatalogFileError
 from catalog.records import GpuSku, Offer
 from catalog.tables import Catalog
@@ -101,30 +106,54 @@ class _Row:
     line: int
 
 
+def _sky_reader(path: Path) -> csv.DictReader[str]:
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    try:
+        header = reader.fieldnames or ()
+    except csv.Error as exc:
+        raise _csv_error(path, exc, 1) from None
+    missing = [c for c in _REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise CatalogFileError(
+            f"is not a SkyPilot vms.csv: missing column(s) {missing}.",
+            path=path,
+            line=1,
+            fix="point at a SkyPilot catalog folder (e.g. ~/.sky/catalogs/v8/<cloud>/vms.csv).",
+        )
+    return reader
+
+
+def _csv_error(path: Path, exc: csv.Error, line: int) -> CatalogFileError:
+    return CatalogFileError(
+        f"is not a readable CSV table ({exc}); nothing was imported.",
+        path=path,
+        line=line,
+        fix="correct that row (fields over 128 KB are refused) or re-download the catalog.",
+    )
+
+
 def _rows(path: Path) -> Iterable[_Row]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
-        if missing:
-            raise CatalogFileError(
-                f"is not a SkyPilot vms.csv: missing column(s) {missing}.",
-                path=path,
-                line=1,
-                fix="point at a SkyPilot catalog folder (e.g. ~/.sky/catalogs/v8/<cloud>/vms.csv).",
-            )
+    reader = _sky_reader(path)
+    rows = []
+    try:
         for row in reader:
-            yield _Row(
-                instance_type=(row.get("InstanceType") or "").strip(),
-                accelerator=(row.get("AcceleratorName") or "").strip(),
-                count=_number(row.get("AcceleratorCount")) or 0.0,
-                vcpus=_number(row.get("vCPUs")),
-                memory_gib=_number(row.get("MemoryGiB")),
-                price=_number(row.get("Price")),
-                spot=_number(row.get("SpotPrice")),
-                region=(row.get("Region") or "").strip(" ,"),  # Vast: ", US, NA"
-                zone=(row.get("AvailabilityZone") or "").strip(),
-                line=reader.line_num,
+            rows.append(
+                _Row(
+                    instance_type=(row.get("InstanceType") or "").strip(),
+                    accelerator=(row.get("AcceleratorName") or "").strip(),
+                    count=_number(row.get("AcceleratorCount")) or 0.0,
+                    vcpus=_number(row.get("vCPUs")),
+                    memory_gib=_number(row.get("MemoryGiB")),
+                    price=_number(row.get("Price")),
+                    spot=_number(row.get("SpotPrice")),
+                    region=(row.get("Region") or "").strip(" ,"),  # Vast: ", US, NA"
+                    zone=(row.get("AvailabilityZone") or "").strip(),
+                    line=reader.line_num,
+                )
             )
+    except csv.Error as exc:
+        raise _csv_error(path, exc, reader.line_num + 1) from None
+    return rows
 
 
 def _gcp_host(
@@ -264,10 +293,32 @@ def _offer(group: _Group, cloud: str, source: str, retrieved_on: date) -> Offer:
     )
 
 
+def _checked_offer(path: Path, group: _Group, cloud: str, source: str, retrieved_on: date) -> Offer:
+    """The offer of one group, or a CatalogFileError naming the row that makes it invalid."""
+    try:
+        return _offer(group, cloud, source, retrieved_on)
+    except ValidationError as exc:
+        raise CatalogFileError(
+            f"row of {group.row.instance_type[:64]!r} in {group.row.region[:64]!r} makes an "
+            f"invalid offer: {describe_validation_error(exc)} Nothing was imported.",
+            path=path,
+            line=group.row.line,
+            fix="correct or delete that row (prices from $0.0001 to $10,000 an hour, names "
+            "up to 256 printable characters), or re-download the catalog.",
+        ) from None
+
+
 def read_vms_csv(
     path: Path, *, cloud: str, catalog: Catalog, source: str, retrieved_on: date
 ) -> ReadResult:
-    """Offers of GPU instances in a SkyPilot ``vms.csv``, one per (region, instance type)."""
+    """Offers of GPU instances in a SkyPilot ``vms.csv``, one per (region, instance type).
+
+    Rows tailor does not plan with are skipped and counted (no GPU, a TPU, a GPU not in the
+    catalog, no on-demand price: empty, zero, negative, NaN or infinite). A file that cannot be
+    read (not a regular file, not UTF-8, a field over 128 KB) or a GPU row that makes an invalid
+    Offer (a price outside $0.0001–$10,000/h, a name over 256 characters or with control
+    characters) raises CatalogFileError naming file:line: the import is all or nothing.
+    """
     result = ReadResult(offers=[])
     rows = list(_rows(path))
     hosts, n1_hosts = _index_hosts(rows)
@@ -281,7 +332,7 @@ def read_vms_csv(
         else:
             _add_to_group(groups, candidate)
     for _, group in sorted(groups.items()):
-        result.offers.append(_offer(group, cloud, source, retrieved_on))
+        result.offers.append(_checked_offer(path, group, cloud, source, retrieved_on))
     return result
 
 
@@ -301,6 +352,12 @@ def read_sky_catalog_dir(
     results = {}
     for vms in sorted(folder.glob("*/vms.csv")):
         cloud = vms.parent.name.lower()
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", cloud):
+            raise CatalogFileError(
+                f"is named {cloud[:64]!r}, not a cloud name; nothing was imported.",
+                path=vms.parent,
+                fix="name each folder as SkyPilot names the cloud (aws, gcp, lambda, ...).",
+            )
         day = retrieved_on or date.fromtimestamp(vms.stat().st_mtime)
         results[cloud] = read_vms_csv(
             vms,

@@ -13,8 +13,8 @@ from catalog import load_catalog
 from catalog.hf_config import arch_from_hf_config, save_user_model
 from catalog.loaders import catalog_home, user_models_path, user_offers_path
 from catalog.params import active_params, total_params
+from catalog.refresh import refresh_user_offers
 from catalog.sky_export import write_sky_catalog
-from catalog.sky_import import read_sky_catalog_dir
 from catalog.summary import OfferPrice, gpu_summaries, price_rows
 
 __all__ = ["catalog_group"]
@@ -24,7 +24,14 @@ _LINKS = {"nvlink": "NVLink", "pcie": "PCIe", "infinity-fabric": "IF"}
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=max(Console().width, 150))
+    """Prints catalog text as it is: no markup (a region named "[/b]"), no emoji codes."""
+    return Console(
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=False,
+        width=max(Console().width, 150),
+    )
 
 
 def _dump(data: object) -> None:
@@ -223,24 +230,23 @@ def _default_sky_catalog_dir() -> Path:
     help="SkyPilot catalog version folder [default: ~/.sky/catalogs/v8].",
 )
 def refresh_command(source_dir: Path | None) -> None:
-    """Re-read prices from SkyPilot's own catalog into your tailor catalog."""
-    from catalog.datafile import write_csv_records
-    from catalog.records import Offer
+    """Re-read prices from SkyPilot's own catalog into your tailor catalog.
 
+    The offers of the clouds it reads replace your earlier refreshed offers of those clouds;
+    your refreshed offers of other clouds are kept. Nothing is written unless every file reads.
+    """
     folder = source_dir or _default_sky_catalog_dir()
-    catalog = load_catalog()
-    results = read_sky_catalog_dir(folder, catalog=catalog, source=f"SkyPilot catalog {folder}")
-    offers = [o for r in results.values() for o in r.offers]
-    if not offers:
-        raise click.ClickException(f"{folder}: no GPU offers found; your catalog is unchanged.")
     target = user_offers_path()
-    write_csv_records(target, offers, Offer)
-    for cloud, result in results.items():
+    outcome = refresh_user_offers(folder, catalog=load_catalog(), target=target)
+    for cloud, result in outcome.read.items():
         skipped = sum(result.skipped.values())
         click.echo(f"{cloud:8s} {len(result.offers):5d} offers  ({skipped} rows skipped)")
+    kept = ""
+    if outcome.kept_clouds:
+        kept = f"; your earlier offers of {', '.join(outcome.kept_clouds)} are kept"
     click.echo(
-        f"Saved {len(offers)} offers to {target}; they replace the shipped offers of "
-        f"{', '.join(sorted(results))}."
+        f"Saved {outcome.offer_count} offers to {target}; they replace the shipped offers of "
+        f"{', '.join(outcome.replaced_clouds)}{kept}."
     )
 
 
