@@ -6,6 +6,7 @@ Hierarchy (the root, ``TailorError``, is in catalog/errors.py)::
     └── PlannerError             base of everything this package raises
         ├── GoalSpecError        the goal file or dict is unusable: one Problem per field
         │                        (field path, what is wrong, "To fix: …"), all reported at once
+        │                        (the first MAX_PROBLEMS, then how many more)
         └── InfeasibleGoalError  the goal is well-formed but no plan meets it: every reason,
                                  then the nearest feasible plans
 
@@ -21,7 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.errors import TailorError
 
-__all__ = ["GoalSpecError", "InfeasibleGoalError", "PlannerError", "Problem", "printable"]
+__all__ = [
+    "MAX_PROBLEMS",
+    "GoalSpecError",
+    "InfeasibleGoalError",
+    "PlannerError",
+    "Problem",
+    "printable",
+]
+
+MAX_PROBLEMS = 20  # a goal error lists this many problems, then says how many more there are
 
 
 class PlannerError(TailorError):
@@ -57,14 +67,31 @@ class Problem(BaseModel):
 
 
 class GoalSpecError(PlannerError):
-    """A goal that cannot be read or validated; ``problems`` lists every reason."""
+    """A goal that cannot be read or validated; ``problems`` lists the reasons.
 
-    def __init__(self, problems: Sequence[Problem], *, source: str = "<goal>") -> None:
+    At most :data:`MAX_PROBLEMS` are kept and shown; ``more`` counts the rest (those given
+    beyond the cap plus ``omitted``, the ones the caller found but did not turn into Problems),
+    and the message ends with a paragraph saying how many there are.
+    """
+
+    def __init__(
+        self, problems: Sequence[Problem], *, source: str = "<goal>", omitted: int = 0
+    ) -> None:
         if not problems:
             raise ValueError("GoalSpecError needs at least one problem")
-        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.problems: tuple[Problem, ...] = tuple(problems[:MAX_PROBLEMS])
+        self.more: int = len(problems) - len(self.problems) + omitted
         self.source = source
-        super().__init__("\n\n".join(p.render(source) for p in self.problems))
+        paragraphs = [p.render(source) for p in self.problems]
+        if self.more:
+            paragraphs.append(
+                printable(
+                    f"{source}: … and {self.more:,} more problem{'s' if self.more != 1 else ''}, "
+                    f"not listed. To fix: correct the {len(self.problems)} above and run again "
+                    "to see the next ones."
+                )
+            )
+        super().__init__("\n\n".join(paragraphs))
 
     @property
     def fields(self) -> tuple[str, ...]:

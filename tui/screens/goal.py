@@ -27,6 +27,7 @@ from textual.widgets import Footer, Header, Input, Label, Select, Static, Switch
 
 from catalog import write_text_atomic
 from planner.errors import GoalSpecError, Problem
+from planner.goal_file import read_goal_text
 from planner.problems import parse_goal_yaml
 from planner.spec import GoalSpec, dump_goal, parse_goal
 from tui.messages import GoalChanged, GoalSaved
@@ -240,13 +241,7 @@ class PathPrompt(ModalScreen[Path | None]):
 
 def read_goal_data(path: Path) -> dict[str, Any]:
     """The goal file's YAML as a dict, not validated; GoalSpecError if unreadable or no mapping."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        fix = "check the path, and that the file is UTF-8 text you may read"
-        problem = Problem(field="", message=f"cannot be read ({reason})", fix=fix)
-        raise GoalSpecError([problem], source=str(path)) from None
+    text = read_goal_text(path)  # as load_goal reads it: a FIFO or /dev/zero is refused
     data = parse_goal_yaml(text, source=str(path))
     if not isinstance(data, dict):
         what = "is empty" if data is None else f"is a {type(data).__name__}, not a mapping"
