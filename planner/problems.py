@@ -1,15 +1,17 @@
 """Problems from YAML and pydantic: the generic half of reading a goal (or any frozen model).
 
 :func:`parse_goal_yaml` turns bad YAML syntax (with its line), a key given twice or absurd
-nesting into a :class:`~planner.errors.GoalSpecError`.
+nesting into a :class:`~planner.errors.GoalSpecError`. Scalars are read as YAML 1.2
+reads them (see :mod:`planner.goal_yaml`): ``010`` is 10, ``1:30`` and ``yes`` are text.
 
 :func:`conflict` is how a cross-field rule (in ``planner.spec``) fails: a ``goal_conflict``
 :class:`~pydantic_core.PydanticCustomError` whose context names the field it concerns and the
 fix, so it is reported alongside ordinary type errors.
 
-:func:`problems_from_validation` turns every pydantic error item into a
-:class:`~planner.errors.Problem`: the dotted field path, the goal file's line where it can be
-found, and a "To fix" sentence written from the field's type, bounds, example and description.
+:func:`problems_from_validation` turns each pydantic error item (the first
+:data:`~planner.errors.MAX_PROBLEMS` of them) into a :class:`~planner.errors.Problem`: the dotted
+field path, the goal file's line where it can be found, and a "To fix" sentence written from
+the field's type, bounds, example and description.
 :func:`unwrap_annotation` takes a field annotation apart (the goal form uses it too).
 """
 
@@ -21,14 +23,17 @@ import reprlib
 import types
 from collections.abc import Sequence
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Union, get_args, get_origin
+from typing import Annotated, Any, NamedTuple, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from planner.errors import GoalSpecError, Problem
+from planner.errors import MAX_PROBLEMS, GoalSpecError, Problem
+from planner.goal_yaml import BaseLoader as _Loader
+from planner.goal_yaml import GoalLoader as _GoalLoader
+from planner.goal_yaml import is_duplicate_key
 
 __all__ = [
     "CONFLICT",
@@ -41,10 +46,6 @@ __all__ = [
 ]
 
 CONFLICT = "goal_conflict"
-if TYPE_CHECKING:  # typed as the pure-Python safe loader that libyaml's C loader mirrors
-    _Loader = yaml.SafeLoader
-else:  # libyaml's C loader when PyYAML has it
-    _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_DEPTH = 32  # a goal nests 3 levels; libyaml's composer crashes (C stack) near 50,000
 _UNBOUNDED = 10**15  # bounds at or above this only guard arithmetic; not worth telling the user
 Loc = tuple[int | str, ...]
@@ -62,24 +63,6 @@ def round_up(value: float) -> str:
     return f"{math.ceil(value * scale) / scale:g}"
 
 
-class _DuplicateKeyError(yaml.constructor.ConstructorError):
-    """A mapping gives the same key twice."""
-
-
-class _GoalLoader(_Loader):
-    """Safe loader that refuses a key given twice in one mapping (YAML keeps the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else key_node
-            if key in seen and key != "<<":
-                message = f"key {key!r} appears twice"
-                raise _DuplicateKeyError(None, None, message, key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def parse_goal_yaml(text: str, *, source: str) -> object:
     """The YAML document in ``text``; bad syntax or a repeated key is a GoalSpecError."""
     try:
@@ -91,7 +74,7 @@ def parse_goal_yaml(text: str, *, source: str) -> object:
         detail = getattr(error, "problem", None) or str(error).splitlines()[0]
         fix = (
             "keep one of the two entries and delete the other"
-            if isinstance(error, _DuplicateKeyError)
+            if is_duplicate_key(error)
             else "correct the YAML at that line: nest fields with consistent spaces (no tabs), "
             "put a space after each ':', and quote values that contain ': ' or ' #'"
         )
@@ -118,20 +101,26 @@ def _too_deep_line(text: str) -> int | None:
 
 
 def problems_from_validation(
-    error: ValidationError, model: type[BaseModel], *, text: str | None = None
+    error: ValidationError,
+    model: type[BaseModel],
+    *,
+    text: str | None = None,
+    limit: int = MAX_PROBLEMS,
 ) -> list[Problem]:
-    """One Problem per error item of validating ``model``; ``text`` (the YAML) gives lines."""
-    root = _compose(text)
-    return [_problem(item, model, root) for item in error.errors(include_url=False)]
+    """One Problem per error item of validating ``model``, the first ``limit`` of them (the rest
+    are ``error.error_count() - limit``); ``text`` (the YAML) gives lines."""
+    items = error.errors(include_url=False)[:limit]
+    lines = _Lines(text)
+    return [_problem(item, model, lines) for item in items]
 
 
-def _problem(item: Any, model: type[BaseModel], root: yaml.Node | None) -> Problem:
+def _problem(item: Any, model: type[BaseModel], lines: _Lines) -> Problem:
     loc: Loc = tuple(item["loc"])
     ctx = item.get("ctx") or {}
     if item["type"] == CONFLICT:
         path = (*loc, *[p for p in str(ctx.get("field", "")).split(".") if p])
         return Problem(
-            field=_dotted(path), message=item["msg"], fix=str(ctx["fix"]), line=_line(root, path)
+            field=_dotted(path), message=item["msg"], fix=str(ctx["fix"]), line=lines.of(path)
         )
     if item["type"] == "invalid_key":
         loc = (*loc[:-1], str(loc[-1]))
@@ -140,7 +129,7 @@ def _problem(item: Any, model: type[BaseModel], root: yaml.Node | None) -> Probl
         field=_dotted(loc),
         message=_message(item),
         fix=_fix(item, loc, model, parent, info),
-        line=_line(root, loc),
+        line=lines.of(loc),
     )
 
 
@@ -183,12 +172,17 @@ def _fix(
 def _hint(item: Any) -> str:
     """A word on the YAML habits behind common type errors."""
     value, kind = item["input"], item["type"]
+    if kind == "bool_type" and isinstance(value, str):
+        return " (goals are read as YAML 1.2, where only true and false are flags)"
     if kind not in ("int_type", "float_type"):
         return ""
     if isinstance(value, bool):
-        return " (YAML reads yes/no/on/off as true/false)"
+        return " (true and false are flags; YAML 1.2 reads yes/no/on/off as text)"
     if isinstance(value, str):
-        return " (write numbers without quotes; YAML reads 1e6 as text, write 1000000 or 1_000_000)"
+        return (
+            " (write numbers without quotes, e.g. 1000000, 1_000_000 or 1e6; YAML 1.2 reads "
+            "1:30 as text)"
+        )
     return ""
 
 
@@ -313,6 +307,40 @@ def _dotted(loc: Loc) -> str:
     return text
 
 
+class _Lines:
+    """1-based lines of field paths in a goal's composed YAML; each mapping's keys are indexed
+    the first time a path goes through it, so thousands of problems cost one pass, not one
+    pass each."""
+
+    def __init__(self, text: str | None) -> None:
+        self.root = _compose(text)
+        self._keys: dict[int, dict[str, tuple[yaml.Node, int]]] = {}
+
+    def of(self, loc: Loc) -> int | None:
+        """Line of the deepest part of ``loc`` present in the YAML (None: not even the first)."""
+        node, line = self.root, None
+        for part in loc:
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                child, line = self._index(node).get(str(part), (None, line))
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                child = node.value[part] if part < len(node.value) else None
+                line = child.start_mark.line + 1 if child is not None else line
+            if child is None:
+                break
+            node = child
+        return line
+
+    def _index(self, node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, int]]:
+        if id(node) not in self._keys:  # the last of a repeated key wins, as when loading
+            self._keys[id(node)] = {
+                key.value: (value, key.start_mark.line + 1)
+                for key, value in node.value
+                if isinstance(key, yaml.ScalarNode)
+            }
+        return self._keys[id(node)]
+
+
 def _compose(text: str | None) -> yaml.Node | None:
     if text is None:
         return None
@@ -320,21 +348,3 @@ def _compose(text: str | None) -> yaml.Node | None:
         return yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return None
-
-
-def _line(root: yaml.Node | None, loc: Loc) -> int | None:
-    """1-based line of the deepest part of ``loc`` present in the composed YAML."""
-    node, line = root, None
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                    child, line = value, key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            child = node.value[part] if part < len(node.value) else None
-            line = child.start_mark.line + 1 if child is not None else line
-        if child is None:
-            break
-        node = child
-    return line

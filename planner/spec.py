@@ -13,6 +13,12 @@ its field path and a "To fix: …" sentence. Sections that may be omitted, and t
 ``preferences``  ``objective: balanced``, ``spot: allowed``
 
 Nothing is read or computed at import time.
+
+Numbers are what JSON Schema calls them: a whole-number field takes ``3000`` or ``3000.0`` (or
+YAML's ``3e3``), never ``3000.5``, ``true`` or ``"3000"``. :func:`goal_json_schema` states the
+cross-field rules JSON Schema can (``if``/``then``, ``minItems``, ``uniqueItems``); the two it
+cannot (a peak rate at least the month's average; model ids unique ignoring case) are said in
+their fields' descriptions.
 """
 
 from __future__ import annotations
@@ -22,22 +28,26 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     ValidationError,
     model_validator,
 )
+from pydantic.config import JsonDict
 
 from planner.errors import GoalSpecError, Problem
+from planner.goal_file import MAX_GOAL_BYTES, read_goal_text
+from planner.goal_yaml import dump_goal_yaml
 from planner.problems import conflict, parse_goal_yaml, problems_from_validation, round_up
 from planner.types import SECONDS_PER_MONTH, Method
 
 __all__ = [
+    "MAX_GOAL_BYTES",
     "BudgetSpec",
     "DataFormat",
     "DataSpec",
@@ -57,10 +67,19 @@ __all__ = [
     "parse_goal",
 ]
 
+_DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 _MAX = 10**15  # far above any real figure; keeps every product of goal numbers a finite float
 
-_Count = Annotated[int, Strict(), Field(ge=0, le=_MAX)]
-_PositiveCount = Annotated[int, Strict(), Field(gt=0, le=_MAX)]
+
+def _integral(value: object) -> object:
+    """A float with no fraction (3000.0, YAML's 3e3) as the int it is; JSON Schema's
+    ``integer`` accepts it too. Bounds (at most _MAX, below 2**53) keep it exact."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+_Integral = BeforeValidator(_integral)
+_Count = Annotated[int, Strict(), Field(ge=0, le=_MAX), _Integral]
+_PositiveCount = Annotated[int, Strict(), Field(gt=0, le=_MAX), _Integral]
 _Amount = Annotated[float, Strict(), Field(ge=0, le=_MAX, allow_inf_nan=False)]
 _PositiveAmount = Annotated[float, Strict(), Field(gt=0, le=_MAX, allow_inf_nan=False)]
 _Flag = Annotated[bool, Strict()]
@@ -82,6 +101,17 @@ def _check_task(task: TaskSpec) -> None:
         )
 
 
+def _when(field: str, schema: JsonDict) -> JsonDict:
+    """JSON Schema: ``field`` is given and matches ``schema``."""
+    return {"properties": {field: schema}, "required": [field]}
+
+
+_TASK_RULE: JsonDict = {  # _check_task, as JSON Schema states it
+    "if": _when("needs_fresh_knowledge", {"const": True}),
+    "then": _when("knowledge_base_tokens", {"minimum": 1}),
+}
+
+
 def _check_data(data: DataSpec) -> None:
     """Training time and cost scale with example length, so it must be given with examples."""
     if data.train_examples > 0 and data.avg_example_tokens is None:
@@ -92,6 +122,12 @@ def _check_data(data: DataSpec) -> None:
             "4 characters of English per token), e.g. 600",
             field="avg_example_tokens",
         )
+
+
+_DATA_RULE: JsonDict = {  # _check_data, as JSON Schema states it
+    "if": _when("train_examples", {"exclusiveMinimum": 0}),
+    "then": _when("avg_example_tokens", {"type": "integer"}),
+}
 
 
 def _check_traffic(traffic: TrafficSpec) -> None:
@@ -146,8 +182,14 @@ def _check_goal(goal: GoalSpec) -> None:
         )
 
 
+_GOAL_RULE: JsonDict = {  # _check_goal, as JSON Schema states it
+    "if": _when("task", _when("needs_custom_behavior", {"const": True})),
+    "then": _when("data", _when("train_examples", {"minimum": 1})),
+}
+
+
 _NonEmpty = AfterValidator(_check_not_empty)  # after the items, unlike min_length
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_NonEmptySchema = Field(json_schema_extra={"minItems": 1})  # _check_not_empty in JSON Schema
 
 
 class TaskType(StrEnum):
@@ -194,6 +236,8 @@ class _Section(BaseModel):
 class TaskSpec(_Section):
     """The job, and which adaptation it calls for."""
 
+    model_config = ConfigDict(json_schema_extra=_TASK_RULE)
+
     # The two flags are the first two questions of seed 001's decision framework (§7): fresh
     # facts → RAG; behavior prompting cannot pin down → fine-tuning.
 
@@ -222,6 +266,8 @@ class TaskSpec(_Section):
 
 class DataSpec(_Section):
     """The training examples, if any; training time is computed from their size × epochs."""
+
+    model_config = ConfigDict(json_schema_extra=_DATA_RULE)
 
     train_examples: _Count = Field(
         default=0,
@@ -275,11 +321,12 @@ class TrafficSpec(_Section):
     """How the adapted model is used once it serves."""
 
     requests_per_month: _PositiveCount = Field(
-        description="Requests served in a 30-day month.", examples=[1_000_000]
+        description="Requests served in a month (730 hours).", examples=[1_000_000]
     )
     peak_requests_per_s: _PositiveAmount = Field(
         description="Highest sustained request rate the service must absorb, requests/s; at "
-        "least the monthly average.",
+        "least the month's average, requests_per_month / 2,628,000 (the seconds in 730 hours; "
+        "not checked by the JSON Schema, which compares no two fields).",
         examples=[5],
     )
     avg_input_tokens: _PositiveCount = Field(
@@ -341,13 +388,13 @@ class PrivacySpec(_Section):
         description="True lets third-party hosted APIs (OpenAI, Anthropic, ...) see prompts and "
         "training data; false (default) keeps everything on machines the plan rents.",
     )
-    allowed_clouds: Annotated[tuple[_CloudName, ...], _NonEmpty] | None = Field(
+    allowed_clouds: Annotated[tuple[_CloudName, ...], _NonEmpty, _NonEmptySchema] | None = Field(
         default=None,
         description="Clouds the plan may rent from, lower case as SkyPilot spells them (aws, "
         "gcp, azure, lambda, runpod, vast, ...); none: any cloud.",
         examples=[["aws", "gcp"]],
     )
-    allowed_regions: Annotated[tuple[_RegionGlob, ...], _NonEmpty] | None = Field(
+    allowed_regions: Annotated[tuple[_RegionGlob, ...], _NonEmpty, _NonEmptySchema] | None = Field(
         default=None,
         description="Region name globs the plan may use (`*` any characters); none: any region.",
         examples=[["us-*", "eu-*"]],
@@ -360,7 +407,10 @@ class ModelsSpec(_Section):
     candidates: tuple[_Text, ...] = Field(
         default=(),
         description="Catalog model ids (`tailor catalog models`) and hosted API ids (`tailor "
-        "catalog api`) to restrict the search to; empty: every model in the catalog.",
+        "catalog api`) to restrict the search to, each once ignoring case (exact repeats are "
+        "refused by the JSON Schema; repeats in another case are not checked by the JSON "
+        "Schema); empty: every model in the catalog.",
+        json_schema_extra={"uniqueItems": True},
         examples=[["llama-3.1-8b", "openai/gpt-4o-mini"]],
     )
     methods: tuple[Method, ...] = Field(
@@ -394,6 +444,8 @@ class PreferencesSpec(_Section):
 class GoalSpec(_Section):
     """A complete, validated goal; the planner's only input besides the catalog."""
 
+    model_config = ConfigDict(json_schema_extra=_GOAL_RULE)
+
     name: Annotated[
         str, Strict(), Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     ] = Field(
@@ -424,22 +476,26 @@ def parse_goal(data: dict[str, Any], source: str = "<goal>") -> GoalSpec:
 
 
 def load_goal(path: Path) -> GoalSpec:
-    """Read and validate a goal YAML file; every problem is reported in one GoalSpecError."""
+    """Read and validate a goal YAML file; every problem is reported in one GoalSpecError.
+
+    The path must be a regular file of at most MAX_GOAL_BYTES (see :mod:`planner.goal_file`);
+    YAML is read with YAML 1.2 core scalars (see :mod:`planner.problems`)."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_goal_text(path)
     data = parse_goal_yaml(text, source=str(path))
     return _validate(data, source=str(path), text=text)
 
 
 def goal_json_schema() -> dict[str, Any]:
-    """JSON Schema of a goal file (for editors and documentation)."""
-    return GoalSpec.model_json_schema()
+    """JSON Schema (draft 2020-12) of a goal file, for editors and documentation: every field,
+    and the cross-field rules JSON Schema can state; the others are in their fields'
+    descriptions, and only the parser checks them."""
+    return {"$schema": _DRAFT_2020_12, **GoalSpec.model_json_schema()}
 
 
 def dump_goal(goal: GoalSpec) -> str:
     """The goal as YAML with every default spelled out; :func:`load_goal` reads it back equal."""
-    data = goal.model_dump(mode="json")
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return dump_goal_yaml(goal.model_dump(mode="json"))
 
 
 def _validate(data: object, *, source: str, text: str | None) -> GoalSpec:
@@ -457,22 +513,5 @@ def _validate(data: object, *, source: str, text: str | None) -> GoalSpec:
         return GoalSpec.model_validate(data)
     except ValidationError as error:
         problems = problems_from_validation(error, GoalSpec, text=text)
-        raise GoalSpecError(problems, source=source) from None
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        message = "the goal file does not exist"
-        fix = "check the path, or copy a goal from examples/goals/ and edit it"
-    except IsADirectoryError:
-        message = "is a folder, not a goal file"
-        fix = "pass the path of a .yaml file inside it"
-    except UnicodeDecodeError as error:
-        message = f"is not UTF-8 text (byte {error.start})"
-        fix = "save the goal as UTF-8 text"
-    except OSError as error:
-        message = f"cannot be read ({error.strerror or error})"
-        fix = "check the file's permissions"
-    raise GoalSpecError([Problem(field="", message=message, fix=fix)], source=str(path))
+        omitted = error.error_count() - len(problems)
+        raise GoalSpecError(problems, source=source, omitted=omitted) from None
