@@ -25,12 +25,14 @@ from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
 from planner.types import Method, Quantization
 
 __all__ = [
+    "MAX_REPLICAS_FACTOR",
     "MAX_RUNTIME_FACTOR",
     "RECIPE_DIR",
     "SECRET_NAMES",
     "TRAIN_REQUIREMENTS",
     "VLLM_REQUIREMENT",
     "RenderOptions",
+    "max_runtime_s",
     "render_serve_task",
     "render_train_task",
     "task_yaml",
@@ -51,6 +53,7 @@ TRAIN_REQUIREMENTS = (
 VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
+MAX_REPLICAS_FACTOR = 2  # the service may scale out to 2 × the plan's replicas under load
 _VLLM_QUANTIZATION = {
     Quantization.BF16: [],
     Quantization.FP8: ["--quantization", "fp8"],  # dynamic per-tensor FP8 of the bf16 weights
@@ -130,6 +133,22 @@ def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str
     }
 
 
+def _heredoc(path: str, text: str, delimiter: str) -> list[str]:
+    """Shell lines writing ``text`` to ``path`` verbatim (a quoted here-document: nothing in it
+    is expanded; no line of it may end it early)."""
+    if delimiter in text.splitlines():
+        raise ExecutorError(
+            f"the text written to {path} holds the line {delimiter!r}.",
+            fix="re-plan with `tailor plan` (a plan file's values are single-line).",
+        )
+    return [f"cat > {shlex.quote(path)} <<'{delimiter}'", text, delimiter]
+
+
+def max_runtime_s(t: TrainingPlan) -> int:
+    """The training job's timeout, s: the plan's pessimistic hours × MAX_RUNTIME_FACTOR."""
+    return math.ceil(t.hours_high * MAX_RUNTIME_FACTOR * 3600)
+
+
 def _train_run(t: TrainingPlan, config: dict) -> str:
     launcher = ["torchrun", "--nproc_per_node=$SKYPILOT_NUM_GPUS_PER_NODE"]
     if t.nodes > 1:
@@ -139,22 +158,22 @@ def _train_run(t: TrainingPlan, config: dict) -> str:
             '--master_addr="$(echo "$SKYPILOT_NODE_IPS" | head -n1)"',
             "--master_port=29500",
         ]
+    # json.dumps escapes every control character, so the config is lines of JSON
+    config_text = json.dumps(config, indent=2)
     return (
         "\n".join(
             [
                 "set -euo pipefail",
-                "cat > /tmp/tailor-train.json <<'TAILOR_CONFIG'",
-                json.dumps(config, indent=2),
-                "TAILOR_CONFIG",
+                *_heredoc("/tmp/tailor-train.json", config_text, "TAILOR_CONFIG"),
                 # max runtime: the plan's pessimistic hours × MAX_RUNTIME_FACTOR, then SIGTERM
                 " ".join(
                     [
                         "timeout",
                         "--signal=TERM",
                         "--kill-after=300",
-                        str(math.ceil(t.hours_high * MAX_RUNTIME_FACTOR * 3600)),
-                        *launcher,
-                        f"{RECIPE_DIR}/train.py",
+                        shlex.quote(str(max_runtime_s(t))),
+                        *launcher,  # constants: they expand SkyPilot's variables
+                        f"{RECIPE_DIR}/train.py",  # RECIPE_DIR starts with ~: left unquoted
                         "--config",
                         "/tmp/tailor-train.json",
                     ]
@@ -228,19 +247,26 @@ def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) 
     return command
 
 
+_GUARD = """\
+import json, sys
+config, served = sys.argv[1], sys.argv[2]
+base = json.load(open(config))["base_model_name_or_path"]
+sys.exit(0 if base == served else f"adapter was trained on {base}; this service serves {served}")
+"""
+
+
 def _adapter_guard(plan_file: PlanFile, adapter_dir: str | None) -> str:
-    """Shell lines that refuse to serve an adapter trained on another base model."""
+    """Shell lines that refuse to serve an adapter trained on another base model.
+
+    The Python check is a constant; the adapter's config path and the served repository reach
+    it as arguments, each quoted with ``shlex.quote``, so no value can become code.
+    """
     t = plan_file.plan.training
     if adapter_dir is None or t is None or t.method is Method.FULL:
         return ""
-    base = _repo_id(plan_file)
     config = f"{adapter_dir}/adapter_config.json"
-    check = (
-        f"base = json.load(open('{config}'))['base_model_name_or_path']\n"
-        f"sys.exit(0 if base == '{base}' else "
-        f"f'adapter was trained on {{base}}; this service serves {base}')"
-    )
-    return f"set -e\npython3 - <<'TAILOR_CHECK'\nimport json, sys\n{check}\nTAILOR_CHECK\n"
+    argv = " ".join(shlex.quote(a) for a in (config, _repo_id(plan_file)))
+    return f"set -e\npython3 - {argv} <<'TAILOR_CHECK'\n{_GUARD}TAILOR_CHECK\n"
 
 
 def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
@@ -269,7 +295,7 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             "readiness_probe": {"path": "/v1/models", "initial_delay_seconds": 1200},
             "replica_policy": {
                 "min_replicas": s.replicas,
-                "max_replicas": 2 * s.replicas,
+                "max_replicas": MAX_REPLICAS_FACTOR * s.replicas,
                 "target_qps_per_replica": round(s.requests_per_s_per_replica, 3),
             },
         },
@@ -281,7 +307,7 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         ),
         "file_mounts": mounts,
         "secrets": dict.fromkeys(SECRET_NAMES[:1]),
-        "setup": f"pip install {VLLM_REQUIREMENT}\n",
+        "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
         "run": _adapter_guard(plan_file, adapter)
         + " ".join(shlex.quote(c) for c in command)
         + "\n",
