@@ -8,22 +8,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import date
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from catalog import write_text_atomic
-from planner.errors import PlannerError
+from planner.errors import PlannerError, printable
 from planner.estimators.terms import Term, TermSource
 from planner.spec import GoalSpec
 from planner.types import Method, Quantization, Strategy
 
 __all__ = [
+    "MAX_GPUS_PER_INSTANCE",
+    "MAX_NODES",
+    "MAX_REPLICAS",
+    "MAX_TRAINING_HOURS",
     "PLAN_SCHEMA_VERSION",
     "ApiUsage",
+    "OfferChoice",
     "Plan",
     "PlanFile",
     "RagSetup",
@@ -35,6 +52,82 @@ __all__ = [
 ]
 
 PLAN_SCHEMA_VERSION = 2
+
+# --- what a plan file may say ---------------------------------------------------------------
+# A plan file is read back from disk and may have been written by anyone (the digest is no
+# defence: it can be recomputed), so every field is validated like the goal's: ids like names,
+# numbers finite and in range. The caps are far above any real plan and keep every product of
+# plan numbers (nodes × $/h × hours, replicas × $/h × 730) a sane finite figure.
+MAX_NODES = 1024
+"""Most nodes one training run may span (the planner tries up to 16)."""
+MAX_GPUS_PER_INSTANCE = 64
+"""Most GPUs in one instance (the largest catalog instance has 16)."""
+MAX_REPLICAS = 10_000
+"""Most serving replicas a plan may ask for (the service may scale to twice that)."""
+MAX_TRAINING_HOURS = 10_000.0
+"""Longest pessimistic training estimate a plan may carry, h (about 14 months)."""
+_MAX_COUNT = 10**15  # the goal's own cap on counts (planner.spec)
+_MAX_TOKENS = 1 << 24  # sequence / context lengths, tokens (16.7 M)
+_MAX_BATCH = 1 << 30  # micro-batches, accumulation steps, concurrent sequences
+_MAX_LORA_RANK = 1 << 16
+_MAX_USD_PER_HOUR = 10_000.0  # one instance; the dearest catalog row is about $100/h
+_MAX_TEXT = 2_000  # one line of explanation (decision path, basis, source)
+_MAX_LINES = 1_000  # lines of explanation of one kind
+
+
+def _printable_line(text: str) -> bool:
+    return len(text) <= _MAX_TEXT and text.isprintable()
+
+
+def _one_line(text: str) -> str:
+    if not _printable_line(text):
+        raise ValueError(f"is not one line of at most {_MAX_TEXT:,} printable characters")
+    return text
+
+
+_FROM_FILE = "plan_file"  # validation context key: the data was read from a plan file
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # as GoalSpec.name: letters, digits, '.', '_', '-'
+_Name = Annotated[str, Strict(), Field(min_length=1, max_length=100, pattern=_NAME)]
+_Id = Annotated[str, Strict(), Field(max_length=63, pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]*)?$")]
+_ModelId = Annotated[  # catalog ids (llama-3-8b), provider/model, Hugging Face owner/name
+    str,
+    Strict(),
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+    ),
+]
+_CloudName = Annotated[str, Strict(), Field(max_length=40, pattern=r"^[a-z][a-z0-9-]*$")]
+_Region = Annotated[  # vast names regions "Florida, US, NA"
+    str, Strict(), Field(max_length=80, pattern=r"^[A-Za-z0-9]([A-Za-z0-9 ,._-]*[A-Za-z0-9])?$")
+]
+_Word = Annotated[str, Strict(), Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+_ModuleName = Annotated[
+    str, Strict(), Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+]
+_Line = Annotated[str, Strict(), AfterValidator(_one_line)]  # free text shown by explain
+_Flag = Annotated[bool, Strict()]
+_Count = Annotated[int, Strict(), Field(ge=0, le=_MAX_COUNT)]
+_Tokens = Annotated[int, Strict(), Field(ge=1, le=_MAX_TOKENS)]
+_Batch = Annotated[int, Strict(), Field(ge=1, le=_MAX_BATCH)]
+_Gpus = Annotated[int, Strict(), Field(ge=1, le=MAX_GPUS_PER_INSTANCE)]
+_Rank = Annotated[int, Strict(), Field(ge=1, le=_MAX_LORA_RANK)]
+_Usd = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+_Amount = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+_Positive = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+_Hours = Annotated[float, Strict(), Field(ge=0, le=MAX_TRAINING_HOURS, allow_inf_nan=False)]
+
+
+def _same_shape(offers: tuple[OfferChoice, ...], gpus: int, what: str) -> None:
+    """Every offer has exactly the GPUs the task asks each instance for (render asks SkyPilot
+    for ``{accelerator: gpus}`` on that instance type)."""
+    for offer in offers:
+        if offer.gpus_per_instance != gpus:
+            raise ValueError(
+                f"{what} is {gpus}, but offer {offer.cloud}/{offer.region} "
+                f"{offer.instance_type} has {offer.gpus_per_instance} GPUs"
+            )
 
 
 class _Frozen(BaseModel):
@@ -70,14 +163,16 @@ class _Explained(_Frozen):
 class OfferChoice(_Frozen):
     """The instance an estimate is priced on."""
 
-    cloud: str = Field(description="Cloud.")
-    region: str = Field(description="Region.")
-    instance_type: str = Field(description="Instance type.")
-    gpu: str = Field(description="GPU SKU.")
-    accelerator: str = Field(description="The accelerator's name in SkyPilot's catalog.")
-    gpus_per_instance: int = Field(description="GPUs in one instance.")
-    usd_per_hour: float = Field(description="Price of one instance, $/h, as used.")
-    spot: bool = Field(description="Priced (and to be launched) as spot.")
+    cloud: _CloudName = Field(description="Cloud.")
+    region: _Region = Field(description="Region.")
+    instance_type: _Name = Field(description="Instance type.")
+    gpu: _Name = Field(description="GPU SKU.")
+    accelerator: _Name = Field(description="The accelerator's name in SkyPilot's catalog.")
+    gpus_per_instance: _Gpus = Field(description="GPUs in one instance.")
+    usd_per_hour: Annotated[
+        float, Strict(), Field(gt=0, le=_MAX_USD_PER_HOUR, allow_inf_nan=False)
+    ] = Field(description="Price of one instance, $/h, as used.")
+    spot: _Flag = Field(description="Priced (and to be launched) as spot.")
     retrieved_on: date = Field(description="Date of the price.")
 
 
@@ -85,33 +180,54 @@ class TrainingPlan(_Explained):
     """Fine-tuning resources, hyperparameters and their estimates."""
 
     method: Method = Field(description="full, lora or qlora.")
-    lora_rank: int | None = Field(description="LoRA rank (None for full).")
-    lora_alpha: int | None = Field(description="LoRA alpha (2 × rank).")
-    lora_targets: tuple[str, ...] = Field(description="Adapted matrices.")
-    seq_len_tokens: int = Field(description="Max tokens per training sequence.")
-    micro_batch: int = Field(description="Sequences per GPU per step.")
-    gradient_accumulation: int = Field(description="Micro-batches per optimizer step.")
-    gradient_checkpointing: bool = Field(description="Recompute activations.")
-    precision: str = Field(
+    lora_rank: _Rank | None = Field(description="LoRA rank (None for full).")
+    lora_alpha: _Rank | None = Field(description="LoRA alpha (2 × rank).")
+    lora_targets: Annotated[tuple[_ModuleName, ...], Field(max_length=64)] = Field(
+        description="Adapted matrices."
+    )
+    seq_len_tokens: _Tokens = Field(description="Max tokens per training sequence.")
+    micro_batch: _Batch = Field(description="Sequences per GPU per step.")
+    gradient_accumulation: _Batch = Field(description="Micro-batches per optimizer step.")
+    gradient_checkpointing: _Flag = Field(description="Recompute activations.")
+    precision: _Word = Field(
         default="bf16", description="Compute precision of the run (bf16 mixed precision)."
     )
-    optimizer: str = Field(description="adamw, adamw_8bit or paged_adamw_8bit.")
-    learning_rate: float = Field(description="Peak learning rate.")
-    epochs: int = Field(description="Passes over the training set.")
-    train_examples: int = Field(description="Examples trained on.")
-    tokens: int = Field(description="Tokens processed over all epochs.")
-    gpus_per_node: int = Field(description="GPUs per node.")
-    nodes: int = Field(description="Nodes (multi-node when > 1).")
+    optimizer: _Word = Field(description="adamw, adamw_8bit or paged_adamw_8bit.")
+    learning_rate: Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        description="Peak learning rate."
+    )
+    epochs: Annotated[int, Strict(), Field(ge=1, le=_MAX_COUNT)] = Field(
+        description="Passes over the training set."
+    )
+    train_examples: _Count = Field(description="Examples trained on.")
+    tokens: Annotated[int, Strict(), Field(ge=0)] = Field(
+        description="Tokens processed over all epochs."
+    )
+    gpus_per_node: _Gpus = Field(description="GPUs per node.")
+    nodes: Annotated[int, Strict(), Field(ge=1, le=MAX_NODES)] = Field(
+        description="Nodes (multi-node when > 1)."
+    )
     offer: OfferChoice = Field(description="Instance the run is priced on.")
-    alternative_offers: tuple[OfferChoice, ...] = Field(
+    alternative_offers: Annotated[tuple[OfferChoice, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(), description="Next-cheapest allowed instances of the same shape (failover)."
     )
-    peak_memory_gib_per_gpu: float = Field(description="Estimated peak memory per GPU, GiB.")
-    gpu_memory_gib: float = Field(description="GPU memory, GiB.")
-    hours_low: float = Field(description="Optimistic hours.")
-    hours_high: float = Field(description="Pessimistic hours.")
-    cost_usd_low: float = Field(description="Optimistic training cost, $.")
-    cost_usd_high: float = Field(description="Pessimistic training cost, $.")
+    peak_memory_gib_per_gpu: _Amount = Field(description="Estimated peak memory per GPU, GiB.")
+    gpu_memory_gib: _Positive = Field(description="GPU memory, GiB.")
+    hours_low: _Hours = Field(description="Optimistic hours.")
+    hours_high: Annotated[_Hours, Field(gt=0)] = Field(
+        description="Pessimistic hours (> 0: the job's timeout is this × MAX_RUNTIME_FACTOR)."
+    )
+    cost_usd_low: _Usd = Field(description="Optimistic training cost, $.")
+    cost_usd_high: _Usd = Field(description="Pessimistic training cost, $.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingPlan:
+        if self.hours_low > self.hours_high or self.cost_usd_low > self.cost_usd_high:
+            raise ValueError("the optimistic hours or cost exceed the pessimistic ones")
+        if self.method is not Method.FULL and (self.lora_rank is None or self.lora_alpha is None):
+            raise ValueError(f"method {self.method} needs lora_rank and lora_alpha")
+        _same_shape((self.offer, *self.alternative_offers), self.gpus_per_node, "gpus_per_node")
+        return self
 
     @property
     def hours(self) -> float:
@@ -128,77 +244,118 @@ class ServingPlan(_Explained):
     """A vLLM endpoint: format, GPUs, replicas and the load each replica runs at."""
 
     quantization: Quantization = Field(description="Weight format served.")
-    tensor_parallel: int = Field(description="GPUs per replica.")
-    replicas: int = Field(description="Replicas needed for peak traffic.")
-    max_concurrent_sequences: int = Field(
+    tensor_parallel: _Gpus = Field(description="GPUs per replica.")
+    replicas: Annotated[int, Strict(), Field(ge=1, le=MAX_REPLICAS)] = Field(
+        description="Replicas needed for peak traffic."
+    )
+    max_concurrent_sequences: _Batch = Field(
         description="vLLM --max-num-seqs per replica: the operating batch, the most concurrent "
         "sequences at which the latency targets hold."
     )
-    max_model_len: int = Field(description="vLLM --max-model-len.")
-    requests_per_s_per_replica: float = Field(description="Sustained requests/s per replica.")
+    max_model_len: _Tokens = Field(description="vLLM --max-model-len.")
+    requests_per_s_per_replica: _Positive = Field(description="Sustained requests/s per replica.")
     offer: OfferChoice = Field(description="Instance one replica runs on.")
-    alternative_offers: tuple[OfferChoice, ...] = Field(
+    alternative_offers: Annotated[tuple[OfferChoice, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(), description="Next-cheapest allowed instances of the same shape (failover)."
     )
-    weights_gib_per_gpu: float = Field(description="Weights per GPU, GiB.")
-    p95_ttft_s: float = Field(description="Estimated p95 time to first token, s.")
-    output_tokens_per_s_per_stream: float = Field(description="Decode speed of one stream.")
-    monthly_usd: float = Field(description="replicas × $/h × 730 h.")
+    weights_gib_per_gpu: _Amount = Field(description="Weights per GPU, GiB.")
+    p95_ttft_s: _Amount = Field(description="Estimated p95 time to first token, s.")
+    output_tokens_per_s_per_stream: _Positive = Field(description="Decode speed of one stream.")
+    monthly_usd: _Usd = Field(description="replicas × $/h × 730 h.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ServingPlan:
+        offers = (self.offer, *self.alternative_offers)
+        _same_shape(offers, self.tensor_parallel, "tensor_parallel")
+        return self
 
 
 class ApiUsage(_Frozen):
     """A hosted model used through its API (plain or fine-tuned)."""
 
-    model: str = Field(description="provider/model.")
-    fine_tuned: bool = Field(description="Served as a fine-tuned model.")
-    input_usd_per_mtok: float = Field(description="Input price used, $/1M tokens.")
-    output_usd_per_mtok: float = Field(description="Output price used, $/1M tokens.")
-    training_usd: float = Field(description="Hosted fine-tuning cost, $ (0 if none).")
-    monthly_usd: float = Field(description="Token cost per month, $.")
-    p95_ttft_s: float = Field(description="Assumed p95 TTFT of the provider, s.")
+    model: _ModelId = Field(description="provider/model.")
+    fine_tuned: _Flag = Field(description="Served as a fine-tuned model.")
+    input_usd_per_mtok: _Usd = Field(description="Input price used, $/1M tokens.")
+    output_usd_per_mtok: _Usd = Field(description="Output price used, $/1M tokens.")
+    training_usd: _Usd = Field(description="Hosted fine-tuning cost, $ (0 if none).")
+    monthly_usd: _Usd = Field(description="Token cost per month, $.")
+    p95_ttft_s: _Amount = Field(description="Assumed p95 TTFT of the provider, s.")
 
 
 class RagSetup(_Frozen):
     """Retrieval: index size, extra prompt tokens and cost."""
 
-    knowledge_base_tokens: int = Field(description="Tokens indexed.")
-    chunks: int = Field(description="Chunks of chunk_tokens.")
-    retrieved_tokens_per_request: int = Field(description="Context added to each prompt.")
-    embedding_usd: float = Field(description="One-time embedding cost, $.")
-    vector_store_usd_per_month: float = Field(description="Vector store hosting, $/month.")
+    knowledge_base_tokens: _Count = Field(description="Tokens indexed.")
+    chunks: _Count = Field(description="Chunks of chunk_tokens.")
+    retrieved_tokens_per_request: _Count = Field(description="Context added to each prompt.")
+    embedding_usd: _Usd = Field(description="One-time embedding cost, $.")
+    vector_store_usd_per_month: _Usd = Field(description="Vector store hosting, $/month.")
 
 
 class Plan(_Explained):
     """One way to meet the goal, fully costed."""
 
-    id: str = Field(description="Short stable id, e.g. p1.")
+    id: _Id = Field(
+        description="Short stable id, e.g. p1: letters, digits, '.', '_', '-' (empty only "
+        "until the plan is ranked; a plan file's plans all have one)."
+    )
     strategy: Strategy = Field(description="How the goal is met.")
-    model: str = Field(description="Catalog model id or provider/model.")
+    model: _ModelId = Field(description="Catalog model id or provider/model.")
     training: TrainingPlan | None = Field(description="Fine-tuning on our GPUs, if any.")
     serving: ServingPlan | None = Field(description="Self-hosted endpoint, if any.")
     api: ApiUsage | None = Field(description="Hosted API use, if any.")
     rag: RagSetup | None = Field(description="Retrieval, if any.")
-    hf_repo_id: str | None = Field(
+    hf_repo_id: _ModelId | None = Field(
         default=None,
         description="Hugging Face repository id of the open model's weights (what training "
         "and serving download); None for a hosted API model.",
     )
-    one_time_usd: float = Field(
+    one_time_usd: _Usd = Field(
         description="One-time cost, $: training (training.cost_usd) + hosted fine-tuning + "
         "RAG embedding."
     )
-    monthly_usd: float = Field(description="Recurring cost, $/month.")
-    first_year_usd: float = Field(description="one_time_usd + 12 × monthly_usd.")
-    p95_ttft_s: float = Field(description="Estimated p95 time to first token, s.")
-    output_tokens_per_s: float = Field(description="Per-stream output speed, tokens/s.")
-    pareto: bool = Field(default=False, description="On the cost × latency Pareto front.")
-    decision_path: tuple[str, ...] = Field(description="Each decision and why.")
-    estimates: tuple[Term, ...] = Field(description="Every number with its formula and basis.")
-    sources: tuple[str, ...] = Field(
+    monthly_usd: _Usd = Field(description="Recurring cost, $/month.")
+    first_year_usd: _Usd = Field(description="one_time_usd + 12 × monthly_usd.")
+    p95_ttft_s: _Amount = Field(description="Estimated p95 time to first token, s.")
+    output_tokens_per_s: _Amount = Field(description="Per-stream output speed, tokens/s.")
+    pareto: _Flag = Field(default=False, description="On the cost × latency Pareto front.")
+    decision_path: Annotated[tuple[_Line, ...], Field(max_length=_MAX_LINES)] = Field(
+        description="Each decision and why."
+    )
+    estimates: Annotated[tuple[Term, ...], Field(max_length=_MAX_LINES)] = Field(
+        description="Every number with its formula and basis."
+    )
+    sources: Annotated[tuple[_Line, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(),
         description="The catalog rows the numbers came from (snapshot date, model, GPUs, "
         "offers, API prices), each with its source and date.",
     )
+
+    @field_validator("id")
+    @classmethod
+    def _ranked(cls, plan_id: str, info: ValidationInfo) -> str:
+        if not plan_id and (info.context or {}).get(_FROM_FILE):
+            raise ValueError("is empty (plans get one, p1, p2, ..., when they are ranked)")
+        return plan_id
+
+    @field_validator("hf_repo_id")
+    @classmethod
+    def _hub_id(cls, repo: str | None) -> str | None:
+        if repo is not None and ("--" in repo or ".." in repo or repo.endswith((".", "-"))):
+            raise ValueError("is not a Hugging Face repository id ('--', '..' or a trailing '.')")
+        return repo
+
+    @field_validator("estimates")
+    @classmethod
+    def _printable_terms(cls, terms: tuple[Term, ...]) -> tuple[Term, ...]:
+        for i, term in enumerate(terms):
+            texts = (term.name, term.unit, term.formula, term.basis)
+            if not math.isfinite(term.value) or any(not _printable_line(t) for t in texts):
+                raise ValueError(
+                    f"term {i} ({printable(term.name[:60])}) has a non-finite value or a "
+                    "field that is not one printable line"
+                )
+        return terms
 
     def explained(self) -> Plan:
         """This plan with ``estimates`` built from its term builders, and no builder left."""
@@ -213,22 +370,35 @@ class Plan(_Explained):
 class PlanFile(_Frozen):
     """What `tailor plan --out` writes and `tailor launch` reads."""
 
-    schema_version: int = Field(default=PLAN_SCHEMA_VERSION, description="Plan file format.")
-    tailor_version: str = Field(description="tailor version that wrote it.")
+    schema_version: Annotated[int, Strict()] = Field(
+        default=PLAN_SCHEMA_VERSION, description="Plan file format."
+    )
+    tailor_version: Annotated[
+        str, Strict(), Field(max_length=40, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
+    ] = Field(description="tailor version that wrote it.")
     catalog_snapshot_date: date = Field(description="Date of the prices used.")
     goal: GoalSpec = Field(description="The goal planned for.")
     plan: Plan = Field(description="The chosen plan.")
-    alternatives: tuple[Plan, ...] = Field(default=(), description="Other ranked plans.")
-    data_path: str | None = Field(
+    alternatives: Annotated[tuple[Plan, ...], Field(max_length=_MAX_LINES)] = Field(
+        default=(), description="Other ranked plans."
+    )
+    data_path: Annotated[str, Strict(), Field(min_length=1, max_length=4096)] | None = Field(
         default=None,
         description="The goal's data.path as an absolute path (resolved against the goal "
         "file's folder when the plan was made); None when the goal names no data file.",
     )
-    digest: str = Field(
+    digest: Annotated[str, Strict(), Field(max_length=64, pattern=r"^[0-9a-f]*$")] = Field(
         default="",
         description="sha256 of the file's content without this field (see content_digest); "
         "a plan file edited by hand no longer matches and is refused.",
     )
+
+    @field_validator("data_path")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        if path is not None and (not Path(path).is_absolute() or not path.isprintable()):
+            raise ValueError("is not an absolute path of printable characters")
+        return path
 
     def sealed(self) -> PlanFile:
         """This plan file with its digest set."""
@@ -260,23 +430,27 @@ def load_plan_file(path: Path) -> PlanFile:
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:  # deep nesting
         raise PlannerError(
-            f"{path}: cannot be read as a plan file ({exc}). To fix: pass a "
-            "file written by `tailor plan --out`."
+            printable(
+                f"{path}: cannot be read as a plan file ({_shown(exc, 300)}). To fix: pass a "
+                "file written by `tailor plan --out`."
+            )
         ) from None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != PLAN_SCHEMA_VERSION:
         raise PlannerError(
-            f"{path}: plan schema_version is {version!r}, this tailor reads "
+            f"{path}: plan schema_version is {_shown(repr(version))}, this tailor reads "
             f"{PLAN_SCHEMA_VERSION}. To fix: re-run `tailor plan` to rewrite it."
         )
     try:
-        plan_file = PlanFile.model_validate(data)
+        plan_file = PlanFile.model_validate(data, context={_FROM_FILE: True})
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        field = ".".join(_shown(p) for p in first["loc"])
         raise PlannerError(
-            f"{path}: {field}: {first['msg']}. To fix: re-run `tailor plan` "
-            "rather than editing the plan file by hand."
+            printable(
+                f"{path}: {field}: {_shown(first['msg'], 300)}. To fix: re-run `tailor plan` "
+                "rather than editing the plan file by hand."
+            )
         ) from None
     if plan_file.digest != content_digest(plan_file):
         raise PlannerError(
@@ -285,3 +459,9 @@ def load_plan_file(path: Path) -> PlanFile:
             f"To fix: re-plan with `tailor plan GOAL --plan {plan_file.plan.id} --out {path}`."
         )
     return plan_file
+
+
+def _shown(part: object, limit: int = 80) -> str:
+    """A piece of a plan file (a key, an error) short enough for a one-paragraph message."""
+    text = str(part)
+    return text if len(text) <= limit else f"{text[:limit]}…"

@@ -16,7 +16,7 @@ from planner.estimators.serving import DecodeModel, ServingSetup, replica_memory
 from planner.estimators.terms import GIB, Term, num
 from planner.offers import OfferIndex
 from planner.pareto import pareto_front
-from planner.plan import OfferChoice, ServingPlan
+from planner.plan import MAX_REPLICAS, OfferChoice, ServingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
 from planner.types import HOURS_PER_MONTH, Quantization
@@ -227,6 +227,16 @@ def _plan(
     return plan.with_term_source(lambda: _serving_terms(goal, o))
 
 
+def _too_many(subject: str, option: _Option) -> Reason:
+    return Reason(
+        subject=subject,
+        constraint="replicas",
+        detail=f"peak traffic needs {option.replicas:,} replicas, more than a plan may ask for "
+        f"({MAX_REPLICAS:,})",
+        fix="a faster GPU or format, or lower traffic.peak_requests_per_s",
+    )
+
+
 def serving_options(
     goal: GoalSpec,
     arch: ModelArch,
@@ -274,7 +284,11 @@ def serving_options(
                     )
                 )
                 continue
-            options.append(_option(goal, quant, count, offer, point))
+            option = _option(goal, quant, count, offer, point)
+            if option.replicas > MAX_REPLICAS:
+                reasons.append(_too_many(f"serve {arch.id} {quant} on {count}× {gpu_name}", option))
+                continue
+            options.append(option)
     front = pareto_front(
         options, cost=lambda o: o.monthly_usd, latency=lambda o: o.point.ttft_s, tiebreak=_tp
     )

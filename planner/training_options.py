@@ -20,7 +20,7 @@ from planner.estimators.training_memory import TrainingMemory, estimate_training
 from planner.estimators.training_setup import LORA_TARGETS, TrainingSetup
 from planner.estimators.training_time import TrainingTime, estimate_training_time
 from planner.offers import OfferIndex
-from planner.plan import OfferChoice, TrainingPlan
+from planner.plan import MAX_TRAINING_HOURS, OfferChoice, TrainingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
 from planner.types import Method, Optimizer
@@ -253,6 +253,16 @@ def _training_plan(
     return plan.with_term_source(lambda: _training_terms(best, offer, sku))
 
 
+def _too_long(subject: str, hours: float) -> Reason:
+    return Reason(
+        subject=subject,
+        constraint="training time",
+        detail=f"{hours:,.0f} h (pessimistic) is longer than a plan may run "
+        f"({MAX_TRAINING_HOURS:,.0f} h)",
+        fix="train on fewer examples or epochs, or a smaller model",
+    )
+
+
 def choose_training(
     goal: GoalSpec, arch: ModelArch, method: Method, offers: OfferIndex, catalog_gpu
 ) -> tuple[TrainingPlan | None, list[Reason]]:
@@ -273,6 +283,8 @@ def choose_training(
                     fix="use a GPU with more memory, more GPUs, or QLoRA",
                 )
             )
+        elif priced.timing.hours_high > MAX_TRAINING_HOURS:
+            reasons.append(_too_long(subject, priced.timing.hours_high))
         elif over := budget_excesses(goal.budget, one_time_usd=priced.cost_usd):
             reasons.append(
                 Reason(

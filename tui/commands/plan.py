@@ -7,12 +7,14 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from catalog import load_catalog
-from planner.errors import PlannerError
+from planner.errors import GoalSpecError, PlannerError
 from planner.explain import compare_plans, explain_plan, summary_row
 from planner.export import GRAPH_FORMATS, export_graph
+from planner.goal_file import read_goal_text
 from planner.plan import Plan, PlanFile, load_plan_file, save_plan_file
 from planner.rank import PlanningResult, plan_goal
 from planner.spec import GoalSpec, Objective, goal_json_schema, load_goal
@@ -20,6 +22,7 @@ from planner.spec import GoalSpec, Objective, goal_json_schema, load_goal
 __all__ = ["compare_command", "explain_command", "graph_command", "plan_command", "schema_command"]
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_GOAL = click.Path(path_type=Path)  # load_goal refuses a missing path, a folder or a FIFO itself
 
 
 def _console() -> Console:
@@ -29,9 +32,9 @@ def _console() -> Console:
 def _is_plan_file(path: Path) -> bool:
     if path.suffix == ".json":
         return True
-    try:
-        return path.read_text(encoding="utf-8").lstrip().startswith("schema_version")
-    except (OSError, UnicodeDecodeError):
+    try:  # read as a goal is: a FIFO or /dev/zero is refused, not read for ever
+        return read_goal_text(path).lstrip().startswith("schema_version")
+    except GoalSpecError:
         return False  # not a plan file; load_goal says what is wrong with it
 
 
@@ -163,7 +166,7 @@ def _pick(result: PlanningResult, plan_id: str | None) -> Plan:
 
 
 @click.command("plan")
-@click.argument("goal_path", metavar="GOAL", type=_FILE)
+@click.argument("goal_path", metavar="GOAL", type=_GOAL)
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option(
     "--objective",
@@ -216,12 +219,14 @@ def plan_command(
     console.print(_breakdown_table(chosen))
     if out is not None:
         console.print(
-            f"Wrote {chosen.id} to {out}. Next: `tailor explain {out}`, `tailor launch {out}`."
+            escape(
+                f"Wrote {chosen.id} to {out}. Next: `tailor explain {out}`, `tailor launch {out}`."
+            )
         )
 
 
 @click.command("explain")
-@click.argument("path", metavar="GOAL|PLAN", type=_FILE)
+@click.argument("path", metavar="GOAL|PLAN", type=_GOAL)
 @click.option("--plan", "plan_id", help="Plan id from `tailor plan` [default: p1 / the file's].")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
 def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
@@ -230,12 +235,13 @@ def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
     goal, plan_file = _goal_or_plan_file(path)
     result = plan_goal(goal, catalog, top=top)
     plan = plan_file.plan if plan_file and plan_id is None else _pick(result, plan_id)
-    console = _console()
-    console.print(f"[bold]{plan.id} {plan.strategy} {plan.model}[/bold] for goal {goal.name}")
+    console = _console()  # plan file text is printed escaped: "[" in it is shown, not markup
+    title = escape(f"{plan.id} {plan.strategy} {plan.model}")
+    console.print(f"[bold]{title}[/bold] for goal {escape(goal.name)}")
     for section in explain_plan(result, plan):
-        console.print(f"\n[bold]{section.title}[/bold]")
+        console.print(f"\n[bold]{escape(section.title)}[/bold]")
         for line in section.lines:
-            console.print(f"  {line}", soft_wrap=True)
+            console.print(f"  {escape(line)}", soft_wrap=True)
 
 
 @click.command("compare")
@@ -249,18 +255,19 @@ def compare_command(*, plan_a: Path, plan_b: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
         return
-    table = Table(title=f"{plan_a.name} → {plan_b.name}")
-    for header in ("", plan_a.name, plan_b.name, "Δ (B − A)"):
+    a_name, b_name = escape(plan_a.name), escape(plan_b.name)
+    table = Table(title=f"{a_name} → {b_name}")
+    for header in ("", a_name, b_name, "Δ (B − A)"):
         table.add_column(header)
     for row in rows:
         delta = "" if row.delta is None else f"{row.delta:+,.2f}"
         style = "" if row.a == row.b else "bold"
-        table.add_row(row.name, row.a, row.b, delta, style=style)
+        table.add_row(escape(row.name), escape(row.a), escape(row.b), delta, style=style)
     _console().print(table)
 
 
 @click.command("graph")
-@click.argument("goal_path", metavar="GOAL", type=_FILE)
+@click.argument("goal_path", metavar="GOAL", type=_GOAL)
 @click.option(
     "--format", "fmt", type=click.Choice(GRAPH_FORMATS), default="mermaid", show_default=True
 )
