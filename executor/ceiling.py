@@ -1,0 +1,154 @@
+"""What a launch may cost, recomputed from the plan's resources × the catalog's current prices.
+
+A plan file's own totals are not trusted: anyone can edit a plan file and recompute its digest.
+So the ceiling a launch is approved for comes from what the rendered tasks may rent:
+
+- training: nodes × the instance's $/h × the pessimistic hours × ``MAX_RUNTIME_FACTOR``
+  (the job's ``timeout`` stops it there);
+- serving: one month (``HOURS_PER_MONTH``) of the most replicas the service may scale out to
+  (``MAX_REPLICAS_FACTOR`` × replicas) × the instance's $/h;
+- hosted API and retrieval: the plan's own (validated, finite, non-negative) figures.
+
+The instance prices are read from the catalog by cloud, region, instance type and spot. An
+instance no longer in the catalog, or a plan whose totals disagree with the recomputed ones
+(by more than rounding), is refused: the plan was edited or the prices moved, so re-plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from catalog import Catalog
+from executor.errors import ExecutorError
+from executor.render import MAX_REPLICAS_FACTOR, MAX_RUNTIME_FACTOR
+from planner.plan import OfferChoice, Plan, PlanFile
+from planner.types import HOURS_PER_MONTH
+
+__all__ = ["REL_TOLERANCE", "USD_TOLERANCE", "LaunchCosts", "catalog_price", "launch_costs"]
+
+REL_TOLERANCE = 1e-6
+"""How far (relatively) a plan's figure may be from the recomputed one: float rounding only."""
+USD_TOLERANCE = 0.01
+"""How far (absolutely, $ or $/h) a plan's figure may be from the recomputed one: a cent."""
+
+_REPLAN = "re-plan with `tailor plan GOAL --out PLAN` and launch the new plan file."
+
+
+@dataclass(frozen=True)
+class LaunchCosts:
+    """A plan's costs recomputed from its resources and the catalog's prices."""
+
+    one_time_usd: float
+    """Training (mid estimate) + hosted fine-tuning + RAG embedding: the plan's one_time_usd."""
+    monthly_usd: float
+    """Serving replicas × $/h × 730 h + API tokens + vector store: the plan's monthly_usd."""
+    ceiling_usd: float
+    """The most the launch may cost before anyone looks again (see the module docstring)."""
+    basis: str
+    """How ``ceiling_usd`` was reached, in words."""
+
+
+def catalog_price(offer: OfferChoice, catalog: Catalog) -> float | None:
+    """The catalog's current $/h of the offer's instance (spot or on-demand, as the offer is
+    priced), or None when the catalog no longer sells it in that shape."""
+    for row in catalog.offers:
+        if (row.cloud, row.region, row.instance_type, row.gpu, row.gpu_count) == (
+            offer.cloud,
+            offer.region,
+            offer.instance_type,
+            offer.gpu,
+            offer.gpus_per_instance,
+        ):
+            price = row.spot_price_usd_per_hour if offer.spot else row.price_usd_per_hour
+            if price is not None:
+                return price
+    return None
+
+
+def _price(plan: Plan, offer: OfferChoice, what: str, catalog: Catalog) -> float:
+    price = catalog_price(offer, catalog)
+    kind = "spot" if offer.spot else "on-demand"
+    where = f"{offer.cloud}/{offer.region} {offer.instance_type} ({kind})"
+    if price is None:
+        raise ExecutorError(
+            f"plan {plan.id}: the {what} instance {where} is not in the catalog any more "
+            f"(catalog of {catalog.snapshot_date}); nothing was launched.",
+            fix=_REPLAN,
+        )
+    _agree(plan, f"{what}.offer.usd_per_hour", offer.usd_per_hour, price, f"{where} now costs")
+    return price
+
+
+def _agree(plan: Plan, field: str, stated: float, recomputed: float, how: str) -> None:
+    if not math.isclose(stated, recomputed, rel_tol=REL_TOLERANCE, abs_tol=USD_TOLERANCE):
+        raise ExecutorError(
+            f"plan {plan.id}: {field} is {stated:,.4f}, but {how} {recomputed:,.4f}: the plan "
+            "file was edited, or the catalog's prices moved since it was made; nothing was "
+            "launched.",
+            fix=_REPLAN,
+        )
+
+
+def _training(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
+    """(mid training cost, ceiling, basis) of the plan's training run; zeros without one."""
+    t = plan.training
+    if t is None:
+        return 0.0, 0.0, ""
+    usd_per_hour = t.nodes * _price(plan, t.offer, "training", catalog)
+    how = f"{t.nodes} node(s) × the catalog's $/h × the hours come to"
+    _agree(plan, "training.cost_usd_low", t.cost_usd_low, t.hours_low * usd_per_hour, how)
+    _agree(plan, "training.cost_usd_high", t.cost_usd_high, t.hours_high * usd_per_hour, how)
+    mid = (t.hours_low + t.hours_high) / 2 * usd_per_hour
+    hours = t.hours_high * MAX_RUNTIME_FACTOR
+    basis = (
+        f"training {t.nodes} × ${usd_per_hour / t.nodes:.4g}/h × {hours:.2f} h (the high "
+        f"estimate × {MAX_RUNTIME_FACTOR:g}, when the job's timeout stops it)"
+    )
+    return mid, usd_per_hour * hours, basis
+
+
+def _serving(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
+    """(monthly cost at the planned replicas, ceiling month, basis); zeros without serving."""
+    s = plan.serving
+    if s is None:
+        return 0.0, 0.0, ""
+    usd_per_hour = _price(plan, s.offer, "serving", catalog)
+    monthly = s.replicas * usd_per_hour * HOURS_PER_MONTH
+    how = "replicas × the catalog's $/h × 730 h come to"
+    _agree(plan, "serving.monthly_usd", s.monthly_usd, monthly, how)
+    most = MAX_REPLICAS_FACTOR * s.replicas
+    basis = (
+        f"one month of serving at up to {most} replicas × ${usd_per_hour:.4g}/h × "
+        f"{HOURS_PER_MONTH} h"
+    )
+    return monthly, most * usd_per_hour * HOURS_PER_MONTH, basis
+
+
+def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
+    """The plan's costs and launch ceiling, recomputed; ExecutorError (re-plan) when an
+    instance is not in the catalog or the plan's totals disagree with the recomputed ones."""
+    plan = plan_file.plan
+    training, training_ceiling, training_basis = _training(plan, catalog)
+    serving, serving_ceiling, serving_basis = _serving(plan, catalog)
+    other_one_time = (plan.api.training_usd if plan.api else 0.0) + (
+        plan.rag.embedding_usd if plan.rag else 0.0
+    )
+    other_monthly = (plan.api.monthly_usd if plan.api else 0.0) + (
+        plan.rag.vector_store_usd_per_month if plan.rag else 0.0
+    )
+    one_time, monthly = training + other_one_time, serving + other_monthly
+    how = "its parts add up to"
+    _agree(plan, "one_time_usd", plan.one_time_usd, one_time, how)
+    _agree(plan, "monthly_usd", plan.monthly_usd, monthly, how)
+    _agree(plan, "first_year_usd", plan.first_year_usd, one_time + 12 * monthly, how)
+    parts = [training_basis, serving_basis]
+    if plan.api or plan.rag:
+        parts.append("the plan's API / retrieval costs (one-time + one month)")
+    basis = " + ".join(p for p in parts if p) or "nothing is rented"
+    return LaunchCosts(
+        one_time_usd=one_time,
+        monthly_usd=monthly,
+        ceiling_usd=training_ceiling + serving_ceiling + other_one_time + other_monthly,
+        basis=f"{basis}; prices of the catalog of {catalog.snapshot_date}",
+    )
