@@ -7,22 +7,27 @@ ceiling; every transition after that goes through the run store.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catalog import Catalog, load_catalog
 from executor.backends.base import Backend, LaunchContext
+from executor.ceiling import launch_costs
 from executor.errors import ExecutorError
 from executor.render import MAX_RUNTIME_FACTOR
 from executor.state import Phase, Run, RunStore, current_launcher, launcher_alive, plan_hash
+from executor.training_data import TrainingDataReport, check_training_data
 from planner.budget import budget_excesses
 from planner.plan import PlanFile
 
 __all__ = [
     "LaunchPreview",
     "check_budget",
+    "check_data",
     "cost_ceiling_usd",
     "launch",
     "launch_context",
@@ -62,20 +67,20 @@ def launch_context(
     )
 
 
-def cost_ceiling_usd(plan_file: PlanFile) -> float:
-    """Pessimistic training cost + one month of serving / API / retrieval."""
-    plan = plan_file.plan
-    training = plan.training.cost_usd_high if plan.training else 0.0
-    other_one_time = plan.one_time_usd - (plan.training.cost_usd if plan.training else 0.0)
-    return training + other_one_time + plan.monthly_usd
+def cost_ceiling_usd(plan_file: PlanFile, *, catalog: Catalog | None = None) -> float:
+    """Training until the job's timeout + one month of serving at the most replicas + API /
+    retrieval, recomputed from the plan's resources × the catalog's current prices
+    (``executor.ceiling``; ExecutorError when they no longer match the plan)."""
+    return launch_costs(plan_file, catalog or load_catalog()).ceiling_usd
 
 
-def check_budget(plan_file: PlanFile) -> None:
-    """ExecutorError when the plan costs more than the goal's budget allows (or a cost is not
-    a number)."""
+def check_budget(plan_file: PlanFile, *, catalog: Catalog | None = None) -> None:
+    """ExecutorError when the plan costs more than the goal's budget allows, its costs
+    recomputed from its resources × the catalog's prices (or they do not match the plan)."""
     plan = plan_file.plan
+    costs = launch_costs(plan_file, catalog or load_catalog())
     for excess in budget_excesses(
-        plan_file.goal.budget, one_time_usd=plan.one_time_usd, monthly_usd=plan.monthly_usd
+        plan_file.goal.budget, one_time_usd=costs.one_time_usd, monthly_usd=costs.monthly_usd
     ):
         raise ExecutorError(
             f"plan {plan.id} costs {excess.detail} ({excess.field}); nothing was launched.",
@@ -97,8 +102,9 @@ def _local_preview(plan_file: PlanFile) -> LaunchPreview:
     return LaunchPreview(tuple(creates), 0.0, None, "nothing is rented")
 
 
-def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
-    """The resources the launch will create, in words, and its cost ceiling."""
+def preview(plan_file: PlanFile, backend: str, *, catalog: Catalog | None = None) -> LaunchPreview:
+    """The resources the launch will create, in words, and its cost ceiling (recomputed from
+    the catalog's prices, see ``executor.ceiling``)."""
     if backend == "local":
         return _local_preview(plan_file)
     plan, creates = plan_file.plan, []
@@ -118,8 +124,8 @@ def preview(plan_file: PlanFile, backend: str) -> LaunchPreview:
     if plan.api is not None:
         creates.append(f"nothing to provision: hosted API {plan.api.model}")
     hours = t.hours_high * MAX_RUNTIME_FACTOR if t else None
-    basis = "training high estimate + one month of serving"
-    return LaunchPreview(tuple(creates), cost_ceiling_usd(plan_file), hours, basis)
+    costs = launch_costs(plan_file, catalog or load_catalog())
+    return LaunchPreview(tuple(creates), costs.ceiling_usd, hours, costs.basis)
 
 
 def refresh(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> Run:
@@ -151,6 +157,8 @@ def _resume(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext)
             f"run {run.id} failed but still holds resources.",
             fix=f"`tailor down {run.id}`, then launch again.",
         )
+    if not run.trained:
+        check_data(plan_file, ctx)
     resumed = "serving (training had finished)" if run.trained else "the last checkpoint"
     claimed = ctx.store.claim(
         run.id,
@@ -175,6 +183,20 @@ def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContex
     if run.phase is Phase.FAILED:
         return _resume(run, plan_file, backend, ctx)
     return run
+
+
+_URI = re.compile(r"[a-z][a-z0-9+.-]*:/")  # s3://, gs://, r2://, https://: checked remotely
+
+
+def check_data(plan_file: PlanFile, ctx: LaunchContext) -> TrainingDataReport | None:
+    """Check the training data on this machine, with the recipe's own reader, before anything
+    is created (ExecutorError naming file:line of each bad row); None when the plan trains
+    nothing or the data is a bucket URI the job will read itself."""
+    if plan_file.plan.training is None or ctx.data_path is None:
+        return None
+    if _URI.match(str(ctx.data_path)):
+        return None
+    return check_training_data(Path(ctx.data_path), ctx.data_format)
 
 
 def run_base_id(plan_file: PlanFile, backend: str) -> str:
@@ -203,6 +225,7 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
             fix="call the provider's API directly, or launch a self-hosted plan.",
         )
     check_budget(plan_file)
+    check_data(plan_file, ctx)
     run, created = ctx.store.create_or_find(
         run_base_id(plan_file, backend.name),
         plan_json=plan_json,

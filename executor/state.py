@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from catalog import catalog_home
 from executor.errors import ExecutorError
 from executor.processes import identity, is_same_process
+from planner.plan import PlanFile
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -278,6 +279,8 @@ class RunStore:
         """SQLite's errors as the store's: busy past the timeout, or a damaged file."""
         try:
             yield
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise  # tailor misused SQLite: a bug, not the file's fault
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StoreBusyError(self.path) from None
@@ -484,6 +487,21 @@ class RunStore:
             raise StoreDamagedError(self.path, f"run {run_id}: plan_json is not an object")
         return plan
 
+    def plan_file(self, run_id: str) -> PlanFile:
+        """The plan file the run was launched from, validated as `tailor launch` validates one."""
+        try:
+            return PlanFile.model_validate(self.plan_json(run_id))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "plan"
+            raise ExecutorError(
+                f"run {run_id}: the plan it was launched from no longer loads ({where}: "
+                f"{first['msg']}); it was recorded by another tailor version, or edited in "
+                f"{self.path}.",
+                fix=f"`tailor down {run_id}` (teardown does not need the plan), then re-plan "
+                "and launch again.",
+            ) from None
+
     def list_runs(self) -> list[Run]:
         """Every run, newest first."""
         return [self._run(r) for r in self._rows("SELECT * FROM runs ORDER BY created_at DESC")]
@@ -625,20 +643,20 @@ def _check_tables(path: Path, db: sqlite3.Connection, version: int) -> None:
 
 
 def _migrate(path: Path, db: sqlite3.Connection) -> None:
-    """Store version 0 → 1 (launcher, trained), after copying the file to ``.bak-v0``."""
+    """Store version 0 → 1 (launcher, trained), after copying the database to ``.bak-v0``
+    (SQLite's VACUUM INTO: a consistent copy, WAL content included, 0600)."""
+    backup = Path(f"{path}.bak-v0")
+    try:
+        os.close(os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # kept from an earlier attempt (or another tailor is writing it now)
+    else:
+        db.execute("VACUUM INTO ?", (str(backup),))
     db.execute("BEGIN IMMEDIATE")
     try:
-        if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            db.execute("ROLLBACK")  # another tailor migrated it while we waited
-            return
-        backup = Path(f"{path}.bak-v0")
-        if not backup.exists():
-            fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            os.close(fd)
-            with closing(sqlite3.connect(backup)) as target:
-                db.backup(target)
-        for statement in _MIGRATE_TO_V1:
-            db.execute(statement)
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            for statement in _MIGRATE_TO_V1:  # else another tailor migrated it meanwhile
+                db.execute(statement)
     except BaseException:
         db.execute("ROLLBACK")
         raise

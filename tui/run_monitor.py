@@ -118,7 +118,7 @@ class RunMonitor:
                 if run.phase in _SETTLED or backend is None:
                     continue
                 try:
-                    plan_file = PlanFile.model_validate(ctx.store.plan_json(run.id))
+                    plan_file = ctx.store.plan_file(run.id)
                     refresh(run, plan_file, backend, ctx)
                 except Exception as exc:  # the UI edge: one failing run must not stop the rest
                     problems.append(f"status of {run.id}: {describe_error(exc)}")

@@ -235,6 +235,8 @@ def _serve_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
         "max_num_seqs": min(s.max_concurrent_sequences, 8) if s else 8,
         "dtype": "float32",
     }
+    if "vllm_python" in ctx.extra:  # an interpreter with vLLM other than .venv-vllm's
+        config["python"] = str(ctx.extra["vllm_python"])
     if t is not None:
         # The local model is random-init, so its head trains too (modules_to_save); vLLM's
         # LoRA loader refuses such adapters, so the recipe merges them and vLLM serves the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,7 +62,10 @@ def plan_file() -> PlanFile:
 @pytest.fixture
 def ctx(tmp_path: Path) -> LaunchContext:
     store = RunStore(tmp_path / "state.db")
-    yield LaunchContext(store=store, runs_dir=tmp_path / "runs", data_path=tmp_path / "d.jsonl")
+    data = tmp_path / "d.jsonl"
+    turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    data.write_text(json.dumps({"messages": turns}) + "\n")
+    yield LaunchContext(store=store, runs_dir=tmp_path / "runs", data_path=data)
     store.close()
 
 

@@ -236,7 +236,7 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
         return
     run = store.get(run_id)
     if run.phase not in (Phase.DOWN, Phase.FAILED, Phase.STOPPING):
-        plan_file = PlanFile.model_validate(store.plan_json(run_id))
+        plan_file = store.plan_file(run_id)
         run = refresh(run, plan_file, make_backend(run.backend), launch_context(store))
     events, resources = store.events(run_id), store.resources(run_id)
     if as_json:
