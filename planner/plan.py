@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Self
@@ -423,10 +425,28 @@ def save_plan_file(plan_file: PlanFile, path: Path) -> None:
     write_text_atomic(path, text)
 
 
+MAX_PLAN_BYTES = 32 << 20  # 32 MiB: a plan file with its goal and alternatives is ~100 KiB
+
+
+def _plan_text(path: Path) -> str:
+    """The file's UTF-8 text; ValueError for what is no regular file (a FIFO would block, a
+    device never end) or is over MAX_PLAN_BYTES, before it is read whole."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError("it is not a regular file (a folder, FIFO or device)")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise ValueError("it is not a regular file (a folder, FIFO or device)")
+        data = file.read(MAX_PLAN_BYTES + 1)
+    if len(data) > MAX_PLAN_BYTES:
+        raise ValueError(f"it is over {MAX_PLAN_BYTES:,} bytes")
+    return data.decode("utf-8")
+
+
 def load_plan_file(path: Path) -> PlanFile:
     """Read a plan file; a wrong version or shape is a PlannerError naming the field."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _plan_text(path)
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:  # deep nesting
         raise PlannerError(

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import math
+import os
 import re
 import shlex
 from pathlib import Path
@@ -430,3 +431,17 @@ def test_goals_beyond_the_plan_caps_are_infeasible_with_a_reason(
         for plan in result.plans:
             PlanFile.model_validate(result.plan_file(plan.id).model_dump(mode="json"))
         assert any(constraint in str(r) for r in result.graph.reasons)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_plan_path_that_is_no_regular_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        path = tmp_path / "plan.json"
+        os.mkfifo(path)  # reading it would block until a writer comes
+    elif kind == "device":
+        path = Path("/dev/zero")  # reading it would never end
+    else:
+        path = tmp_path / "plan.json"
+        path.mkdir()
+    with pytest.raises(PlannerError, match=r"not a regular file.*To fix:"):
+        load_plan_file(path)
