@@ -138,9 +138,10 @@ def refresh(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext)
         if launcher_alive(run.launcher):
             return run  # its launcher is still starting it
         who = run.launcher or "an older tailor"
-        return ctx.store.transition(
+        return ctx.store.fail_if(
             run.id,
-            Phase.FAILED,
+            Phase.PENDING,
+            run.launcher,
             f"the launch that created it ({who}) ended before the run started",
         )
     if run.phase in (Phase.TRAINING, Phase.SERVING):
@@ -180,6 +181,12 @@ def _reattach(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContex
     """The live run of this plan: refreshed, and resumed if it failed (nothing that still
     runs is started twice)."""
     run = refresh(run, plan_file, backend, ctx)
+    if run.phase is Phase.STOPPING:
+        raise ExecutorError(
+            f"run {run.id} of this plan is being torn down (stopping): an earlier "
+            "`tailor down` did not finish.",
+            fix=f"run `tailor down {run.id}` again, then launch the plan again.",
+        )
     if run.phase is Phase.FAILED:
         return _resume(run, plan_file, backend, ctx)
     return run

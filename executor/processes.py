@@ -38,5 +38,5 @@ def is_same_process(pid: int, start: str) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return not start  # another user's process: ours only if nothing says otherwise
+        return False  # another user's process: tailor starts its own as this user
     return not start or process_start(pid) == start

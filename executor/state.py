@@ -45,6 +45,7 @@ __all__ = [
     "Resource",
     "Run",
     "RunStore",
+    "StoreAccessError",
     "StoreBusyError",
     "StoreDamagedError",
     "current_launcher",
@@ -131,6 +132,39 @@ class StoreDamagedError(ExecutorError):
             f"({path}.bak-*) if there is one.",
         )
         self.path = path
+
+
+class StoreAccessError(ExecutorError):
+    """The state database is intact as far as tailor knows but cannot be used here."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"cannot use the run state at {path} ({detail}); nothing was changed.",
+            fix="check that this user may read and write the folder and its state.db* files "
+            "(a `sudo tailor` may have left root-owned -wal/-shm files) and that the disk has "
+            "room; or pass --state-dir DIR. Do not delete state.db: it records what runs hold.",
+        )
+
+
+# SQLite primary result codes (https://sqlite.org/rescode.html)
+_BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_DAMAGED_CODES = {
+    1,
+    11,
+    17,
+    20,
+    26,
+}  # ERROR (schema changed under us), CORRUPT, SCHEMA, MISMATCH, NOTADB
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError) -> ExecutorError:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in _BUSY_CODES:
+        return StoreBusyError(path)
+    if code in _DAMAGED_CODES or code == 0:
+        return StoreDamagedError(path, f"SQLite: {exc}")
+    name = getattr(exc, "sqlite_errorname", "SQLite error")
+    return StoreAccessError(path, f"{name}: {exc}")
 
 
 class StoreBusyError(ExecutorError):
@@ -247,9 +281,14 @@ class RunStore:
     def __init__(self, path: Path, *, clock=time.time) -> None:
         self.path = path
         self._clock = clock
-        _make_private_dir(path.parent)
-        if not os.path.lexists(path):
-            _create_database(path)
+        try:
+            _make_private_dir(path.parent)
+            if not os.path.lexists(path):
+                _create_database(path)
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(path, exc) from None
+        except OSError as exc:
+            raise StoreAccessError(path, exc.strerror or str(exc)) from None
         self.connection = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -258,8 +297,8 @@ class RunStore:
         _tighten(self.path)
         try:
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
-        except sqlite3.Error as exc:
-            raise StoreDamagedError(self.path, f"SQLite cannot open it: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise _store_error(self.path, exc) from None
         connection.row_factory = sqlite3.Row
         try:
             with self._guard():
@@ -276,17 +315,14 @@ class RunStore:
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        """SQLite's errors as the store's: busy past the timeout, or a damaged file."""
+        """SQLite's errors as the store's, by SQLite's result code: busy past the timeout, a
+        file that cannot be used (permissions, read-only, disk full, I/O), or a damaged one."""
         try:
             yield
-        except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError):
             raise  # tailor misused SQLite: a bug, not the file's fault
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusyError(self.path) from None
-            raise StoreDamagedError(self.path, f"SQLite: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreDamagedError(self.path, f"SQLite: {exc}") from None
+            raise _store_error(self.path, exc) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -406,10 +442,21 @@ class RunStore:
         spend_usd: float | None = None,
         endpoint: str | None = None,
     ) -> Run:
-        """Enter ``phase``: the event and the run's new state are written together."""
-        run, now = self.get(run_id), self._clock()
-        spend = run.spend_usd if spend_usd is None else spend_usd
+        """Enter ``phase``: the event and the run's new state are written together.
+
+        Teardown wins: once a run is stopping or down, only ``stopping`` / ``down`` are written
+        (a poller that saw the run before ``tailor down`` cannot bring it back); the run is
+        returned as it is.
+        """
+        now = self._clock()
         with self._transaction() as db:
+            row = db.execute("SELECT phase, spend_usd FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                raise ExecutorError(f"no run {run_id!r} in {self.path}.", fix="`tailor status`.")
+            ending = (Phase.STOPPING.value, Phase.DOWN.value)
+            if row["phase"] in ending and phase.value not in ending:
+                return self._locked_get(db, run_id)
+            spend = row["spend_usd"] if spend_usd is None else spend_usd
             db.execute(
                 "INSERT INTO events (run_id, at, phase, message, spend_usd) VALUES (?,?,?,?,?)",
                 (run_id, now, phase.value, message, spend),
@@ -419,6 +466,26 @@ class RunStore:
                 "endpoint=COALESCE(?, endpoint) WHERE id=?",
                 (phase.value, now, spend, endpoint, run_id),
             )
+        return self.get(run_id)
+
+    def _locked_get(self, db: sqlite3.Connection, run_id: str) -> Run:
+        return self._run(db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone())
+
+    def fail_if(self, run_id: str, expected: Phase, launcher: str | None, message: str) -> Run:
+        """Mark the run failed only if it is still in ``expected`` with this ``launcher``
+        (a stale pending run: another process may have claimed it meanwhile)."""
+        now = self._clock()
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE runs SET phase=?, updated_at=? WHERE id=? AND phase=? AND launcher IS ?",
+                (Phase.FAILED.value, now, run_id, expected.value, launcher),
+            ).rowcount
+            if changed:
+                db.execute(
+                    "INSERT INTO events (run_id, at, phase, message, spend_usd) "
+                    "SELECT id, ?, ?, ?, spend_usd FROM runs WHERE id=?",
+                    (now, Phase.FAILED.value, message, run_id),
+                )
         return self.get(run_id)
 
     def claim(
@@ -441,10 +508,13 @@ class RunStore:
                 )
         return self.get(run_id) if changed else None
 
-    def mark_trained(self, run_id: str) -> None:
-        """Record that the run's training finished (its outputs are saved)."""
+    def mark_trained(self, run_id: str) -> bool:
+        """Record that the run's training finished (its outputs are saved). True only for the
+        one caller that recorded it: that one starts serving (pollers race at this hand-over)."""
         with self._transaction() as db:
-            db.execute("UPDATE runs SET trained=1 WHERE id=?", (run_id,))
+            return bool(
+                db.execute("UPDATE runs SET trained=1 WHERE id=? AND trained=0", (run_id,)).rowcount
+            )
 
     def add_resource(self, run_id: str, kind: str, name: str) -> None:
         """Record something the run created (before it is created: teardown must know it)."""
@@ -566,8 +636,10 @@ def _free_id(db: sqlite3.Connection, base_id: str) -> str:
 
 
 def _make_private_dir(folder: Path) -> None:
-    """Create the state folder 0700 (parents as the umask makes them); leave an existing one."""
+    """Create the state folder 0700 (parents as the umask makes them); an existing one of this
+    user's is made 0700 too (an older tailor made it by the umask)."""
     if folder.is_dir():
+        _tighten_folder(folder)
         return
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -580,6 +652,12 @@ def _make_private_dir(folder: Path) -> None:
             ) from None
     else:
         os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+
+
+def _tighten_folder(folder: Path) -> None:
+    info = folder.stat()
+    if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def _tighten(path: Path) -> None:
@@ -643,21 +721,52 @@ def _check_tables(path: Path, db: sqlite3.Connection, version: int) -> None:
 
 
 def _migrate(path: Path, db: sqlite3.Connection) -> None:
-    """Store version 0 → 1 (launcher, trained), after copying the database to ``.bak-v0``
-    (SQLite's VACUUM INTO: a consistent copy, WAL content included, 0600)."""
-    backup = Path(f"{path}.bak-v0")
-    try:
-        os.close(os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass  # kept from an earlier attempt (or another tailor is writing it now)
-    else:
-        db.execute("VACUUM INTO ?", (str(backup),))
+    """Store version 0 → 1 (launcher, trained), after a checked copy of the database is at
+    ``.bak-v0``. The write lock is held throughout, so a second tailor waits, then finds the
+    store migrated; the copy is made by SQLite (VACUUM INTO, WAL content included) into a
+    temporary file and moved into place only once it reads back as the old store."""
     db.execute("BEGIN IMMEDIATE")
     try:
         if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _backup(path, Path(f"{path}.bak-v0"))
             for statement in _MIGRATE_TO_V1:  # else another tailor migrated it meanwhile
                 db.execute(statement)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _backup(path: Path, backup: Path) -> None:
+    if _is_v0_store(backup):
+        return  # kept from an earlier attempt that did not finish the migration
+    temp = Path(f"{backup}.tmp-{os.getpid()}")
+    temp.unlink(missing_ok=True)
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        with closing(sqlite3.connect(path)) as reader:  # reads past our write lock (WAL)
+            reader.execute("VACUUM INTO ?", (str(temp),))
+        if not _is_v0_store(temp):
+            raise StoreAccessError(path, f"the backup {temp} did not read back; not migrated")
+        os.replace(temp, backup)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _is_v0_store(candidate: Path) -> bool:
+    if not candidate.is_file() or candidate.stat().st_size == 0:
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{candidate}?mode=ro", uri=True)) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            return (
+                db.execute("PRAGMA user_version").fetchone()[0] == 0
+                and {
+                    "runs",
+                    "events",
+                    "resources",
+                }
+                <= tables
+            )
+    except sqlite3.DatabaseError:
+        return False

@@ -107,7 +107,7 @@ class LocalBackend:
                 cwd=REPO_ROOT,
             )
         local_server.track(process)  # reaped once it exits: `tailor ui` is one long process
-        ctx.store.add_resource(run.id, "process", f"train:{identity(process.pid)}")
+        _record_or_stop(ctx, run.id, f"train:{identity(process.pid)}", process.pid)
         return ctx.store.transition(
             run.id, Phase.TRAINING, f"training recipe started (pid {process.pid})"
         )
@@ -122,7 +122,7 @@ class LocalBackend:
             )
         except (OSError, BackendError) as exc:
             return ctx.store.transition(run.id, Phase.FAILED, f"serving did not start: {exc}")
-        ctx.store.add_resource(run.id, "process", f"serve:{identity(handle.pid)}")
+        _record_or_stop(ctx, run.id, f"serve:{identity(handle.pid)}", handle.pid)
         return ctx.store.transition(
             run.id, Phase.SERVING, f"vLLM starting (pid {handle.pid})", endpoint=handle.url
         )
@@ -149,18 +149,21 @@ class LocalBackend:
             return run
         if train is not None:
             ctx.store.mark_deleted(run.id, "process", train.name)
-        done = ctx.run_dir(run.id) / "train" / "DONE"
-        if not done.exists():
+        if run.trained:  # another poller won the hand-over: it is starting vLLM
+            return _stalled_handover(run, ctx)
+        summary = _done_summary(ctx.run_dir(run.id) / "train" / "DONE")
+        if summary is None:
             why = "training failed" if train is not None else "no training process is recorded"
             tail = _tail(ctx.run_dir(run.id) / "train.log")
             return ctx.store.transition(run.id, Phase.FAILED, f"{why}: {tail}")
-        summary = json.loads(done.read_text())
-        ctx.store.mark_trained(run.id)
+        if not ctx.store.mark_trained(run.id):
+            return ctx.store.get(run.id)  # another poller hands over to serving
         ctx.store.transition(
             run.id,
             Phase.TRAINING,
-            f"training done: step {summary['final_step']}, loss {summary['train_loss']:.3f},"
-            f" eval loss {_loss(summary.get('eval_loss'))}, {summary['seconds']} s",
+            f"training done: step {summary.get('final_step')}, loss "
+            f"{_loss(summary.get('train_loss'))}, eval loss {_loss(summary.get('eval_loss'))}, "
+            f"{summary.get('seconds')} s",
         )
         return self._serve(ctx.store.get(run.id), plan_file, ctx)
 
@@ -213,7 +216,7 @@ class LocalBackend:
         pid that now names another process (reused) is not touched: ours is gone."""
         removed = []
         for resource in ctx.store.resources(run.id, live_only=True):
-            if _alive(resource):
+            if not _reused(resource):  # a dead leader may leave its group's workers: stop them
                 pid = _pid(resource)
                 local_server.stop_server(pid)
                 if local_server.is_running(pid):
@@ -246,6 +249,45 @@ def _serve_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
     return config
 
 
+HANDOVER_GRACE_S = 120.0  # training done → vLLM recorded takes well under a second
+
+
+def _stalled_handover(run: Run, ctx: LaunchContext) -> Run:
+    """Training finished and another process took the hand-over to serving; if nothing was
+    recorded for HANDOVER_GRACE_S, that process died: fail, so a relaunch resumes at serving."""
+    if time.time() - run.updated_at < HANDOVER_GRACE_S:
+        return run
+    return ctx.store.transition(
+        run.id, Phase.FAILED, "training finished but vLLM was never started (the poller died)"
+    )
+
+
+def _done_summary(path: Path) -> dict | None:
+    """The recipe's DONE summary, or None when there is none or it cannot be read."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _record_or_stop(ctx: LaunchContext, run_id: str, name: str, pid: int) -> None:
+    """Record a process just started; if that fails, stop it (nothing runs unrecorded)."""
+    try:
+        ctx.store.add_resource(run_id, "process", name)
+    except BaseException:
+        local_server.stop_server(pid, grace_s=2)
+        raise
+
+
+def _reused(resource: Resource) -> bool:
+    """The recorded pid now names another process (its start time differs)."""
+    _, pid, start = [*resource.name.split(":"), ""][:3]
+    return (
+        bool(start) and local_server.is_running(int(pid)) and not is_same_process(int(pid), start)
+    )
+
+
 def _pid(resource: Resource) -> int:
     """The pid in ``kind:PID[:START]``."""
     return int(resource.name.split(":")[1])
@@ -267,8 +309,8 @@ def _local_model(run: Run, ctx: LaunchContext) -> str:
     return str(ctx.extra.get("local_model") or settings.get("local_model") or LOCAL_MODEL)
 
 
-def _loss(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+def _loss(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"
 
 
 def _tail(path: Path, lines: int = 5) -> str:

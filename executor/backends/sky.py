@@ -165,45 +165,49 @@ class SkyBackend:
         """Follow the job, then the service."""
         spend = self._spend(run, plan_file)
         if run.phase is Phase.TRAINING:
-            status = self.client.job_status(f"{run.id}-train")
-            if status is None:
-                return ctx.store.transition(
-                    run.id,
-                    Phase.FAILED,
-                    f"SkyPilot has no managed job {run.id}-train (cancelled outside tailor, "
-                    "or its controller lost it)",
-                    spend_usd=spend,
-                )
-            if status in _JOB_FAILED | _JOB_DONE:  # a finished managed job holds nothing
-                ctx.store.mark_deleted(run.id, "job", f"{run.id}-train")
-            if status in _JOB_FAILED:
-                return ctx.store.transition(
-                    run.id, Phase.FAILED, f"training job {status}", spend_usd=spend
-                )
-            if status in _JOB_DONE:
-                ctx.store.mark_trained(run.id)
-                ctx.store.transition(
-                    run.id, Phase.TRAINING, "training job succeeded", spend_usd=spend
-                )
-                if plan_file.plan.serving is None:
-                    return ctx.store.transition(run.id, Phase.READY, "adapter saved")
-                return self._serve(ctx.store.get(run.id), plan_file, ctx)
-            return (
-                ctx.store.transition(
-                    run.id, Phase.TRAINING, f"training job {status}", spend_usd=spend
-                )
-                if spend != run.spend_usd
-                else run
-            )
+            return self._poll_job(run, plan_file, ctx, spend)
         if run.phase is Phase.SERVING:
-            status, endpoint = self.client.service_status(f"{run.id}-serve")
-            if status == "READY":
-                return ctx.store.transition(
-                    run.id, Phase.READY, "service ready", spend_usd=spend, endpoint=endpoint
-                )
-            if status is None or status.startswith("FAILED"):
-                why = f"service {status}" if status else f"SkyServe has no service {run.id}-serve"
-                return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
+            return self._poll_service(run, ctx, spend)
+        return run
+
+    def _poll_job(self, run: Run, plan_file: PlanFile, ctx: LaunchContext, spend: float) -> Run:
+        job = f"{run.id}-train"
+        status = self.client.job_status(job)
+        if status is None or status in _JOB_FAILED | _JOB_DONE:
+            ctx.store.mark_deleted(run.id, "job", job)  # a finished or unknown job holds nothing
+        if status is None:
+            why = f"SkyPilot has no managed job {job} (cancelled outside tailor, or lost)"
+            return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
+        if status in _JOB_FAILED:
+            return ctx.store.transition(
+                run.id, Phase.FAILED, f"training job {status}", spend_usd=spend
+            )
+        if status not in _JOB_DONE:
+            if spend == run.spend_usd:
+                return run
+            return ctx.store.transition(
+                run.id, Phase.TRAINING, f"training job {status}", spend_usd=spend
+            )
+        if not ctx.store.mark_trained(run.id):
+            return ctx.store.get(run.id)  # another poller hands over to serving
+        ctx.store.transition(run.id, Phase.TRAINING, "training job succeeded", spend_usd=spend)
+        if plan_file.plan.serving is None:
+            return ctx.store.transition(run.id, Phase.READY, "adapter saved")
+        return self._serve(ctx.store.get(run.id), plan_file, ctx)
+
+    def _poll_service(self, run: Run, ctx: LaunchContext, spend: float) -> Run:
+        service = f"{run.id}-serve"
+        status, endpoint = self.client.service_status(service)
+        if status == "READY":
+            return ctx.store.transition(
+                run.id, Phase.READY, "service ready", spend_usd=spend, endpoint=endpoint
+            )
+        if status is None:
+            ctx.store.mark_deleted(run.id, "service", service)  # nothing left to take down
+            why = f"SkyServe has no service {service}"
+            return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
+        if status.startswith("FAILED"):
+            return ctx.store.transition(run.id, Phase.FAILED, f"service {status}", spend_usd=spend)
         return run
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:

@@ -28,6 +28,7 @@ from executor.backends.local import LocalBackend
 from executor.backends.sky import SkyBackend
 from executor.errors import ExecutorError
 from executor.launch import launch, launch_context, teardown, wait
+from executor.processes import identity
 from executor.state import Phase, Run, RunStore, current_launcher
 from planner.plan import PlanFile, load_plan_file
 from tests.executor.test_sky_backend import FakeSky
@@ -147,9 +148,7 @@ def test_a_run_whose_launcher_was_killed_is_resumed_not_waited_on(
     [stuck] = ctx.store.list_runs()
     assert stuck.phase is Phase.PENDING  # what the killed launch left
     backend = Recording()
-    started_at = time.monotonic()
     run, started = launch(plan_file, backend, ctx)
-    assert time.monotonic() - started_at < 5  # not the full wait timeout
     assert not started and run.id == stuck.id and run.phase is Phase.TRAINING
     assert backend.starts == 1
     messages = [e.message for e in ctx.store.events(run.id)]
@@ -167,9 +166,10 @@ def _trained_local_run(ctx: LaunchContext, plan_file: PlanFile) -> Run:
         cost_ceiling_usd=0,
         launcher=current_launcher(),
     )
-    finished = subprocess.Popen(["true"], start_new_session=True)
+    finished = subprocess.Popen(["sleep", "0.2"], start_new_session=True)
+    name = f"train:{identity(finished.pid)}"
     finished.wait()
-    ctx.store.add_resource(run.id, "process", f"train:{finished.pid}")
+    ctx.store.add_resource(run.id, "process", name)
     ctx.store.transition(run.id, Phase.TRAINING, "training recipe started")
     done = ctx.make_run_dir(run.id) / "train" / "DONE"
     done.parent.mkdir()
@@ -285,6 +285,7 @@ RACER = textwrap.dedent("""
             return run
 
     state, plan, go = Path(sys.argv[1]), load_plan_file(Path(sys.argv[2])), Path(sys.argv[3])
+    Path(f"{go}.ready-{os.getpid()}").touch()
     while not go.exists():
         time.sleep(0.001)
     store = RunStore(state)  # all racers open a new database at once
@@ -307,7 +308,10 @@ def test_concurrent_launches_of_one_plan_keep_one_run_and_every_loser_reattaches
         )
         for _ in range(6)
     ]
-    time.sleep(3)  # every racer has imported tailor and spins on the go file
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.ready-*"))) < len(racers):  # all imported, all spinning
+        assert time.monotonic() < deadline, "racers did not start"
+        time.sleep(0.05)
     go.touch()
     results = []
     for racer in racers:
@@ -408,7 +412,7 @@ def test_launch_exits_non_zero_with_the_reason_when_the_run_fails(tmp_path: Path
 
 
 def test_state_dir_db_and_run_folders_are_private_whatever_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0o022)
+    old = os.umask(0)  # nothing masked: every mode is tailor's own
     try:
         store = RunStore(tmp_path / "runs" / "state.db")
         ctx = launch_context(store)
@@ -442,3 +446,49 @@ def test_launch_refuses_bad_training_data_before_recording_or_renting_anything(
     with pytest.raises(ExecutorError, match=rf"(?s){data}:2: nested.*To fix:"):
         launch(plan_file, SkyBackend(fake), ctx)
     assert fake.calls == [] and ctx.store.list_runs() == []
+
+
+def test_an_existing_state_dir_from_an_older_tailor_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    RunStore(folder / "state.db").close()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_poller_that_saw_the_run_before_down_cannot_bring_it_back(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    backend = Recording()
+    run, _ = launch(plan_file, backend, ctx)
+    teardown(run, backend, ctx)  # `tailor down` in another terminal
+    late = ctx.store.transition(run.id, Phase.FAILED, "poller: vLLM exited")  # the stale poller
+    assert late.phase is Phase.DOWN and ctx.store.events(run.id)[-1].phase is Phase.DOWN
+    again, started = launch(plan_file, backend, ctx)
+    assert started and again.id == f"{run.id}-2"
+
+
+def test_only_one_poller_hands_a_finished_training_over_to_serving(
+    plan_file: PlanFile, ctx: LaunchContext, tmp_path: Path
+) -> None:
+    run = _trained_local_run(ctx, plan_file)
+    ctx.extra["vllm_python"] = str(_fake_vllm(tmp_path, starts=True))
+    backend = LocalBackend()
+    try:
+        first = backend.poll(run, plan_file, ctx)  # a stale copy, as a second poller has
+        second = backend.poll(run, plan_file, ctx)
+        assert first.phase is Phase.SERVING and second.phase is Phase.SERVING
+        serving = [r for r in ctx.store.resources(run.id) if r.name.startswith("serve:")]
+        assert len(serving) == 1  # one vLLM, not two
+    finally:
+        teardown(ctx.store.get(run.id), backend, ctx)
+
+
+def test_relaunching_a_run_stuck_in_stopping_says_so_at_once(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    backend = Recording()
+    run, _ = launch(plan_file, backend, ctx)
+    ctx.store.transition(run.id, Phase.STOPPING, "teardown requested")  # down did not finish
+    with pytest.raises(ExecutorError, match=r"being torn down.*To fix: run `tailor down"):
+        launch(plan_file, backend, ctx)
