@@ -136,6 +136,8 @@ async def test_launch_follow_to_ready_then_tear_down(
         await _until(pilot, lambda: _run(screen) is not None, "the launched run")
         run = _run(screen)
         assert run is not None and run.phase is Phase.TRAINING
+        # a poll may show the run before the launch worker's message lands: wait for that too
+        await _until(pilot, lambda: screen.status.startswith("Started run"), "the launch")
         assert screen.status == f"Started run {run.id} (training)."
         await _until(pilot, lambda: len(screen.metrics) == 3, "three metrics points")
         assert screen.log_lines == ["fake: training started"]
