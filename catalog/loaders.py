@@ -4,7 +4,8 @@ Nothing is read at import time; every loader is cached.
 
 The base data is the snapshot shipped in ``catalog/data`` (``shipped_data_dir()``), unless the
 environment variable ``TAILOR_CATALOG_DIR`` names another folder with the same files
-(``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml); then that
+(``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml, and the
+quality files benchmarks.yaml, benchmark_scores.yaml, quality_priors.yaml); then that
 folder is read instead. The test suite points it at ``tests/data/catalog``, a small frozen
 catalog, so refreshing the shipped prices (``make offers``) changes no test's expected plan.
 Caches are keyed on the folder.
@@ -41,6 +42,7 @@ from catalog.datafile import (
     read_yaml_records_skipping,
 )
 from catalog.errors import CatalogFileError
+from catalog.quality_records import Benchmark, BenchmarkScore, QualityPrior, TaskBenchmark
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 from catalog.tables import Catalog
 
@@ -59,7 +61,16 @@ __all__ = [
 
 CATALOG_DIR_ENV = "TAILOR_CATALOG_DIR"
 _log = logging.getLogger("tailor.catalog")
-DATA_FILES = ("gpus.yaml", "models.yaml", "api_prices.yaml", "offers.csv", "snapshot.yaml")
+DATA_FILES = (
+    "gpus.yaml",
+    "models.yaml",
+    "api_prices.yaml",
+    "offers.csv",
+    "snapshot.yaml",
+    "benchmarks.yaml",
+    "benchmark_scores.yaml",
+    "quality_priors.yaml",
+)
 
 
 def shipped_data_dir() -> Path:
@@ -133,6 +144,51 @@ def _offers(data_dir: Path) -> tuple[Offer, ...]:
 
 
 @cache
+def _quality(data_dir: Path) -> dict:
+    """Benchmarks, task map, published scores and priors, checked against each other."""
+    benchmarks = tuple(read_yaml_records(data_dir / "benchmarks.yaml", "benchmarks", Benchmark))
+    tasks = tuple(read_yaml_records(data_dir / "benchmarks.yaml", "tasks", TaskBenchmark))
+    scores = tuple(read_yaml_records(data_dir / "benchmark_scores.yaml", "scores", BenchmarkScore))
+    priors = tuple(read_yaml_records(data_dir / "quality_priors.yaml", "priors", QualityPrior))
+    check_quality_tables(data_dir, benchmarks, tasks, scores)
+    return {
+        "benchmarks": benchmarks,
+        "task_benchmarks": tasks,
+        "benchmark_scores": scores,
+        "quality_priors": priors,
+    }
+
+
+def check_quality_tables(
+    data_dir: Path,
+    benchmarks: tuple[Benchmark, ...],
+    tasks: tuple[TaskBenchmark, ...],
+    scores: tuple[BenchmarkScore, ...],
+) -> None:
+    """Every benchmark named exists, and each (model, variant, benchmark) is scored once."""
+    known = {b.id for b in benchmarks}
+    named = [(t.task, b) for t in tasks for b in (t.benchmark, *t.also)]
+    named += [(f"{s.model} score", s.benchmark) for s in scores]
+    for where, benchmark in named:
+        if benchmark not in known:
+            raise CatalogFileError(
+                f"names benchmark {benchmark!r} ({where}), which benchmarks.yaml does not define.",
+                path=data_dir,
+                fix=f"use one of {', '.join(sorted(known))}, or define it in benchmarks.yaml.",
+            )
+    seen: set[tuple[str, str, str]] = set()
+    for s in scores:
+        key = (s.model, s.variant, s.benchmark)
+        if key in seen:
+            raise CatalogFileError(
+                f"scores {s.model} ({s.variant}) on {s.benchmark} twice.",
+                path=data_dir / "benchmark_scores.yaml",
+                fix="keep one row per model, variant and benchmark (the developer's own figure).",
+            )
+        seen.add(key)
+
+
+@cache
 def _snapshot_date(data_dir: Path) -> date:
     meta = yaml.safe_load((data_dir / "snapshot.yaml").read_text(encoding="utf-8"))
     return date.fromisoformat(str(meta["snapshot_date"]))
@@ -153,6 +209,7 @@ def _base_catalog(data_dir: Path) -> Catalog:
         api_models=_api_models(data_dir),
         snapshot_date=_snapshot_date(data_dir),
         provenance=(str(data_dir),),
+        **_quality(data_dir),
     )
 
 
@@ -211,6 +268,10 @@ def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]
         offers=offers,
         models=models,
         api_models=base.api_models,
+        benchmarks=base.benchmarks,
+        benchmark_scores=base.benchmark_scores,
+        task_benchmarks=base.task_benchmarks,
+        quality_priors=base.quality_priors,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
         problems=tuple(problems),

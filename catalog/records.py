@@ -179,6 +179,11 @@ class ModelArch(_Record):
 
     id: _ModelId = Field(description="Catalog id, lower case, e.g. llama-3.1-8b.")
     hf_id: _HfId = Field(description="Hugging Face repository id of the weights.")
+    instruct_hf_id: _HfId | None = Field(
+        default=None,
+        description="The post-trained (instruct / chat) checkpoint of the same architecture, "
+        "which plans prompt and fine-tune; None when hf_id is already one.",
+    )
     aliases: tuple[_Name, ...] = Field(
         default=(), description="Other names, matched ignoring case."
     )
@@ -256,6 +261,23 @@ class FineTuningPrice(_Record):
         default=None, description="Training billed by time (e.g. reinforcement fine-tuning), $/h."
     )
     via: str = Field(description="Who runs the fine-tuning: openai, amazon-bedrock, ...")
+    method: str | None = Field(
+        default=None, description="What the provider trains: lora, full, ... (None: not said)."
+    )
+    min_training_usd: NonNegativeFloat | None = Field(
+        default=None, description="Smallest charge for one training job, $ (None: none)."
+    )
+    new_jobs_restricted_on: date | None = Field(
+        default=None,
+        description="From this day only some accounts (e.g. those that already fine-tuned) may "
+        "create new jobs.",
+    )
+    new_jobs_end_on: date | None = Field(
+        default=None, description="From this day nobody may create new fine-tuning jobs."
+    )
+    lifecycle_source: str | None = Field(
+        default=None, description="URL of the notice the two dates come from."
+    )
     note: str | None = Field(default=None, description="Caveats.")
 
 
@@ -278,6 +300,30 @@ class ApiModel(_Record):
     )
     fine_tunable: bool = Field(default=False, description="The provider fine-tunes this model.")
     fine_tuning: FineTuningPrice | None = Field(default=None, description="Fine-tuning offer.")
+    open_model: str | None = Field(
+        default=None,
+        description="Catalog id of the open model this endpoint serves (Together, Fireworks, "
+        "...), whose published scores apply; None for a proprietary model.",
+    )
+    served_quantization: str | None = Field(
+        default=None,
+        description="Weight format the provider serves an open model in (bf16, fp8, int4), "
+        "where it says; None: not said or not an open model.",
+    )
+    reasoning_tokens: bool = Field(
+        default=False,
+        description="The model thinks before it answers and bills those hidden reasoning "
+        "tokens as output tokens.",
+    )
+    deprecated_on: date | None = Field(
+        default=None, description="Day the provider announced the model's retirement."
+    )
+    shutdown_on: date | None = Field(
+        default=None, description="Day the model (and its fine-tunes) stop answering."
+    )
+    lifecycle_source: str | None = Field(
+        default=None, description="URL of the deprecation notice the dates come from."
+    )
     source: str = Field(description="Price page (URL) the figures come from.")
     source_note: str | None = Field(default=None, description="Cross-checks and caveats.")
     source_date: date | None = Field(default=None, description="Date of the source copy, if known.")

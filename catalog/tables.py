@@ -14,6 +14,14 @@ from functools import cached_property
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.errors import UnknownNameError
+from catalog.quality_records import (
+    Benchmark,
+    BenchmarkScore,
+    PriorKind,
+    QualityPrior,
+    TaskBenchmark,
+    Variant,
+)
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 
 __all__ = ["Catalog", "normalize_gpu_name"]
@@ -45,6 +53,16 @@ class Catalog(BaseModel):
     offers: tuple[Offer, ...] = Field(default=(), description="Cloud offers with prices.")
     models: tuple[ModelArch, ...] = Field(default=(), description="Open model architectures.")
     api_models: tuple[ApiModel, ...] = Field(default=(), description="Hosted API models.")
+    benchmarks: tuple[Benchmark, ...] = Field(default=(), description="Public benchmarks.")
+    benchmark_scores: tuple[BenchmarkScore, ...] = Field(
+        default=(), description="Published scores, one per (model, variant, benchmark)."
+    )
+    task_benchmarks: tuple[TaskBenchmark, ...] = Field(
+        default=(), description="task.type → benchmark and default floor."
+    )
+    quality_priors: tuple[QualityPrior, ...] = Field(
+        default=(), description="Published ranges of what each decision does to a score."
+    )
     snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
     provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
     problems: tuple[str, ...] = Field(
@@ -129,6 +147,33 @@ class Catalog(BaseModel):
                 listing_command="tailor catalog api",
             )
         return found
+
+    @cached_property
+    def _score_index(self) -> dict[tuple[str, str, str], BenchmarkScore]:
+        return {(s.model, s.variant, s.benchmark): s for s in self.benchmark_scores}
+
+    def find_benchmark(self, benchmark_id: str) -> Benchmark | None:
+        """The benchmark with that id (ignoring case), else None."""
+        return next((b for b in self.benchmarks if b.id == benchmark_id.lower()), None)
+
+    def score(
+        self, model_id: str, benchmark_id: str, variant: Variant = Variant.INSTRUCT
+    ) -> BenchmarkScore | None:
+        """The published score of that checkpoint on that benchmark; None when none is
+        published (never imputed)."""
+        return self._score_index.get((model_id.lower(), variant, benchmark_id.lower()))
+
+    def scores_of(self, model_id: str) -> tuple[BenchmarkScore, ...]:
+        """Every published score of one model, in file order."""
+        return tuple(s for s in self.benchmark_scores if s.model == model_id.lower())
+
+    def task_benchmark(self, task: str) -> TaskBenchmark | None:
+        """The benchmark and default floor of a task type, else None."""
+        return next((t for t in self.task_benchmarks if t.task == task), None)
+
+    def priors(self, kind: PriorKind) -> tuple[QualityPrior, ...]:
+        """The quality priors about one decision."""
+        return tuple(p for p in self.quality_priors if p.kind is kind)
 
     def offers_for(self, gpu_name: str) -> tuple[Offer, ...]:
         """Every offer whose instances carry the named GPU."""

@@ -9,7 +9,14 @@ from planner.plan import Plan
 from planner.rank import PlanningResult
 from planner.rules import Reason
 
-__all__ = ["CompareRow", "Section", "compare_plans", "explain_plan", "summary_row"]
+__all__ = [
+    "CompareRow",
+    "Section",
+    "compare_plans",
+    "explain_plan",
+    "quality_lines",
+    "summary_row",
+]
 
 WHY_NOT_LIMIT = 12
 
@@ -24,17 +31,38 @@ class Section:
 
 @dataclass(frozen=True)
 class CompareRow:
-    """One quantity of two plans and their difference (None when not numeric)."""
+    """One quantity of N plans, and each plan's difference from the first (None when not
+    numeric; the first plan's is None)."""
 
     name: str
-    a: str
-    b: str
-    delta: float | None
+    values: tuple[str, ...]
+    deltas: tuple[float | None, ...]
+
+    @property
+    def a(self) -> str:
+        """The first plan's value."""
+        return self.values[0]
+
+    @property
+    def b(self) -> str:
+        """The second plan's value."""
+        return self.values[1]
+
+    @property
+    def delta(self) -> float | None:
+        """Second minus first, when numeric."""
+        return self.deltas[1] if len(self.deltas) > 1 else None
+
+    @property
+    def differs(self) -> bool:
+        """The plans do not all have the same value."""
+        return len(set(self.values)) > 1
 
 
 def summary_row(plan: Plan) -> dict[str, object]:
     """The plan's headline numbers, keyed as the plans table shows them."""
-    t, s = plan.training, plan.serving
+    t, s, q = plan.training, plan.serving, plan.quality
+    offer = s.offer if s else t.offer if t else None
     return {
         "id": plan.id,
         "strategy": str(plan.strategy),
@@ -50,7 +78,15 @@ def summary_row(plan: Plan) -> dict[str, object]:
         "first_year_usd": round(plan.first_year_usd, 2),
         "p95_ttft_ms": round(plan.p95_ttft_s * 1000),
         "tokens_per_s": round(plan.output_tokens_per_s, 1),
+        "cloud": offer.cloud if offer else plan.api.model.split("/")[0] if plan.api else "-",
+        "region": offer.region if offer else "-",
+        "spot": "-" if t is None else "spot" if t.offer.spot else "on-demand",
+        "benchmark": q.benchmark if q else "-",
+        "quality_low": None if q is None or q.expected_low is None else round(q.expected_low, 1),
+        "quality_high": None if q is None or q.expected_high is None else round(q.expected_high, 1),
+        "quality_floor": q.floor if q else None,
         "pareto": plan.pareto,
+        "reference": plan.reference is not None,
     }
 
 
@@ -125,21 +161,61 @@ def explain_plan(result: PlanningResult, plan: Plan) -> list[Section]:
         Section(
             "Decision path", tuple(f"{i}. {step}" for i, step in enumerate(plan.decision_path, 1))
         ),
+        *([Section("Reference row", (plan.reference,))] if plan.reference else []),
         Section("Cost", _cost_lines(plan)),
+        Section("Quality", quality_lines(plan)),
+        *([Section("Warnings", plan.warnings)] if plan.warnings else []),
         Section("Estimates (formula and basis)", estimates),
         Section("Catalog rows used", plan.sources or ("none recorded",)),
         Section("Why not (pruned branches)", _why_not(result, plan)),
     ]
 
 
-def compare_plans(a: Plan, b: Plan) -> list[CompareRow]:
-    """Field-by-field diff of two plans; numeric deltas are b − a."""
-    ra, rb = summary_row(a), summary_row(b)
+def _delta(first: object, other: object) -> float | None:
+    numeric = (int, float)
+    if isinstance(first, bool) or isinstance(other, bool):
+        return None
+    if isinstance(first, numeric) and isinstance(other, numeric):
+        return float(other) - float(first)
+    return None
+
+
+def compare_plans(*plans: Plan) -> list[CompareRow]:
+    """Field-by-field table of two or more plans; numeric deltas are each plan − the first."""
+    if len(plans) < 2:
+        raise ValueError("compare_plans needs at least two plans")
+    rows_of = [summary_row(p) for p in plans]
     rows = []
-    for key in ra:
-        if key in ("id", "pareto"):
+    for key in rows_of[0]:
+        if key in ("id", "pareto", "reference"):
             continue
-        va, vb = ra[key], rb[key]
-        delta = vb - va if isinstance(va, int | float) and isinstance(vb, int | float) else None
-        rows.append(CompareRow(key, str(va), str(vb), delta))
+        values = [r[key] for r in rows_of]
+        rows.append(
+            CompareRow(
+                key,
+                tuple("-" if v is None else str(v) for v in values),
+                (None, *(_delta(values[0], v) for v in values[1:])),
+            )
+        )
     return rows
+
+
+def quality_lines(plan: Plan) -> tuple[str, ...]:
+    """The plan's expected quality: benchmark, range, floor, and the basis of every step."""
+    q = plan.quality
+    if q is None:
+        return ("no quality estimate (a plan made before quality-aware planning)",)
+    floor = (
+        "no floor"
+        if q.floor is None
+        else f"floor {q.floor:g} on the low end ({'default: ' if q.default_floor else ''}"
+        f"{q.floor_basis})"
+    )
+    lines = [f"expected {q.shown()} {q.unit}; {floor}"]
+    if q.default_floor:
+        lines.append(
+            "the goal has no quality section: the task type's default floor applies (README "
+            "'Quality'); set quality.min_score to choose another"
+        )
+    lines += [f"{i}. {step}" for i, step in enumerate(q.basis, 1)]
+    return tuple(lines)

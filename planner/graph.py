@@ -6,7 +6,9 @@ its Reason — when it is not. Every source→sink path through kept edges is on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 import networkx as nx
 
@@ -15,8 +17,17 @@ from planner.budget import budget_excesses
 from planner.errors import PlannerError
 from planner.estimators.terms import Term
 from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
+from planner.lifecycle import api_lifecycle, planning_date
 from planner.offers import OfferIndex, build_offer_index
 from planner.plan import ApiUsage, Plan, RagSetup, ServingPlan, TrainingPlan
+from planner.quality import (
+    LAUNCHED_FORMAT,
+    PlanQuality,
+    QualityInputs,
+    QualityTarget,
+    estimate_quality,
+    quality_target,
+)
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import serving_options
 from planner.spec import GoalSpec
@@ -36,6 +47,8 @@ class DecisionGraph:
     reasons: list[Reason] = field(default_factory=list)
     candidates: list[Plan] = field(default_factory=list)
     over_limits: list[tuple[Plan, Reason]] = field(default_factory=list)
+    below_floor: list[tuple[Plan, Reason]] = field(default_factory=list)
+    target: QualityTarget | None = None
 
     def add(self, parent: str, child: str, kind: str, label: str) -> None:
         """Add a feasible decision under ``parent``."""
@@ -55,6 +68,8 @@ class _Context:
     catalog: Catalog
     offers: OfferIndex
     rag: tuple[RagSetup, list] | None
+    target: QualityTarget
+    as_of: date
     gpus: dict = field(default_factory=dict)
     serving_cache: dict = field(default_factory=dict)
     training_cache: dict = field(default_factory=dict)
@@ -107,6 +122,8 @@ def _assemble(
     serving: ServingPlan | None = None,
     api: tuple[ApiUsage, list[Term]] | None = None,
     hf_repo_id: str | None = None,
+    quality: PlanQuality | None = None,
+    warnings: tuple[str, ...] = (),
 ) -> Plan:
     rag = ctx.rag if ctx.rag and strategy.uses_rag else None
     usage = api[0] if api else None
@@ -140,6 +157,8 @@ def _assemble(
         output_tokens_per_s=speed,
         decision_path=tuple(path),
         estimates=(),
+        quality=quality,
+        warnings=warnings,
     )
 
     def terms() -> tuple[Term, ...]:
@@ -187,6 +206,25 @@ def _limits_reason(goal: GoalSpec, plan: Plan, subject: str) -> Reason | None:
     return None
 
 
+def _floor_reason(plan: Plan, subject: str) -> Reason | None:
+    """The goal's quality floor, on the pessimistic end of the plan's expected range."""
+    q = plan.quality
+    if q is None or q.meets_floor:
+        return None
+    field_name = "quality (default floor)" if q.default_floor else "quality"
+    shown = (
+        f"expected {q.benchmark_name} {q.expected_low:.1f}–{q.expected_high:.1f}"
+        if q.expected_low is not None and q.expected_high is not None
+        else f"no published {q.benchmark_name} score for {q.scored_model}"
+    )
+    return Reason(
+        subject=subject,
+        constraint=field_name,
+        detail=f"{shown}, below the floor {q.floor:g} ({q.floor_basis.split(': ', 1)[0]})",
+        fix="choose a stronger model, or lower quality.min_score (0: no floor)",
+    )
+
+
 def _finish(
     dg: DecisionGraph, ctx: _Context, parent: str, node: str, label: str, plan: Plan
 ) -> None:
@@ -194,6 +232,11 @@ def _finish(
     if reason is not None:
         dg.prune(parent, node, "plan", reason)
         dg.over_limits.append((plan, reason))
+        return
+    reason = _floor_reason(plan, label)
+    if reason is not None:
+        dg.prune(parent, node, "plan", reason)
+        dg.below_floor.append((plan, reason))
         return
     dg.add(parent, node, "plan", label)
     dg.graph.add_edge(node, SINK, pruned=False)
@@ -203,14 +246,28 @@ def _finish(
 def _expand_api(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: str) -> None:
     fine_tune = strategy in (Strategy.API_FINE_TUNE, Strategy.API_FINE_TUNE_RAG)
     for api in _api_models(ctx.goal, ctx.catalog, fine_tune=fine_tune):
+        node, label = f"{parent}/{api.id}", f"{strategy} {api.id}"
+        stop, warnings = api_lifecycle(api, fine_tuned=fine_tune, as_of=ctx.as_of, subject=label)
+        if stop is not None:
+            dg.prune(parent, node, "plan", stop)
+            continue
         usage = api_usage(ctx.goal, api, fine_tuned=fine_tune)
-        node = f"{parent}/{api.id}"
         path = [
             f"strategy {strategy}",
             f"hosted model {api.id}" + (" (fine-tuned by the provider)" if fine_tune else ""),
         ]
-        plan = _assemble(ctx, strategy, api.id, path, api=usage)
-        _finish(dg, ctx, parent, node, f"{strategy} {api.id}", plan)
+        inputs = QualityInputs(
+            scored_model=api.open_model or api.id,
+            strategy=strategy,
+            provider_method=api.fine_tuning.method if fine_tune and api.fine_tuning else None,
+            served_format=api.served_quantization if api.open_model else None,
+            format_note=f" by {api.provider}" if api.open_model else "",
+        )
+        quality = estimate_quality(
+            ctx.target, ctx.catalog, inputs, train_examples=ctx.goal.data.training_examples
+        )
+        plan = _assemble(ctx, strategy, api.id, path, api=usage, quality=quality, warnings=warnings)
+        _finish(dg, ctx, parent, node, label, plan)
 
 
 def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
@@ -302,6 +359,15 @@ def _expand_method(
             f"serve {serving.quantization} on {serving.tensor_parallel}× "
             f"{serving.offer.gpu} × {serving.replicas}"
         )
+        inputs = QualityInputs(
+            scored_model=arch.id,
+            strategy=strategy,
+            method=method,
+            served_format=LAUNCHED_FORMAT[serving.quantization],
+        )
+        quality = estimate_quality(
+            ctx.target, ctx.catalog, inputs, train_examples=ctx.goal.data.training_examples
+        )
         plan = _assemble(
             ctx,
             strategy,
@@ -309,7 +375,8 @@ def _expand_method(
             [*path, label],
             training=training,
             serving=serving,
-            hf_repo_id=arch.hf_id,
+            hf_repo_id=arch.instruct_hf_id or arch.hf_id,
+            quality=quality,
         )
         _finish(
             dg,
@@ -328,13 +395,27 @@ def _training_label(t: TrainingPlan) -> str:
     )
 
 
-def build_decision_graph(goal: GoalSpec, catalog: Catalog) -> DecisionGraph:
-    """Build the decision graph of a goal and collect its candidate plans."""
+def build_decision_graph(
+    goal: GoalSpec,
+    catalog: Catalog,
+    *,
+    as_of: date | None = None,
+    only: Iterable[Strategy] | None = None,
+) -> DecisionGraph:
+    """Build the decision graph of a goal and collect its candidate plans.
+
+    ``as_of`` is the planning day hosted-model lifecycle is judged on (default: today).
+    ``only`` expands exactly those strategies, whatever the decision rules say (the planner
+    uses it for reference rows); by default the rules decide."""
     _check_candidates(goal, catalog)
-    dg = DecisionGraph(graph=nx.DiGraph())
+    target = quality_target(goal, catalog)
+    dg = DecisionGraph(graph=nx.DiGraph(), target=target)
     dg.graph.add_node(SOURCE, kind="source", label=goal.name, feasible=True)
     dg.graph.add_node(SINK, kind="sink", label="plans", feasible=True)
-    strategies, reasons = allowed_strategies(goal)
+    if only is None:
+        strategies, reasons = allowed_strategies(goal)
+    else:
+        strategies, reasons = list(only), []
     for reason in reasons:
         dg.prune(SOURCE, reason.subject.replace("strategy ", "strategy:"), "strategy", reason)
     ctx = _Context(
@@ -342,6 +423,8 @@ def build_decision_graph(goal: GoalSpec, catalog: Catalog) -> DecisionGraph:
         catalog=catalog,
         offers=build_offer_index(goal, catalog),
         rag=rag_setup(goal) if any(s.uses_rag for s in strategies) else None,
+        target=target,
+        as_of=as_of or planning_date(),
         gpus={g.name: g for g in catalog.gpus},
     )
     for strategy in strategies:

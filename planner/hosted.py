@@ -14,6 +14,7 @@ __all__ = [
     "API_P95_TTFT_S",
     "API_TOKENS_PER_S",
     "RAG_RETRIEVED_TOKENS",
+    "REASONING_TOKENS_PER_REQUEST",
     "api_usage",
     "rag_setup",
     "total_terms",
@@ -24,6 +25,12 @@ API_P95_TTFT_S = 0.8
 pages. A goal with a tighter TTFT target excludes hosted APIs."""
 API_TOKENS_PER_S = 50.0
 """Assumed per-stream output speed of a hosted API, tokens/s (same caveat)."""
+REASONING_TOKENS_PER_REQUEST = 1000
+"""Assumed hidden reasoning tokens per request of a model that bills them (catalog
+``reasoning_tokens``), when the goal gives no ``traffic.avg_reasoning_tokens``. OpenAI's
+reasoning guide says they range "from a few hundred to tens of thousands" per request; 1,000 is
+a low-effort chat turn. They are billed as output and are generated before the first visible
+token, so they also add reasoning tokens / API_TOKENS_PER_S to the time to first token."""
 
 RAG_CHUNK_TOKENS = 512  # chunk size and top-k: the defaults of LangChain/LlamaIndex-style RAG
 RAG_TOP_K = 4
@@ -43,8 +50,11 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
     price_in = ft.input_usd_per_mtok if ft else api.input_usd_per_mtok
     price_out = ft.output_usd_per_mtok if ft else api.output_usd_per_mtok
     input_tokens = t.avg_input_tokens + extra
-    monthly = t.requests_per_month * (input_tokens * price_in + t.avg_output_tokens * price_out)
+    reasoning = _reasoning_tokens(goal, api)
+    output_tokens = t.avg_output_tokens + reasoning
+    monthly = t.requests_per_month * (input_tokens * price_in + output_tokens * price_out)
     monthly /= 1e6
+    ttft = API_P95_TTFT_S + reasoning / API_TOKENS_PER_S
     training = 0.0
     if ft is not None and ft.training_usd_per_mtok is not None:
         training = goal.data.training_tokens * ft.training_usd_per_mtok / 1e6
@@ -55,7 +65,7 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
         output_usd_per_mtok=price_out,
         training_usd=training,
         monthly_usd=monthly,
-        p95_ttft_s=API_P95_TTFT_S,
+        p95_ttft_s=ttft,
     )
     src = f"{api.source} ({api.source_date or api.retrieved_on})"
     terms = [
@@ -64,9 +74,10 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
             value=monthly,
             unit="USD/month",
             formula=f"{t.requests_per_month:,} × ({input_tokens:,} × {num(price_in)} + "
-            f"{t.avg_output_tokens:,} × {num(price_out)}) / 1e6",
+            f"{output_tokens:,} × {num(price_out)}) / 1e6",
             basis=f"requests/month × (input tokens × $/1M in + output tokens × $/1M out) / 1M"
-            f"{' (input includes the retrieved context)' if extra else ''}; prices: {src}",
+            f"{' (input includes the retrieved context)' if extra else ''}"
+            f"{_reasoning_basis(goal, reasoning)}; prices: {src}",
         )
     ]
     if training:
@@ -83,13 +94,40 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
     terms.append(
         Term(
             name="api_p95_ttft",
-            value=API_P95_TTFT_S,
+            value=ttft,
             unit="s",
-            formula=num(API_P95_TTFT_S),
-            basis="assumption: tailor does not measure hosted-API latency",
+            formula=num(API_P95_TTFT_S)
+            + (f" + {reasoning:,} / {num(API_TOKENS_PER_S)}" if reasoning else ""),
+            basis="assumption: tailor does not measure hosted-API latency"
+            + (
+                "; the hidden reasoning tokens come before the first visible one, at the "
+                "assumed API_TOKENS_PER_S"
+                if reasoning
+                else ""
+            ),
         )
     )
     return usage, terms
+
+
+def _reasoning_tokens(goal: GoalSpec, api: ApiModel) -> int:
+    """Hidden reasoning tokens per request: the goal's figure, else the assumption."""
+    if not api.reasoning_tokens:
+        return 0
+    given = goal.traffic.avg_reasoning_tokens
+    return REASONING_TOKENS_PER_REQUEST if given is None else given
+
+
+def _reasoning_basis(goal: GoalSpec, reasoning: int) -> str:
+    if not reasoning:
+        return ""
+    if goal.traffic.avg_reasoning_tokens is not None:
+        return f"; output includes {reasoning:,} reasoning tokens (traffic.avg_reasoning_tokens)"
+    return (
+        f"; output includes {reasoning:,} hidden reasoning tokens billed as output "
+        "(assumption REASONING_TOKENS_PER_REQUEST: 'a few hundred to tens of thousands' per "
+        "OpenAI's reasoning guide; set traffic.avg_reasoning_tokens to your measured figure)"
+    )
 
 
 def rag_setup(goal: GoalSpec) -> tuple[RagSetup, list[Term]]:

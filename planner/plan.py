@@ -32,6 +32,7 @@ from pydantic import (
 from catalog import write_text_atomic
 from planner.errors import PlannerError, printable
 from planner.estimators.terms import Term, TermSource
+from planner.quality import PlanQuality
 from planner.spec import GoalSpec
 from planner.types import Method, Quantization, Strategy
 
@@ -53,7 +54,7 @@ __all__ = [
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 2
+PLAN_SCHEMA_VERSION = 3
 
 # --- what a plan file may say ---------------------------------------------------------------
 # A plan file is read back from disk and may have been written by anyone (the digest is no
@@ -320,7 +321,24 @@ class Plan(_Explained):
     first_year_usd: _Usd = Field(description="one_time_usd + 12 × monthly_usd.")
     p95_ttft_s: _Amount = Field(description="Estimated p95 time to first token, s.")
     output_tokens_per_s: _Amount = Field(description="Per-stream output speed, tokens/s.")
-    pareto: _Flag = Field(default=False, description="On the cost × latency Pareto front.")
+    pareto: _Flag = Field(
+        default=False, description="On the Pareto front of cost × p95 TTFT × expected quality."
+    )
+    quality: PlanQuality | None = Field(
+        default=None,
+        description="Expected score on the goal's benchmark after the plan's decisions, with "
+        "the basis of each step (every plan the planner makes has one).",
+    )
+    warnings: Annotated[tuple[_Line, ...], Field(max_length=_MAX_LINES)] = Field(
+        default=(),
+        description="What may stop the plan within its first year: a hosted model that retires, "
+        "a fine-tuning offer closing to new jobs or accounts (with dates and sources).",
+    )
+    reference: _Line | None = Field(
+        default=None,
+        description="Set on a reference row: the best plan of a strategy a decision rule "
+        "pruned, shown for comparison and never launched; the text names the rule.",
+    )
     decision_path: Annotated[tuple[_Line, ...], Field(max_length=_MAX_LINES)] = Field(
         description="Each decision and why."
     )
@@ -379,6 +397,9 @@ class PlanFile(_Frozen):
         str, Strict(), Field(max_length=40, pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
     ] = Field(description="tailor version that wrote it.")
     catalog_snapshot_date: date = Field(description="Date of the prices used.")
+    planned_on: date | None = Field(
+        default=None, description="Day the plan was made (hosted-model lifecycle is judged on it)."
+    )
     goal: GoalSpec = Field(description="The goal planned for.")
     plan: Plan = Field(description="The chosen plan.")
     alternatives: Annotated[tuple[Plan, ...], Field(max_length=_MAX_LINES)] = Field(

@@ -1,13 +1,21 @@
-"""Ranking: Pareto front of first-year cost × p95 TTFT, the goal's objective, top N.
+"""Ranking: Pareto front of first-year cost × p95 TTFT × expected quality, the goal's
+objective, top N, and the reference rows of the strategies the decision rules pruned.
 
 ``plan_goal`` is the planner's one entry point: goal + catalog → ranked, costed, explained
 plans (or an InfeasibleGoalError listing every reason and the nearest feasible plans).
+
+Objectives (README "Ranking"): ``cost`` and ``latency`` sort on their figure; ``quality`` on
+the middle of the expected range (unknown last); ``balanced`` puts the Pareto front first, then
+sorts on ``log2(cost / cheapest) + log2(TTFT / fastest) + (best − quality) / 5``: doubling the
+first-year cost, doubling the p95 TTFT and 5 points less expected score weigh the same
+(QUALITY_POINTS_PER_DOUBLING). A plan of unknown quality counts 5 points below the worst known.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -15,8 +23,11 @@ from pathlib import Path
 from catalog import Catalog
 from planner.errors import InfeasibleGoalError, PlannerError
 from planner.graph import DecisionGraph, build_decision_graph
-from planner.pareto import pareto_front
+from planner.lifecycle import planning_date
+from planner.pareto import pareto_front_3
 from planner.plan import Plan, PlanFile
+from planner.quality import QUALITY_POINTS_PER_DOUBLING, QualityTarget
+from planner.references import reference_plans
 from planner.rules import Reason
 from planner.spec import GoalSpec, Objective
 
@@ -33,6 +44,13 @@ class PlanningResult:
     candidate_count: int
     graph: DecisionGraph
     catalog_snapshot_date: str
+    as_of: date = field(default_factory=planning_date)
+    references: tuple[Plan, ...] = ()
+    quality_target: QualityTarget | None = None
+
+    def find(self, plan_id: str) -> Plan | None:
+        """The ranked plan or reference row with that id."""
+        return next((p for p in (*self.plans, *self.references) if p.id == plan_id), None)
 
     def plan_file(self, plan_id: str, *, goal_dir: Path | None = None) -> PlanFile:
         """The plan file `tailor plan --out` writes for plan ``plan_id``: that plan, the goal,
@@ -40,6 +58,12 @@ class PlanningResult:
         ``goal_dir`` (the goal file's folder; default: the working directory), sealed with its
         digest. Unknown ids raise a PlannerError."""
         chosen = next((p for p in self.plans if p.id == plan_id), None)
+        if chosen is None and (ref := self.find(plan_id)) is not None:
+            raise PlannerError(
+                f"{plan_id} is a reference row ({ref.reference}), shown for comparison, not a "
+                "plan for this goal. To fix: pick a ranked plan (p1, p2, ...), or change the "
+                "goal so the rule no longer applies and re-plan."
+            )
         if chosen is None:
             known = ", ".join(p.id for p in self.plans)
             raise PlannerError(
@@ -49,6 +73,7 @@ class PlanningResult:
         return PlanFile(
             tailor_version=_tailor_version(),
             catalog_snapshot_date=date.fromisoformat(self.catalog_snapshot_date),
+            planned_on=self.as_of,
             goal=self.goal,
             plan=chosen,
             alternatives=tuple(p for p in self.plans if p is not chosen),
@@ -90,8 +115,9 @@ def _tailor_version() -> str:
 
 
 def mark_pareto(plans: list[Plan]) -> list[Plan]:
-    """Flag plans no other plan beats on both first-year cost and p95 TTFT."""
-    front = {id(p) for p in pareto_front(plans, cost=_first_year, latency=_ttft)}
+    """Flag plans no other plan beats or equals on first-year cost, p95 TTFT and expected
+    quality (the middle of the range; unknown counts as the worst)."""
+    front = {id(p) for p in pareto_front_3(plans, keys=(_first_year, _ttft, _negative_quality))}
     return [p.model_copy(update={"pareto": id(p) in front}) for p in plans]
 
 
@@ -103,24 +129,47 @@ def _ttft(plan: Plan) -> float:
     return plan.p95_ttft_s
 
 
+def _quality(plan: Plan) -> float | None:
+    return plan.quality.expected_mid if plan.quality is not None else None
+
+
+def _negative_quality(plan: Plan) -> float:
+    q = _quality(plan)
+    return math.inf if q is None else -q
+
+
+_MIN_USD, _MIN_TTFT_S = 0.01, 1e-3  # keep log2 finite for free or instant plans
+
+
 def _score(objective: Objective, plans: list[Plan]):
-    cheapest = min(p.first_year_usd for p in plans) or 1.0
-    fastest = min(p.p95_ttft_s for p in plans) or 1e-3
+    cheapest = max(min(p.first_year_usd for p in plans), _MIN_USD)
+    fastest = max(min(p.p95_ttft_s for p in plans), _MIN_TTFT_S)
+    known = [q for p in plans if (q := _quality(p)) is not None]
+    best = max(known, default=0.0)
+    unknown = (min(known, default=0.0)) - QUALITY_POINTS_PER_DOUBLING
 
     def key(p: Plan) -> tuple:
+        q = _quality(p)
+        quality = unknown if q is None else q
         if objective is Objective.COST:
-            return (p.first_year_usd, p.p95_ttft_s, p.model)
+            return (p.first_year_usd, p.p95_ttft_s, -quality, p.model)
         if objective is Objective.LATENCY:
-            return (p.p95_ttft_s, p.first_year_usd, p.model)
-        balanced = p.first_year_usd / cheapest + p.p95_ttft_s / fastest
+            return (p.p95_ttft_s, p.first_year_usd, -quality, p.model)
+        if objective is Objective.QUALITY:
+            return (q is None, -quality, p.first_year_usd, p.p95_ttft_s, p.model)
+        balanced = (
+            math.log2(max(p.first_year_usd, _MIN_USD) / cheapest)
+            + math.log2(max(p.p95_ttft_s, _MIN_TTFT_S) / fastest)
+            + (best - quality) / QUALITY_POINTS_PER_DOUBLING
+        )
         return (not p.pareto, balanced, p.first_year_usd, p.model)
 
     return key
 
 
 def rank_plans(plans: list[Plan], objective: Objective) -> list[Plan]:
-    """Sort plans best first: cost, latency, or balanced (Pareto front first, then the sum of
-    cost and TTFT each relative to the best one)."""
+    """Sort plans best first by the objective (module docstring); the Pareto flag is set on
+    each."""
     if not plans:
         return []
     flagged = mark_pareto(plans)
@@ -138,20 +187,29 @@ def _relaxed(goal: GoalSpec) -> GoalSpec:
     )
 
 
-def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph) -> list[str]:
-    """Plans that meet everything but the budget / latency limits, closest first."""
+def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph, as_of: date) -> list[str]:
+    """Plans that meet everything but the budget / latency limits or the quality floor,
+    closest first (the cheapest over the limits; the best-scoring below the floor)."""
     over: list[tuple[Plan, Reason | None]] = list(graph.over_limits)
+    if not over and graph.below_floor:
+        below = sorted(graph.below_floor, key=lambda pr: -(_quality(pr[0]) or -math.inf))
+        return [_nearest_line(p, r) for p, r in below[:3]]
     if not over:
-        relaxed = build_decision_graph(_relaxed(goal), catalog)
+        relaxed = build_decision_graph(_relaxed(goal), catalog, as_of=as_of)
         over = [(p, None) for p in relaxed.candidates]
     ordered = sorted(over, key=lambda pr: (pr[0].first_year_usd, pr[0].p95_ttft_s))[:3]
-    return [
+    return [_nearest_line(p, r) for p, r in ordered]
+
+
+def _nearest_line(p: Plan, r: Reason | None) -> str:
+    return (
         f"{p.strategy} {p.model}"
         + (f" ({p.training.method})" if p.training else "")
         + f": ${p.one_time_usd:,.0f} one-time, ${p.monthly_usd:,.0f}/month, p95 TTFT "
-        f"{p.p95_ttft_s * 1000:.0f} ms" + (f" — misses {r.constraint}: {r.detail}" if r else "")
-        for p, r in ordered
-    ]
+        f"{p.p95_ttft_s * 1000:.0f} ms"
+        + (f", {p.quality.shown()}" if p.quality else "")
+        + (f" — misses {r.constraint}: {r.detail}" if r else "")
+    )
 
 
 def _reason_summary(graph: DecisionGraph) -> list[str]:
@@ -178,19 +236,38 @@ def _distinct(plans: list[Plan]) -> list[Plan]:
 
 
 def plan_goal(
-    goal: GoalSpec, catalog: Catalog, *, objective: Objective | None = None, top: int = 5
+    goal: GoalSpec,
+    catalog: Catalog,
+    *,
+    objective: Objective | None = None,
+    top: int = 5,
+    as_of: date | None = None,
+    references: bool = True,
 ) -> PlanningResult:
-    """Rank every feasible plan for the goal and detail the top ``top`` (ids p1, p2, …)."""
+    """Rank every feasible plan for the goal and detail the top ``top`` (ids p1, p2, …), and
+    the reference rows (r1, r2, …) of the strategies a decision rule pruned.
+
+    ``as_of`` is the planning day (default today): hosted models retired by then are pruned."""
     objective = objective or goal.preferences.objective
-    graph = build_decision_graph(goal, catalog)
+    as_of = as_of or planning_date()
+    graph = build_decision_graph(goal, catalog, as_of=as_of)
     if not graph.candidates:
-        raise InfeasibleGoalError(_reason_summary(graph), nearest=_nearest(goal, catalog, graph))
+        raise InfeasibleGoalError(
+            _reason_summary(graph), nearest=_nearest(goal, catalog, graph, as_of)
+        )
     ranked = _distinct(rank_plans(graph.candidates, objective))[:top]
     detailed = tuple(
         plan.explained().model_copy(
             update={"id": f"p{i}", "sources": catalog_sources(plan, catalog)}
         )
         for i, plan in enumerate(ranked, start=1)
+    )
+    refs = reference_plans(goal, catalog, graph, as_of=as_of) if references else []
+    shown_refs = tuple(
+        plan.explained().model_copy(
+            update={"id": f"r{i}", "sources": catalog_sources(plan, catalog)}
+        )
+        for i, plan in enumerate(refs, start=1)
     )
     return PlanningResult(
         goal=goal,
@@ -199,4 +276,7 @@ def plan_goal(
         candidate_count=len(graph.candidates),
         graph=graph,
         catalog_snapshot_date=str(catalog.snapshot_date),
+        as_of=as_of,
+        references=shown_refs,
+        quality_target=graph.target,
     )

@@ -11,6 +11,7 @@ its field path and a "To fix: …" sentence. Sections that may be omitted, and t
                  any region
 ``models``       every model in the catalog
 ``preferences``  ``objective: balanced``, ``spot: allowed``
+``quality``      the task type's benchmark and its default floor (README "Quality")
 
 Nothing is read or computed at import time.
 
@@ -57,6 +58,7 @@ __all__ = [
     "Objective",
     "PreferencesSpec",
     "PrivacySpec",
+    "QualitySpec",
     "SpotPolicy",
     "TaskSpec",
     "TaskType",
@@ -218,6 +220,7 @@ class Objective(StrEnum):
 
     COST = "cost"
     LATENCY = "latency"
+    QUALITY = "quality"
     BALANCED = "balanced"
 
 
@@ -337,6 +340,13 @@ class TrafficSpec(_Section):
     avg_output_tokens: _PositiveCount = Field(
         description="Average generated length per request, in tokens.", examples=[500]
     )
+    avg_reasoning_tokens: _Count | None = Field(
+        default=None,
+        description="Hidden reasoning tokens a reasoning model (o4-mini, GPT-5, ...) spends per "
+        "request before it answers; billed as output and delaying the first token. None: "
+        "tailor's assumption (planner.hosted.REASONING_TOKENS_PER_REQUEST).",
+        examples=[1000],
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TrafficSpec:
@@ -425,6 +435,34 @@ class ModelsSpec(_Section):
         return self
 
 
+_BenchmarkId = Annotated[str, Strict(), Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,39}$")]
+
+
+class QualitySpec(_Section):
+    """What good enough means: the benchmark plans are judged on and the floor they must reach;
+    omitted (or section omitted): the task type's benchmark and default floor."""
+
+    benchmark: _BenchmarkId | None = Field(
+        default=None,
+        description="Benchmark id (`tailor catalog benchmarks`): ifeval, mmlu-pro, humaneval, "
+        "...; none: the one the catalog maps task.type to.",
+        examples=["ifeval"],
+    )
+    min_score: _Amount | None = Field(
+        default=None,
+        description="Floor on the pessimistic end of each plan's expected score, on the "
+        "benchmark's own scale; 0: no floor at all (plans with no published score are shown "
+        "too); none: the task type's default floor, unless at_least_as_good_as is given.",
+        examples=[75],
+    )
+    at_least_as_good_as: _Text | None = Field(
+        default=None,
+        description="A catalog or hosted API model whose published score on the benchmark is "
+        "the floor (the higher of this and min_score applies).",
+        examples=["openai/gpt-4o-mini"],
+    )
+
+
 class PreferencesSpec(_Section):
     """How to choose among plans that meet every constraint."""
 
@@ -462,6 +500,9 @@ class GoalSpec(_Section):
     models: ModelsSpec = Field(default_factory=ModelsSpec, description="Models to consider.")
     preferences: PreferencesSpec = Field(
         default_factory=PreferencesSpec, description="Ranking objective and spot policy."
+    )
+    quality: QualitySpec = Field(
+        default_factory=QualitySpec, description="The benchmark and the floor on it."
     )
 
     @model_validator(mode="after")

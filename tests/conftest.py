@@ -25,6 +25,11 @@ import pytest
 from hypothesis import settings
 
 from catalog.loaders import CATALOG_DIR_ENV, catalog_data_dir
+from planner.lifecycle import PLANNING_DATE_ENV
+
+FIXED_PLANNING_DATE = "2026-12-03"
+"""The planning day of every test (hosted-model lifecycle is judged on it), so the calendar
+moves no plan."""
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = REPO_ROOT / "tests" / "data"
@@ -55,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _catalog_dir_before  # noqa: PLW0603 - restored in pytest_unconfigure
     _catalog_dir_before = os.environ.get(CATALOG_DIR_ENV)
     os.environ[CATALOG_DIR_ENV] = str(FIXED_CATALOG)
+    os.environ.setdefault(PLANNING_DATE_ENV, FIXED_PLANNING_DATE)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -141,7 +141,7 @@ def test_serving_refuses_an_adapter_of_another_base_model(
     adapter = tmp_path / "final"
     adapter.mkdir()
     script = guard.replace(f"/adapters/{OPTIONS.run_name}/final", str(adapter))
-    base = load_catalog().model(financial.plan.model).hf_id
+    base = financial.plan.hf_repo_id  # the checkpoint the plan trains and serves
     for trained_on, expected in ((base, 0), ("mistralai/Mistral-7B-v0.1", 1)):
         (adapter / "adapter_config.json").write_text(
             json.dumps({"base_model_name_or_path": trained_on})

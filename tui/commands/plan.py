@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -50,11 +51,39 @@ def _money(usd: float) -> str:
     return f"{usd:,.2f}" if usd < 100 else f"{usd:,.0f}"
 
 
-def _plans_table(result: PlanningResult) -> Table:
-    table = Table(
-        title=f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} "
-        f"feasible plans, objective {result.objective} (★ = Pareto: cost × latency)"
+def _quality_cell(plan: Plan) -> str:
+    q = plan.quality
+    if q is None or q.expected_low is None or q.expected_high is None:
+        return "?"
+    return f"{q.expected_low:.0f}–{q.expected_high:.0f}"
+
+
+def _target_line(result: PlanningResult) -> str:
+    target = result.quality_target
+    if target is None:
+        return ""
+    floor = (
+        "no floor"
+        if target.floor is None
+        else f"floor {target.floor:g} on the pessimistic end ({target.floor_basis})"
     )
+    return (
+        f"Quality: expected {target.benchmark.name} ({target.benchmark.unit}) after each plan's "
+        f"decisions; {floor}. Planned as of {result.as_of}."
+    )
+
+
+def _plans_table(result: PlanningResult, plans: tuple[Plan, ...] | None = None) -> Table:
+    refs = plans is not None
+    bench = result.quality_target.benchmark.name if result.quality_target else "quality"
+    title = (
+        f"{result.goal.name}: reference rows, the best plan of each strategy a decision rule "
+        "pruned (not launchable)"
+        if refs
+        else f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} feasible "
+        f"plans, objective {result.objective} (★ = Pareto: cost × latency × quality)"
+    )
+    table = Table(title=title)
     for header in (
         "id",
         "strategy",
@@ -68,13 +97,16 @@ def _plans_table(result: PlanningResult) -> Table:
         "first-year $",
         "p95 TTFT",
         "tok/s",
+        bench,
     ):
         table.add_column(
             header,
-            justify="right" if header[0] in "$hfo1pt" and header not in ("train on",) else "left",
+            justify="right"
+            if (header[0] in "$hfo1pt" and header not in ("train on",)) or header == bench
+            else "left",
             no_wrap=header in ("id", "model"),
         )
-    for plan in result.plans:
+    for plan in result.references if refs else result.plans:
         r = summary_row(plan)
         method = f"{r['method']}" + (f" r{r['rank']}" if r["rank"] != "-" else "")
         table.add_row(
@@ -94,8 +126,22 @@ def _plans_table(result: PlanningResult) -> Table:
             _money(plan.first_year_usd),
             f"{r['p95_ttft_ms']} ms",
             f"{r['tokens_per_s']:.0f}",
+            _quality_cell(plan),
         )
     return table
+
+
+def _print_plans(console: Console, result: PlanningResult) -> None:
+    console.print(_plans_table(result))
+    if line := _target_line(result):
+        console.print(escape(line))
+    if result.references:
+        console.print(_plans_table(result, result.references))
+        for ref in result.references:
+            console.print(escape(f"{ref.id}: {ref.reference}"))
+    for plan in (*result.plans, *result.references):
+        for warning in plan.warnings:
+            console.print(escape(f"! {plan.id}: {warning}"))
 
 
 def _breakdown_table(plan: Plan) -> Table:
@@ -156,13 +202,28 @@ def _breakdown_table(plan: Plan) -> Table:
 def _pick(result: PlanningResult, plan_id: str | None) -> Plan:
     if plan_id is None:
         return result.plans[0]
-    for plan in result.plans:
-        if plan.id == plan_id:
-            return plan
+    found = result.find(plan_id)
+    if found is not None:
+        return found
+    known = [p.id for p in (*result.plans, *result.references)]
     raise PlannerError(
-        f"--plan: no plan {plan_id!r} among {[p.id for p in result.plans]}. "
+        f"--plan: no plan {plan_id!r} among {known}. "
         "To fix: use an id from `tailor plan` (or raise --top)."
     )
+
+
+def _as_of_option(function):
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="Plan as of this day (YYYY-MM-DD): hosted models retired by then are pruned "
+        "[default: today, or $TAILOR_PLANNING_DATE].",
+    )(function)
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
 
 
 @click.command("plan")
@@ -180,6 +241,7 @@ def _pick(result: PlanningResult, plan_id: str | None) -> Plan:
     help="Write the chosen plan as a plan file (.json or .yaml) for `tailor launch`.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_as_of_option
 def plan_command(
     *,
     goal_path: Path,
@@ -188,12 +250,18 @@ def plan_command(
     plan_id: str | None,
     out: Path | None,
     as_json: bool,
+    as_of: datetime | None,
 ) -> None:
-    """Rank costed plans for a goal: strategy, model, method, GPUs, clouds, $ and latency."""
+    """Rank costed plans for a goal: strategy, model, method, GPUs, clouds, $, latency and
+    expected quality, with reference rows for the strategies a decision rule pruned."""
     catalog = load_catalog()
     goal = load_goal(goal_path)
     result = plan_goal(
-        goal, catalog, objective=Objective(objective) if objective else None, top=top
+        goal,
+        catalog,
+        objective=Objective(objective) if objective else None,
+        top=top,
+        as_of=_day(as_of),
     )
     chosen = _pick(result, plan_id)
     if out is not None:
@@ -206,8 +274,14 @@ def plan_command(
                     "objective": str(result.objective),
                     "candidates": result.candidate_count,
                     "catalog_snapshot_date": result.catalog_snapshot_date,
+                    "planned_on": str(result.as_of),
+                    "quality_target": _target_json(result),
                     "plans": [
                         {**summary_row(p), "plan": p.model_dump(mode="json")} for p in result.plans
+                    ],
+                    "references": [
+                        {**summary_row(p), "plan": p.model_dump(mode="json")}
+                        for p in result.references
                     ],
                 },
                 indent=2,
@@ -215,7 +289,7 @@ def plan_command(
         )
         return
     console = _console()
-    console.print(_plans_table(result))
+    _print_plans(console, result)
     console.print(_breakdown_table(chosen))
     if out is not None:
         console.print(
@@ -229,11 +303,14 @@ def plan_command(
 @click.argument("path", metavar="GOAL|PLAN", type=_GOAL)
 @click.option("--plan", "plan_id", help="Plan id from `tailor plan` [default: p1 / the file's].")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True)
-def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
-    """Why a plan: its decisions, every number's formula and basis, and the why-nots."""
+@_as_of_option
+def explain_command(*, path: Path, plan_id: str | None, top: int, as_of: datetime | None) -> None:
+    """Why a plan: its decisions, every number's formula and basis, its expected quality and
+    the basis of each step, and the why-nots."""
     catalog = load_catalog()
     goal, plan_file = _goal_or_plan_file(path)
-    result = plan_goal(goal, catalog, top=top)
+    day = _day(as_of) or (plan_file.planned_on if plan_file else None)
+    result = plan_goal(goal, catalog, top=top, as_of=day)
     plan = plan_file.plan if plan_file and plan_id is None else _pick(result, plan_id)
     console = _console()  # plan file text is printed escaped: "[" in it is shown, not markup
     title = escape(f"{plan.id} {plan.strategy} {plan.model}")
@@ -245,25 +322,54 @@ def explain_command(*, path: Path, plan_id: str | None, top: int) -> None:
 
 
 @click.command("compare")
-@click.argument("plan_a", type=_FILE)
-@click.argument("plan_b", type=_FILE)
+@click.argument("plan_files", metavar="PLAN PLAN [PLAN ...]", nargs=-1, type=_FILE)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def compare_command(*, plan_a: Path, plan_b: Path, as_json: bool) -> None:
-    """Diff two plan files: what changes, and the +/− on cost and latency."""
-    a, b = load_plan_file(plan_a).plan, load_plan_file(plan_b).plan
-    rows = compare_plans(a, b)
+def compare_command(*, plan_files: tuple[Path, ...], as_json: bool) -> None:
+    """Plan files side by side: strategy, model, cloud, region, spot, cost, latency and
+    expected quality, with each one's difference from the first."""
+    if len(plan_files) < 2:
+        raise click.UsageError(
+            "compare takes two or more plan files. To fix: pass the files `tailor plan --out` "
+            "wrote, e.g. `tailor compare p1.json p2.json p3.json`."
+        )
+    plans = [load_plan_file(path).plan for path in plan_files]
+    rows = compare_plans(*plans)
+    names = [escape(path.name) for path in plan_files]
     if as_json:
-        click.echo(json.dumps([r.__dict__ for r in rows], indent=2))
+        out = [
+            {
+                "name": r.name,
+                "values": dict(zip(names, r.values, strict=True)),
+                "delta_from_first": dict(zip(names, r.deltas, strict=True)),
+            }
+            for r in rows
+        ]
+        click.echo(json.dumps(out, indent=2))
         return
-    a_name, b_name = escape(plan_a.name), escape(plan_b.name)
-    table = Table(title=f"{a_name} → {b_name}")
-    for header in ("", a_name, b_name, "Δ (B − A)"):
-        table.add_column(header)
+    table = Table(title=" vs ".join(names) + f" (Δ: each − {names[0]})")
+    table.add_column("")
+    for name in names:
+        table.add_column(name)
     for row in rows:
-        delta = "" if row.delta is None else f"{row.delta:+,.2f}"
-        style = "" if row.a == row.b else "bold"
-        table.add_row(escape(row.name), escape(row.a), escape(row.b), delta, style=style)
+        cells = [
+            escape(v) + ("" if d is None or d == 0 else f" ({d:+,.2f})")
+            for v, d in zip(row.values, row.deltas, strict=True)
+        ]
+        table.add_row(escape(row.name), *cells, style="bold" if row.differs else "")
     _console().print(table)
+
+
+def _target_json(result: PlanningResult) -> dict[str, object] | None:
+    target = result.quality_target
+    if target is None:
+        return None
+    return {
+        "benchmark": target.benchmark.id,
+        "floor": target.floor,
+        "floor_basis": target.floor_basis,
+        "default_floor": target.default_floor,
+        "reasoning": target.task_reasoning,
+    }
 
 
 @click.command("graph")

@@ -84,7 +84,8 @@ def is_subset_fixed_point(offers: list[Offer]) -> bool:
 def main() -> int:
     """Copy the shipped tables here and write the offers subset and the frozen snapshot.yaml."""
     shipped = shipped_data_dir()
-    for name in ("gpus.yaml", "models.yaml", "api_prices.yaml"):
+    tables = ("gpus.yaml", "models.yaml", "api_prices.yaml", "benchmarks.yaml")
+    for name in (*tables, "benchmark_scores.yaml", "quality_priors.yaml"):
         shutil.copyfile(shipped / name, HERE / name)
     offers = read_csv_records(shipped / "offers.csv", Offer)
     kept = subset(offers)
