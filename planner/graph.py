@@ -68,7 +68,7 @@ class _Context:
     catalog: Catalog
     offers: OfferIndex
     rag: tuple[RagSetup, list] | None
-    target: QualityTarget
+    target: QualityTarget | None
     as_of: date
     gpus: dict = field(default_factory=dict)
     serving_cache: dict = field(default_factory=dict)

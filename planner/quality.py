@@ -130,9 +130,12 @@ def _fail(field: str, message: str, fix: str) -> PlannerError:
     return PlannerError(f"{field}: {message}. To fix: {fix}.")
 
 
-def quality_target(goal: GoalSpec, catalog: Catalog) -> QualityTarget:
-    """Which benchmark, and which floor, the goal's plans are held to."""
+def quality_target(goal: GoalSpec, catalog: Catalog) -> QualityTarget | None:
+    """Which benchmark, and which floor, the goal's plans are held to; None for a catalog
+    with no benchmarks at all (a hand-built one), where plans carry no quality."""
     wanted = goal.quality
+    if not catalog.benchmarks:
+        return None
     task = catalog.task_benchmark(str(goal.task.type))
     bench_id = wanted.benchmark or (task.benchmark if task else None)
     known = ", ".join(b.id for b in catalog.benchmarks) or "none"
@@ -292,9 +295,12 @@ class _Range:
 
 
 def estimate_quality(
-    target: QualityTarget, catalog: Catalog, inputs: QualityInputs, *, train_examples: int
-) -> PlanQuality:
-    """The plan's expected score on the target benchmark, with the basis of every step."""
+    target: QualityTarget | None, catalog: Catalog, inputs: QualityInputs, *, train_examples: int
+) -> PlanQuality | None:
+    """The plan's expected score on the target benchmark, with the basis of every step (None
+    when there is no target)."""
+    if target is None:
+        return None
     bench = target.benchmark
     score = catalog.score(inputs.scored_model, bench.id)
     common = {

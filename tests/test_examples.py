@@ -96,13 +96,13 @@ def test_example_plan_files_explain_compare_and_round_trip(path: Path, tmp_path:
 
     compared = invoke("compare", x_json, y_json)
     assert compared.exit_code == 0, compared.output
-    assert "Δ (B − A)" in compared.output
+    assert "Δ: each −" in compared.output and "quality_low" in compared.output
     assert "x.json" in compared.output and "y.json" in compared.output
     rows = json.loads(invoke("compare", x_json, y_json, "--json").stdout)
     by_name = {row["name"]: row for row in rows}
     a, b = load_plan_file(x_json).plan, load_plan_file(y_json).plan
     assert (a.id, b.id) == ("p1", other)
-    assert by_name["first_year_usd"]["delta"] == pytest.approx(
+    assert by_name["first_year_usd"]["delta_from_first"]["y.json"] == pytest.approx(
         round(b.first_year_usd, 2) - round(a.first_year_usd, 2), abs=0.011
     )
 

@@ -80,6 +80,10 @@ def small_catalog() -> Catalog:
         offers=tuple(offers),
         models=tuple(shipped.model(name) for name in MODELS),
         api_models=tuple(shipped.api_model(name) for name in APIS),
+        benchmarks=shipped.benchmarks,
+        benchmark_scores=shipped.benchmark_scores,
+        task_benchmarks=shipped.task_benchmarks,
+        quality_priors=shipped.quality_priors,
         snapshot_date=shipped.snapshot_date,
     )
 
@@ -156,6 +160,20 @@ def goals(draw: st.DrawFn) -> dict[str, Any]:
             "gpus": draw(st.one_of(st.just([]), _unique(GPUS))),
         },
     }
+    quality = draw(
+        st.sampled_from(
+            [
+                None,
+                {"min_score": 0},
+                {"min_score": draw(st.floats(0.5, 95))},
+                {"benchmark": "ifeval", "min_score": draw(st.floats(0.5, 95))},
+                {"benchmark": "gpqa"},
+                {"benchmark": "ifeval", "at_least_as_good_as": "openai/gpt-4o-mini"},
+            ]
+        )
+    )
+    if quality is not None:
+        goal["quality"] = quality
     if examples:
         goal["data"] = {
             "train_examples": examples,
@@ -217,6 +235,20 @@ def check_plan(goal: GoalSpec, plan: Plan) -> None:
     assert plan.output_tokens_per_s > 0, where
     expected = plan.one_time_usd + 12 * plan.monthly_usd
     assert plan.first_year_usd == pytest.approx(expected, rel=1e-9), where
+    check_quality(goal, plan, where)
+
+
+def check_quality(goal: GoalSpec, plan: Plan, where: str) -> None:
+    """Every plan has a quality estimate; none is below the goal's floor (its low end)."""
+    q = plan.quality
+    assert q is not None, where
+    if goal.quality.min_score:
+        assert q.floor is not None and q.floor >= goal.quality.min_score, where
+    if q.floor is not None:
+        assert q.expected_low is not None and q.expected_low >= q.floor, where
+    if q.expected_low is not None and q.expected_high is not None:
+        assert q.expected_low <= q.expected_high, where
+        assert q.basis and q.base_score is not None, where
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -243,6 +275,14 @@ def test_no_plan_breaks_its_goal(data: dict[str, Any]) -> None:
     if result.objective is Objective.LATENCY:
         ttfts = [p.p95_ttft_s for p in result.plans]
         assert ttfts == sorted(ttfts)
+    if result.objective is Objective.QUALITY:
+        mids = [p.quality.expected_mid for p in result.plans if p.quality is not None]
+        known = [m for m in mids if m is not None]
+        assert known == sorted(known, reverse=True)
+        assert mids[: len(known)] == known  # unknown quality ranks last
+    for ref in result.references:  # reference rows meet the goal too, but the pruning rule
+        assert ref.reference and ref.id.startswith("r")
+        check_quality(goal, ref, ref.reference)
 
 
 @settings(max_examples=40, deadline=None)

@@ -1,4 +1,5 @@
-"""`tailor catalog …`: GPUs, models, prices, API prices; refresh, export-sky, add-model."""
+"""`tailor catalog …`: GPUs, models, prices, API prices, benchmarks; refresh, export-sky,
+add-model."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from catalog import load_catalog
+from catalog import UnknownNameError, load_catalog
 from catalog.hf_config import arch_from_hf_config, save_user_model
 from catalog.loaders import catalog_home, user_models_path, user_offers_path
 from catalog.params import active_params, total_params
@@ -201,7 +202,8 @@ def api_command(as_json: bool) -> None:
         _dump([a.model_dump(mode="json") for a in catalog.api_models])
         return
     table = Table(title="Hosted API prices ($ per 1M tokens)")
-    for header in ("Model", "Input", "Cached", "Output", "FT train", "FT in", "FT out", "Date"):
+    headers = ("Model", "Input", "Cached", "Output", "FT train", "FT in", "FT out", "Date")
+    for header in (*headers, "Shuts down"):
         table.add_column(header, justify="left" if header == "Model" else "right")
     for a in catalog.api_models:
         ft = a.fine_tuning
@@ -214,8 +216,81 @@ def api_command(as_json: bool) -> None:
             _fmt(ft.input_usd_per_mtok if ft else None, 2),
             _fmt(ft.output_usd_per_mtok if ft else None, 2),
             str(a.source_date or a.retrieved_on),
+            str(a.shutdown_on or "-"),
         )
     _console().print(table)
+
+
+def _scored_id(name: str) -> str:
+    """The catalog or API id a --model name means; UnknownNameError (exit 2) otherwise."""
+    catalog = load_catalog()
+    if (arch := catalog.find_model(name)) is not None:
+        return arch.id
+    try:
+        return catalog.api_model(name).id
+    except UnknownNameError:
+        catalog.model(name)  # raises, naming close catalog models
+        raise
+
+
+@catalog_group.command("benchmarks")
+@click.option("--model", "model_name", help="Only this catalog or hosted API model.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def benchmarks_command(model_name: str | None, as_json: bool) -> None:
+    """Published benchmark scores (each with its source, date and setting), the task →
+    benchmark map with its default floors, and the quality priors."""
+    catalog = load_catalog()
+    scores = catalog.benchmark_scores
+    if model_name is not None:
+        scores = catalog.scores_of(_scored_id(model_name))
+    if as_json:
+        _dump(
+            {
+                "benchmarks": [b.model_dump(mode="json") for b in catalog.benchmarks],
+                "tasks": [t.model_dump(mode="json") for t in catalog.task_benchmarks],
+                "scores": [s.model_dump(mode="json") for s in scores],
+                "priors": [p.model_dump(mode="json") for p in catalog.quality_priors],
+            }
+        )
+        return
+    console = _console()
+    title = f"Published scores{f' of {model_name}' if model_name else ''} ({len(scores)})"
+    table = Table(title=title)
+    for header in ("Model", "Benchmark", "Score", "Variant", "Metric; setting", "Source", "Read"):
+        table.add_column(header, justify="right" if header == "Score" else "left")
+    for s in scores:
+        table.add_row(
+            s.model,
+            s.benchmark,
+            f"{s.score:g}",
+            str(s.variant),
+            f"{s.metric}; {s.setting}",
+            s.source_title,
+            str(s.retrieved_on),
+        )
+    console.print(table)
+    if model_name is not None:
+        return
+    tasks = Table(title="task.type → benchmark and default floor (goal `quality:` overrides)")
+    for header in ("Task", "Benchmark", "Also", "Default floor", "Why"):
+        tasks.add_column(header)
+    for t in catalog.task_benchmarks:
+        also = ", ".join(t.also)
+        tasks.add_row(t.task, t.benchmark, also, f"{t.default_min_score:g}", t.floor_reasoning)
+    console.print(tasks)
+    priors = Table(title="Quality priors (fractions; full basis in quality_priors.yaml)")
+    for header in ("Prior", "Effect", "Low", "High", "Benchmarks", "Statement"):
+        priors.add_column(header)
+    for q in catalog.quality_priors:
+        priors.add_row(
+            q.id,
+            str(q.effect),
+            f"{q.low:+.3f}",
+            f"{q.high:+.3f}",
+            ", ".join(q.benchmarks) or "all",
+            q.statement[:160],
+        )
+    console.print(priors)
 
 
 def _default_sky_catalog_dir() -> Path:
