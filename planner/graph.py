@@ -74,6 +74,15 @@ class _Context:
     serving_cache: dict = field(default_factory=dict)
     training_cache: dict = field(default_factory=dict)
     serving_reasons: list = field(default_factory=list)
+    quality_cache: dict = field(default_factory=dict)
+
+    def quality(self, inputs: QualityInputs) -> PlanQuality | None:
+        """The estimate for these decisions, made once per graph (few distinct combinations)."""
+        if inputs not in self.quality_cache:
+            self.quality_cache[inputs] = estimate_quality(
+                self.target, self.catalog, inputs, train_examples=self.goal.data.training_examples
+            )
+        return self.quality_cache[inputs]
 
 
 def _open_models(goal: GoalSpec, catalog: Catalog) -> list[ModelArch]:
@@ -263,9 +272,7 @@ def _expand_api(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: st
             served_format=api.served_quantization if api.open_model else None,
             format_note=f" by {api.provider}" if api.open_model else "",
         )
-        quality = estimate_quality(
-            ctx.target, ctx.catalog, inputs, train_examples=ctx.goal.data.training_examples
-        )
+        quality = ctx.quality(inputs)
         plan = _assemble(ctx, strategy, api.id, path, api=usage, quality=quality, warnings=warnings)
         _finish(dg, ctx, parent, node, label, plan)
 
@@ -365,9 +372,7 @@ def _expand_method(
             method=method,
             served_format=LAUNCHED_FORMAT[serving.quantization],
         )
-        quality = estimate_quality(
-            ctx.target, ctx.catalog, inputs, train_examples=ctx.goal.data.training_examples
-        )
+        quality = ctx.quality(inputs)
         plan = _assemble(
             ctx,
             strategy,
