@@ -49,6 +49,7 @@ class DecisionGraph:
     over_limits: list[tuple[Plan, Reason]] = field(default_factory=list)
     below_floor: list[tuple[Plan, Reason]] = field(default_factory=list)
     target: QualityTarget | None = None
+    references: DecisionGraph | None = None
 
     def add(self, parent: str, child: str, kind: str, label: str) -> None:
         """Add a feasible decision under ``parent``."""
@@ -406,12 +407,14 @@ def build_decision_graph(
     *,
     as_of: date | None = None,
     only: Iterable[Strategy] | None = None,
+    also: Iterable[Strategy] = (),
 ) -> DecisionGraph:
     """Build the decision graph of a goal and collect its candidate plans.
 
     ``as_of`` is the planning day hosted-model lifecycle is judged on (default: today).
-    ``only`` expands exactly those strategies, whatever the decision rules say (the planner
-    uses it for reference rows); by default the rules decide."""
+    ``only`` expands exactly those strategies, whatever the decision rules say; by default the
+    rules decide. ``also`` expands more strategies (ones the rules pruned) into a separate
+    graph, ``references``, sharing this one's estimates (the planner's reference rows)."""
     _check_candidates(goal, catalog)
     target = quality_target(goal, catalog)
     dg = DecisionGraph(graph=nx.DiGraph(), target=target)
@@ -423,15 +426,28 @@ def build_decision_graph(
         strategies, reasons = list(only), []
     for reason in reasons:
         dg.prune(SOURCE, reason.subject.replace("strategy ", "strategy:"), "strategy", reason)
+    extra = list(also)
     ctx = _Context(
         goal=goal,
         catalog=catalog,
         offers=build_offer_index(goal, catalog),
-        rag=rag_setup(goal) if any(s.uses_rag for s in strategies) else None,
+        rag=rag_setup(goal) if any(s.uses_rag for s in (*strategies, *extra)) else None,
         target=target,
         as_of=as_of or planning_date(),
         gpus={g.name: g for g in catalog.gpus},
     )
+    _expand(dg, ctx, strategies)
+    dg.reasons.extend(ctx.serving_reasons)
+    if extra:
+        dg.references = DecisionGraph(graph=nx.DiGraph(), target=target)
+        dg.references.graph.add_node(SOURCE, kind="source", label=goal.name, feasible=True)
+        dg.references.graph.add_node(SINK, kind="sink", label="plans", feasible=True)
+        ctx.serving_reasons = []
+        _expand(dg.references, ctx, extra)
+    return dg
+
+
+def _expand(dg: DecisionGraph, ctx: _Context, strategies: list[Strategy]) -> None:
     for strategy in strategies:
         node = f"strategy:{strategy}"
         dg.add(SOURCE, node, "strategy", str(strategy))
@@ -439,5 +455,3 @@ def build_decision_graph(
             _expand_api(dg, ctx, strategy, node)
         else:
             _expand_self_hosted(dg, ctx, strategy, node)
-    dg.reasons.extend(ctx.serving_reasons)
-    return dg

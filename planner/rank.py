@@ -27,7 +27,7 @@ from planner.lifecycle import planning_date
 from planner.pareto import pareto_front_3
 from planner.plan import Plan, PlanFile
 from planner.quality import QUALITY_POINTS_PER_DOUBLING, QualityTarget
-from planner.references import reference_plans
+from planner.references import reference_plans, reference_strategies
 from planner.rules import Reason
 from planner.spec import GoalSpec, Objective
 
@@ -250,7 +250,8 @@ def plan_goal(
     ``as_of`` is the planning day (default today): hosted models retired by then are pruned."""
     objective = objective or goal.preferences.objective
     as_of = as_of or planning_date()
-    graph = build_decision_graph(goal, catalog, as_of=as_of)
+    also = list(reference_strategies(goal)) if references else []
+    graph = build_decision_graph(goal, catalog, as_of=as_of, also=also)
     if not graph.candidates:
         raise InfeasibleGoalError(
             _reason_summary(graph), nearest=_nearest(goal, catalog, graph, as_of)
@@ -262,7 +263,7 @@ def plan_goal(
         )
         for i, plan in enumerate(ranked, start=1)
     )
-    refs = reference_plans(goal, catalog, graph, as_of=as_of) if references else []
+    refs = reference_plans(goal, graph)
     shown_refs = tuple(
         plan.explained().model_copy(
             update={"id": f"r{i}", "sources": catalog_sources(plan, catalog)}

@@ -15,16 +15,14 @@ no documents (no-documents-no-rag), fine-tuning with no examples.
 from __future__ import annotations
 
 import math
-from datetime import date
 
-from catalog import Catalog
-from planner.graph import DecisionGraph, build_decision_graph
+from planner.graph import DecisionGraph
 from planner.plan import Plan
 from planner.rules import FINE_TUNE_STRATEGIES, RULES, Rule
 from planner.spec import GoalSpec
 from planner.types import Strategy
 
-__all__ = ["reference_plans"]
+__all__ = ["reference_plans", "reference_strategies"]
 
 
 def _costable(goal: GoalSpec, strategy: Strategy) -> bool:
@@ -47,21 +45,22 @@ def _best(plans: list[Plan]) -> Plan:
     return min(plans, key=key)
 
 
-def reference_plans(
-    goal: GoalSpec, catalog: Catalog, graph: DecisionGraph, *, as_of: date
-) -> list[Plan]:
-    """One reference plan per pruned, costable strategy, in strategy order."""
+def reference_strategies(goal: GoalSpec) -> dict[Strategy, Rule]:
+    """The strategies a rule pruned that can be costed for this goal, with that rule."""
     pruned = {s: rule for s in Strategy if (rule := _pruning_rule(goal, s)) is not None}
-    wanted = [s for s in pruned if _costable(goal, s)]
-    if not wanted:
+    return {s: rule for s, rule in pruned.items() if _costable(goal, s)}
+
+
+def reference_plans(goal: GoalSpec, graph: DecisionGraph) -> list[Plan]:
+    """One reference plan per pruned, costable strategy, in strategy order, from the graph's
+    ``references`` (built with ``also=reference_strategies(goal)``)."""
+    if graph.references is None:
         return []
-    built = build_decision_graph(goal, catalog, as_of=as_of, only=wanted)
     refs = []
-    for strategy in wanted:
-        plans = [p for p in built.candidates if p.strategy is strategy]
+    for strategy, rule in reference_strategies(goal).items():
+        plans = [p for p in graph.references.candidates if p.strategy is strategy]
         if not plans:
             continue
-        rule = pruned[strategy]
         best = _best(plans)
         refs.append(
             best.model_copy(
