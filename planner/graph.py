@@ -32,7 +32,7 @@ from planner.rules import Reason, allowed_strategies
 from planner.serving_options import serving_options
 from planner.spec import GoalSpec
 from planner.training_options import choose_training
-from planner.types import Method, Strategy
+from planner.types import Method, Quantization, Strategy
 
 __all__ = ["DecisionGraph", "build_decision_graph"]
 
@@ -309,6 +309,10 @@ def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, pa
     for arch in _open_models(ctx.goal, ctx.catalog):
         model_node = f"{parent}/{arch.id}"
         dg.add(parent, model_node, "model", arch.id)
+        methods_left = [m for m in methods if _may_meet_floor(ctx, arch.id, strategy, m)]
+        if not methods_left:  # no served format can lift it over the floor: skip the search
+            _prune_below_floor(dg, ctx, model_node, arch.id, strategy, methods[0])
+            continue
         options, serve_reasons = _serving_for(ctx, arch, strategy)
         if not options:
             dg.prune(
@@ -323,8 +327,49 @@ def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, pa
                 ),
             )
             continue
-        for method in methods:
+        for method in methods_left:
             _expand_method(dg, ctx, strategy, arch, method, model_node, options)
+
+
+def _inputs(model: str, strategy: Strategy, method: Method | None, fmt: str) -> QualityInputs:
+    return QualityInputs(scored_model=model, strategy=strategy, method=method, served_format=fmt)
+
+
+def _may_meet_floor(ctx: _Context, model: str, strategy: Strategy, method: Method | None) -> bool:
+    """Some served format keeps the low end of the expected range at or above the floor (the
+    estimate does not depend on the GPUs, so a model that fails here fails on every setup)."""
+    formats = sorted(set(LAUNCHED_FORMAT.values()))
+    estimates = [ctx.quality(_inputs(model, strategy, method, fmt)) for fmt in formats]
+    return any(q is None or q.meets_floor for q in estimates)
+
+
+def _prune_below_floor(
+    dg: DecisionGraph,
+    ctx: _Context,
+    node: str,
+    model: str,
+    strategy: Strategy,
+    method: Method | None,
+) -> None:
+    q = ctx.quality(_inputs(model, strategy, method, LAUNCHED_FORMAT[Quantization.BF16]))
+    assert q is not None and q.floor is not None
+    shown = (
+        f"expected {q.benchmark_name} at most {q.expected_low:.1f} on the low end"
+        if q.expected_low is not None
+        else f"no published {q.benchmark_name} score for {model}"
+    )
+    dg.prune(
+        node,
+        f"{node}/quality",
+        "quality",
+        Reason(
+            subject=f"{strategy} {model}",
+            constraint="quality (default floor)" if q.default_floor else "quality",
+            detail=f"{shown}, below the floor {q.floor:g} ({q.floor_basis.split(': ', 1)[0]}) "
+            "with any method and served format",
+            fix="choose a stronger model, or lower quality.min_score (0: no floor)",
+        ),
+    )
 
 
 def _expand_method(

@@ -177,8 +177,12 @@ def rank_plans(plans: list[Plan], objective: Objective) -> list[Plan]:
 
 
 def _relaxed(goal: GoalSpec) -> GoalSpec:
+    """The goal without its budget, latency limits and quality floor."""
     return goal.model_copy(
         update={
+            "quality": goal.quality.model_copy(
+                update={"min_score": 0.0, "at_least_as_good_as": None}
+            ),
             "budget": goal.budget.model_copy(update={"training_usd": None, "monthly_usd": None}),
             "latency": goal.latency.model_copy(
                 update={"p95_time_to_first_token_ms": None, "min_output_tokens_per_s": None}
@@ -197,6 +201,9 @@ def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph, as_of: date
     if not over:
         relaxed = build_decision_graph(_relaxed(goal), catalog, as_of=as_of)
         over = [(p, None) for p in relaxed.candidates]
+        if any(r.constraint.startswith("quality") for r in graph.reasons):  # best-scoring first
+            over.sort(key=lambda pr: -(_quality(pr[0]) or -math.inf))
+            return [_nearest_line(p, r) for p, r in over[:3]]
     ordered = sorted(over, key=lambda pr: (pr[0].first_year_usd, pr[0].p95_ttft_s))[:3]
     return [_nearest_line(p, r) for p, r in ordered]
 

@@ -349,7 +349,7 @@ def test_the_strategy_draws_every_kind_of_value_the_schema_allows() -> None:
     """The property above means something only if the drawn goals reach the rules' branches."""
     seen: set[str] = set()
 
-    @settings(max_examples=100, deadline=None, database=None)
+    @settings(max_examples=300, deadline=None, database=None)
     @given(schema_valid(goal_json_schema()))
     def draw(goal: dict[str, Any]) -> None:
         task, data = goal["task"], goal.get("data", {})
