@@ -3,6 +3,10 @@
 The goal comes down from the app (:meth:`PlansScreen.set_goal`); planning runs in a thread
 worker, and a goal that changes while it runs makes the older result stale (dropped).
 Launching goes up as a :class:`~tui.messages.LaunchRequested` message.
+
+Below the ranked plans come the reference rows (r1, r2, …, dim, marked "ref"): the best plan of
+each strategy a decision rule pruned, shown for comparison and never launched. Every row has an
+expected-quality range; the detail pane says where it comes from.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
+from catalog import Catalog
 from catalog.errors import CatalogError
 from planner.errors import PlannerError
 from planner.explain import compare_plans, explain_plan
@@ -28,12 +34,16 @@ from planner.plan import Plan
 from planner.rank import PlanningResult
 from planner.spec import GoalSpec, Objective
 from tui.messages import LaunchRequested
-from tui.widgets.pareto import ParetoPlot
-from tui.widgets.plan_table import COLUMNS, plan_cells
+from tui.widgets.pareto import PLOT_VIEWS, ParetoPlot
+from tui.widgets.plan_table import COLUMNS, plan_cells, sort_plans
 
 __all__ = ["PlansScreen"]
 
-_CYCLE = (Objective.COST, Objective.LATENCY, Objective.BALANCED)
+_CYCLE: tuple[Objective, ...] = tuple(Objective)  # cost, latency, quality, balanced
+_LOWER = ("detail-pane", *(f"pareto:{view}" for view in PLOT_VIEWS))
+"""What v steps through below the table: the explanation, then each plot view."""
+_SHOWN_IN_QUALITY_BLOCK = ("Quality", "Reference row", "Warnings")
+"""explain_plan sections the detail pane replaces with its own Quality / reference block."""
 
 
 class PlansScreen(Screen[None]):
@@ -43,7 +53,7 @@ class PlansScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "launch", "Launch"),
         Binding("c", "mark", "Compare"),
-        Binding("v", "toggle_plot", "Plot"),
+        Binding("v", "toggle_plot", "Plot"),  # detail → cost×TTFT → cost×quality → detail
         Binding("s", "sort", "Sort"),
         Binding("S", "reverse", "Reverse", key_display="S", show=False),
         Binding("o", "cycle_objective", "Objective"),
@@ -78,8 +88,10 @@ class PlansScreen(Screen[None]):
         self.planner, self.catalog_loader, self.top = planner, catalog_loader, top
         self.goal: GoalSpec | None = None
         self.result: PlanningResult | None = None
-        self.catalog: object = None
+        self.catalog: Catalog | None = None
         self.marked: list[str] = []
+        self.lower = _LOWER[0]
+        """What shows below the table: "detail-pane", "pareto:latency" or "pareto:quality"."""
         self.plans_run = 0
         """How many planner runs finished and were shown (tests and the status line read it)."""
 
@@ -151,10 +163,16 @@ class PlansScreen(Screen[None]):
         self.plans_run += 1
         self._fill_table()
         result = message.result
+        refs = (
+            f"; {len(result.references)} reference rows (r…, not launchable)"
+            if result.references
+            else ""
+        )
         self.status = (
             f"{result.goal.name}: {len(result.plans)} of {result.candidate_count} feasible "
-            f"plans, objective {result.objective}, prices of {result.catalog_snapshot_date}. "
-            "★ Pareto (cost × latency)"
+            f"plans{refs}, objective {result.objective}, prices of "
+            f"{result.catalog_snapshot_date}.{_target_text(result)} "
+            "★ Pareto (cost × latency × quality)"
         )
         self.query_one("#pareto", ParetoPlot).show(result)
         if result.plans:
@@ -171,12 +189,15 @@ class PlansScreen(Screen[None]):
 
     # --- table ------------------------------------------------------------------------
     def sorted_plans(self) -> list[Plan]:
-        """The plans in table order: ranked, or by the sort column."""
+        """The rows in table order: the ranked plans (ranked, or by the sort column), then the
+        reference rows (by id, or by the same column). Unknown values sort last."""
         plans = list(self.result.plans) if self.result else []
+        refs = list(self.result.references) if self.result else []
         if self.sort_column is not None:
-            key = COLUMNS[self.sort_column].key
-            plans.sort(key=key, reverse=self.sort_reverse)
-        return plans
+            column = COLUMNS[self.sort_column]
+            plans = sort_plans(plans, column, reverse=self.sort_reverse)
+            refs = sort_plans(refs, column, reverse=self.sort_reverse)
+        return [*plans, *refs]
 
     def _fill_table(self) -> None:
         table = self.query_one("#plans", DataTable)
@@ -191,7 +212,10 @@ class PlansScreen(Screen[None]):
             width = max([cell_len(label), *(cell_len(row[index]) for row in rows)])
             table.add_column(label, key=str(index), width=width)
         for plan, cells in zip(plans, rows, strict=True):
-            table.add_row(*cells, key=plan.id)
+            if plan.reference is not None:  # dim: shown for comparison, never launched
+                table.add_row(*(Text(cell, style="dim") for cell in cells), key=plan.id)
+            else:
+                table.add_row(*cells, key=plan.id)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current))
 
@@ -220,18 +244,23 @@ class PlansScreen(Screen[None]):
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def _plan_by_id(self, plan_id: str) -> Plan | None:
-        plans = self.result.plans if self.result else ()
-        return next((p for p in plans if p.id == plan_id), None)
+        """The ranked plan or reference row with that id."""
+        return self.result.find(plan_id) if self.result else None
 
     # --- detail pane ------------------------------------------------------------------
     def _explain(self, plan_id: str) -> None:
         plan = self._plan_by_id(plan_id)
         if plan is None or self.result is None:
             return
-        parts = [f"[b]{plan.id} {plan.strategy} {plan.model}[/b]"]
-        for section in explain_plan(self.result, plan):
-            parts.append(f"\n[b]{section.title}[/b]")
-            parts.extend(f"  {_escape(line)}" for line in section.lines)
+        ref = " [dim](reference row: cannot be launched)[/dim]" if plan.reference else ""
+        parts = [f"[b]{plan.id} {plan.strategy} {plan.model}[/b]{ref}"]
+        sections = [(s.title, s.lines) for s in explain_plan(self.result, plan)]
+        own = [(t, lines) for t, lines in sections if t not in _SHOWN_IN_QUALITY_BLOCK]
+        # The decision path first (as explain_plan has it), then the reference rule, quality
+        # and warnings, then the rest: costs, estimates, catalog rows, why-nots.
+        for title, lines in [*own[:1], *_quality_block(plan), *own[1:]]:
+            parts.append(f"\n[b]{title}[/b]")
+            parts.extend(f"  {_escape(line)}" for line in lines)
         self.detail = "\n".join(parts)
 
     @on(DataTable.RowSelected, "#plans")
@@ -249,13 +278,33 @@ class PlansScreen(Screen[None]):
         self.objective = _CYCLE[(_CYCLE.index(current) + 1) % len(_CYCLE)]
 
     def action_toggle_plot(self) -> None:
+        """Below the table: detail → plot of cost × TTFT → plot of cost × quality → detail."""
         switcher = self.query_one("#lower", ContentSwitcher)
-        switcher.current = "pareto" if switcher.current == "detail-pane" else "detail-pane"
+        if switcher.current == "detail-pane":
+            self.lower = _LOWER[0]  # compare showed the detail pane: start the cycle again
+        self.lower = _LOWER[(_LOWER.index(self.lower) + 1) % len(_LOWER)]
+        if self.lower == "detail-pane":
+            switcher.current = "detail-pane"
+            return
+        plot = self.query_one("#pareto", ParetoPlot)
+        view = next(v for v in PLOT_VIEWS if self.lower == f"pareto:{v}")
+        if self.result is not None:
+            plot.show(self.result, view)
+        else:
+            plot.view = view
+        switcher.current = "pareto"
 
     def action_launch(self) -> None:
         plan_id = self._current_id()
         plan = self._plan_by_id(plan_id) if plan_id else None
         if plan is None or self.result is None:
+            return
+        if plan.reference is not None:  # plan_file refuses it too: say so without asking it
+            self.status = (
+                f"{plan.id} is a reference row ({plan.reference}): it cannot be launched. "
+                "To fix: pick a ranked plan (p1, p2, …), or change the goal so the rule no "
+                "longer applies and re-plan."
+            )
             return
         if plan.training is None and plan.serving is None:
             self.status = (
@@ -287,6 +336,76 @@ class PlansScreen(Screen[None]):
         self.detail = "\n".join(lines)
         self.query_one("#lower", ContentSwitcher).current = "detail-pane"
         self.status = f"Comparing {a.id} → {b.id}; press c to start a new compare."
+
+
+def _target_text(result: PlanningResult) -> str:
+    """' Quality: IFEval, floor 69.9 (default).' for the status line; '' without a target."""
+    target = result.quality_target
+    if target is None:
+        return ""
+    if target.floor is None:
+        return f" Quality: {target.benchmark.name}, no floor."
+    default = " (default)" if target.default_floor else ""
+    return f" Quality: {target.benchmark.name}, floor {target.floor:g}{default}."
+
+
+def _quality_block(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
+    """The detail pane's first sections: the reference row's rule (and that it cannot be
+    launched), the plan's expected quality with the basis of each step, its warnings."""
+    sections: list[tuple[str, tuple[str, ...]]] = []
+    if plan.reference is not None:
+        sections.append(
+            (
+                "Reference row: cannot be launched",
+                (
+                    plan.reference,
+                    "shown for comparison with the ranked plans only; launching it is refused. "
+                    "Pick a ranked plan (p1, p2, …), or change the goal so the rule no longer "
+                    "applies.",
+                ),
+            )
+        )
+    sections.append(("Quality", _quality_lines(plan)))
+    if plan.warnings:
+        sections.append(("Warnings", plan.warnings))
+    return sections
+
+
+def _quality_lines(plan: Plan) -> tuple[str, ...]:
+    q = plan.quality
+    if q is None:
+        return ("no quality estimate (the catalog has no benchmarks, or an older plan)",)
+    base = (
+        f"{q.base_score:g} {q.unit} ({q.scored_model})"
+        if q.base_score is not None
+        else f"none published for {q.scored_model}: quality unknown, never imputed"
+    )
+    if q.expected_low is None or q.expected_high is None or q.expected_mid is None:
+        expected = "unknown"
+    else:
+        expected = (
+            f"{q.expected_low:.1f}–{q.expected_high:.1f} {q.unit} (middle {q.expected_mid:.1f})"
+        )
+    if q.floor is None:
+        floor = f"none ({q.floor_basis})"
+    else:
+        meets = "met by the low end" if q.meets_floor else "NOT met by the low end"
+        said = "default floor" in q.floor_basis
+        kind = "default floor: " if q.default_floor and not said else ""
+        floor = f"{q.floor:g}, {meets} ({kind}{q.floor_basis})"
+    lines = [
+        f"benchmark: {q.benchmark_name}",
+        f"published base score: {base}",
+        f"expected: {expected}",
+        f"floor: {floor}",
+    ]
+    if q.default_floor:
+        lines.append(
+            "the goal has no quality section, so the task type's default floor applies; set "
+            "quality.min_score to choose another"
+        )
+    lines += [f"{i}. {step}" for i, step in enumerate(q.basis, 1)]
+    return tuple(lines)
 
 
 def _escape(text: str) -> str:

@@ -1,4 +1,9 @@
-"""The plans table's columns: what each shows for a plan, and the value it sorts by."""
+"""The plans table's columns: what each shows for a plan, and the value it sorts by.
+
+Reference rows (ids r1, r2, …: the best plan of a strategy a decision rule pruned) use the same
+columns; the ★ column marks them "ref". A sort key of None means unknown: such rows sort last
+in either direction (see :func:`sort_plans`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from dataclasses import dataclass
 from catalog import Catalog
 from planner.plan import Plan
 
-__all__ = ["COLUMNS", "Column", "fits_text", "plan_cells"]
+__all__ = ["COLUMNS", "Column", "SortKey", "fits_text", "plan_cells", "quality_text", "sort_plans"]
+
+SortKey = float | str | tuple[int, int, str] | None
+"""What a column sorts by; None: unknown (always last)."""
 
 
 def _money(usd: float) -> str:
@@ -41,7 +49,38 @@ class Column:
 
     label: str
     cell: Callable[[Plan], str]
-    key: Callable[[Plan], float | str]
+    key: Callable[[Plan], SortKey]
+
+
+def _id_key(plan: Plan) -> tuple[int, int, str]:
+    """Ranked plans (p1, p2, …) in number order, then reference rows (r1, r2, …)."""
+    group = 1 if plan.reference is not None or plan.id.startswith("r") else 0
+    digits = plan.id.lstrip("pr")
+    return (group, int(digits) if digits.isdigit() else 0, plan.id)
+
+
+def quality_text(plan: Plan) -> str:
+    """The expected range on the goal's benchmark, whole points ("75–98"); "?" when unknown."""
+    q = plan.quality
+    if q is None or q.expected_low is None or q.expected_high is None:
+        return "?"
+    return f"{q.expected_low:.0f}–{q.expected_high:.0f}"
+
+
+def _quality_key(plan: Plan) -> float | None:
+    return plan.quality.expected_mid if plan.quality is not None else None
+
+
+def _marker(plan: Plan) -> str:
+    if plan.reference is not None:
+        return "ref"
+    return "★" if plan.pareto else ""
+
+
+def _marker_key(plan: Plan) -> int:
+    if plan.reference is not None:
+        return 2
+    return 0 if plan.pareto else 1
 
 
 def _train_gpus(plan: Plan) -> str:
@@ -57,7 +96,7 @@ def _serving(plan: Plan) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", lambda p: p.id, lambda p: int(p.id.lstrip("p") or 0)),
+    Column("id", lambda p: p.id, _id_key),
     Column("strategy", lambda p: str(p.strategy), lambda p: str(p.strategy)),
     Column("model", lambda p: p.model, lambda p: p.model),
     Column(
@@ -93,10 +132,11 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("$/month", lambda p: _money(p.monthly_usd), lambda p: p.monthly_usd),
     Column("1st-year $", lambda p: _money(p.first_year_usd), lambda p: p.first_year_usd),
+    Column("quality", quality_text, _quality_key),
     Column("p95 TTFT", lambda p: f"{p.p95_ttft_s * 1000:,.0f} ms", lambda p: p.p95_ttft_s),
     Column("tok/s", lambda p: f"{p.output_tokens_per_s:.0f}", lambda p: p.output_tokens_per_s),
     Column("fits", lambda p: "", _fits_key),  # text needs the catalog: see plan_cells
-    Column("★", lambda p: "★" if p.pareto else "", lambda p: 0 if p.pareto else 1),
+    Column("★", _marker, _marker_key),
 )
 _FITS = next(i for i, c in enumerate(COLUMNS) if c.label == "fits")
 
@@ -106,3 +146,11 @@ def plan_cells(plan: Plan, catalog: Catalog | None = None) -> tuple[str, ...]:
     cells = [column.cell(plan) for column in COLUMNS]
     cells[_FITS] = fits_text(plan, catalog)
     return tuple(cells)
+
+
+def sort_plans(plans: list[Plan], column: Column, *, reverse: bool = False) -> list[Plan]:
+    """``plans`` by ``column``'s key (stable), rows whose key is unknown (None) last either way."""
+    known = [p for p in plans if column.key(p) is not None]
+    unknown = [p for p in plans if column.key(p) is None]
+    # One column's keys are all of one kind (numbers, text or id tuples); SortKey is the union.
+    return [*sorted(known, key=column.key, reverse=reverse), *unknown]  # type: ignore[arg-type]
