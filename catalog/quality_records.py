@@ -142,6 +142,11 @@ class QualityPrior(_Record):
         description="Benchmarks the range is for; empty: every benchmark no more specific row "
         "of the same kind and option covers.",
     )
+    min_rank: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="Method rows: the row holds for LoRA ranks from this one up (the row with "
+        "the highest min_rank at or below the plan's rank applies); None: any rank.",
+    )
     statement: _Text = Field(description="The finding in words.")
     basis: _Text = Field(description="How low and high were read from the sources.")
     sources: tuple[_Text, ...] = Field(min_length=1, description="Citations (title, URL).")

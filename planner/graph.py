@@ -31,7 +31,7 @@ from planner.quality import (
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import serving_options
 from planner.spec import GoalSpec
-from planner.training_options import choose_training
+from planner.training_options import choose_training, lora_rank_for
 from planner.types import Method, Quantization, Strategy
 
 __all__ = ["DecisionGraph", "build_decision_graph"]
@@ -331,15 +331,23 @@ def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, pa
             _expand_method(dg, ctx, strategy, arch, method, model_node, options)
 
 
-def _inputs(model: str, strategy: Strategy, method: Method | None, fmt: str) -> QualityInputs:
-    return QualityInputs(scored_model=model, strategy=strategy, method=method, served_format=fmt)
+def _inputs(
+    ctx: _Context, model: str, strategy: Strategy, method: Method | None, fmt: str
+) -> QualityInputs:
+    """The quality inputs a plan of this model and method will have (its LoRA rank is the
+    goal's, by the data-size rule of planner.training_options)."""
+    lora = method is not None and method is not Method.FULL
+    rank = lora_rank_for(ctx.goal.data.train_examples) if lora else None
+    return QualityInputs(
+        scored_model=model, strategy=strategy, method=method, lora_rank=rank, served_format=fmt
+    )
 
 
 def _may_meet_floor(ctx: _Context, model: str, strategy: Strategy, method: Method | None) -> bool:
     """Some served format keeps the low end of the expected range at or above the floor (the
     estimate does not depend on the GPUs, so a model that fails here fails on every setup)."""
     formats = sorted(set(LAUNCHED_FORMAT.values()))
-    estimates = [ctx.quality(_inputs(model, strategy, method, fmt)) for fmt in formats]
+    estimates = [ctx.quality(_inputs(ctx, model, strategy, method, fmt)) for fmt in formats]
     return any(q is None or q.meets_floor for q in estimates)
 
 
@@ -351,7 +359,7 @@ def _prune_below_floor(
     strategy: Strategy,
     method: Method | None,
 ) -> None:
-    q = ctx.quality(_inputs(model, strategy, method, LAUNCHED_FORMAT[Quantization.BF16]))
+    q = ctx.quality(_inputs(ctx, model, strategy, method, LAUNCHED_FORMAT[Quantization.BF16]))
     assert q is not None and q.floor is not None
     shown = (
         f"expected {q.benchmark_name} at most {q.expected_low:.1f} on the low end"
@@ -416,6 +424,7 @@ def _expand_method(
             scored_model=arch.id,
             strategy=strategy,
             method=method,
+            lora_rank=training.lora_rank if training is not None else None,
             served_format=LAUNCHED_FORMAT[serving.quantization],
         )
         quality = ctx.quality(inputs)

@@ -224,16 +224,23 @@ class QualityInputs:
     scored_model: str
     strategy: Strategy
     method: Method | None = None  # own fine-tuning
+    lora_rank: int | None = None  # own LoRA / QLoRA fine-tuning
     provider_method: str | None = None  # hosted fine-tuning: what the provider says it trains
     served_format: str | None = None  # prior option: bf16, fp8, int8, nf4; None: none claimed
     format_note: str = ""
 
 
-def _prior(catalog: Catalog, kind: PriorKind, option: str, benchmark: str) -> QualityPrior | None:
-    """The prior for that option measured on this benchmark, else its general row."""
+def _prior(
+    catalog: Catalog, kind: PriorKind, option: str, benchmark: str, rank: int | None = None
+) -> QualityPrior | None:
+    """The prior for that option measured on this benchmark (else its general row), at the
+    highest ``min_rank`` not above ``rank`` (rows without one hold for any rank)."""
     rows = [p for p in catalog.priors(kind) if p.option == option]
-    specific = next((p for p in rows if benchmark in p.benchmarks), None)
-    return specific or next((p for p in rows if not p.benchmarks), None)
+    specific = [p for p in rows if benchmark in p.benchmarks] or [
+        p for p in rows if not p.benchmarks
+    ]
+    fitting = [p for p in specific if p.min_rank is None or (rank or 0) >= p.min_rank]
+    return max(fitting, key=lambda p: p.min_rank or 0, default=None)
 
 
 def _data_prior(catalog: Catalog, examples: int) -> QualityPrior | None:
@@ -360,7 +367,8 @@ def _fine_tuning_steps(
     else:
         rng.apply(data, f"{what} ({data.id})", data.low, data.high)
     if inputs.method is not None:
-        option, note = str(inputs.method), ""
+        option = str(inputs.method)
+        note = f" at r={inputs.lora_rank}" if inputs.lora_rank else ""
     elif inputs.provider_method is not None:
         option, note = inputs.provider_method, " (as the provider says it trains)"
     else:  # the provider does not say: anywhere from LoRA's range up to full fine-tuning
@@ -370,7 +378,7 @@ def _fine_tuning_steps(
         else:
             rng.apply(lora, "hosted fine-tuning, method not published: LoRA … full", lora.low, 0.0)
         return
-    prior = _prior(catalog, PriorKind.METHOD, option, rng.bench.id)
+    prior = _prior(catalog, PriorKind.METHOD, option, rng.bench.id, inputs.lora_rank)
     if prior is None:
         rng.missing(f"method {option}{note}", f"method {option}")
     else:

@@ -15,6 +15,7 @@ from planner.errors import InfeasibleGoalError, PlannerError
 from planner.pareto import pareto_front_3
 from planner.rank import plan_goal
 from planner.spec import Objective, load_goal, parse_goal
+from tests.planner.test_properties import goals, small_catalog
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "goals"
 DAY = date(2026, 12, 3)
@@ -153,3 +154,30 @@ def test_the_three_way_front_matches_brute_force(points: list[tuple[float, float
     front = pareto_front_3(points, keys=(lambda p: p[0], lambda p: p[1], lambda p: p[2]))
     assert set(front) == _brute_front(points)
     assert len(front) == len(set(front))
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=goals(), floor=st.floats(1, 95))
+def test_a_quality_floor_only_removes_plans_below_it(data: dict, floor: float) -> None:
+    """The floor (with the early pruning of models that cannot reach it) keeps exactly the
+    unfloored candidates whose pessimistic expected score reaches it."""
+    catalog = small_catalog()
+    free_goal = {**data, "quality": {"min_score": 0}}
+    floored = {**data, "quality": {"min_score": floor}}
+
+    def candidates(goal: dict) -> list:
+        try:
+            return plan_goal(parse_goal(goal), catalog, as_of=DAY).graph.candidates
+        except InfeasibleGoalError:
+            return []
+
+    def key(p) -> tuple:
+        return (p.strategy, p.model, p.training.method if p.training else None, p.monthly_usd)
+
+    free = candidates(free_goal)
+    expected = sorted(
+        key(p)
+        for p in free
+        if p.quality and p.quality.expected_low is not None and p.quality.expected_low >= floor
+    )
+    assert sorted(key(p) for p in candidates(floored)) == expected
