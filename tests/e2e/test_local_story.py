@@ -159,9 +159,12 @@ def test_killed_training_resumes_on_relaunch(tmp_path: Path) -> None:
     ]
     checkpoints = state / run_id / "train" / "checkpoints"
     deadline = time.monotonic() + 300
-    while not any(checkpoints.glob("checkpoint-*")) and time.monotonic() < deadline:
+    # a checkpoint is complete once its trainer state (written last) is there: the recipe
+    # resumes only from complete ones (executor.recipes.train.newest_checkpoint)
+    complete = "checkpoint-*/trainer_state.json"
+    while not any(checkpoints.glob(complete)) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert any(checkpoints.glob("checkpoint-*")), "no checkpoint within 300 s"
+    assert any(checkpoints.glob(complete)), "no complete checkpoint within 300 s"
     train_pid = int(
         next(n for n in resources(state, run_id) if n.startswith("train:")).split(":")[1]
     )
