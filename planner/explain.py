@@ -80,7 +80,7 @@ def summary_row(plan: Plan) -> dict[str, object]:
         "tokens_per_s": round(plan.output_tokens_per_s, 1),
         "cloud": offer.cloud if offer else plan.api.model.split("/")[0] if plan.api else "-",
         "region": offer.region if offer else "-",
-        "spot": "-" if t is None else "spot" if t.offer.spot else "on-demand",
+        "spot": _spot(plan),
         "benchmark": q.benchmark if q else "-",
         "quality_low": None if q is None or q.expected_low is None else round(q.expected_low, 1),
         "quality_high": None if q is None or q.expected_high is None else round(q.expected_high, 1),
@@ -88,6 +88,19 @@ def summary_row(plan: Plan) -> dict[str, object]:
         "pareto": plan.pareto,
         "reference": plan.reference is not None,
     }
+
+
+def _spot(plan: Plan) -> str:
+    """Spot or on-demand for each rented phase: 'train spot, serve on-demand'."""
+    parts = [
+        f"{phase} {'spot' if offer.spot else 'on-demand'}"
+        for phase, offer in (
+            ("train", plan.training.offer if plan.training else None),
+            ("serve", plan.serving.offer if plan.serving else None),
+        )
+        if offer is not None
+    ]
+    return ", ".join(parts) or "-"
 
 
 def _cost_lines(plan: Plan) -> tuple[str, ...]:
@@ -214,8 +227,9 @@ def quality_lines(plan: Plan) -> tuple[str, ...]:
     lines = [f"expected {q.shown()} {q.unit}; {floor}"]
     if q.default_floor:
         lines.append(
-            "the goal has no quality section: the task type's default floor applies (README "
-            "'Quality'); set quality.min_score to choose another"
+            "the goal sets no quality.min_score or quality.at_least_as_good_as: the task "
+            "type's default floor applies (README 'Quality'); set quality.min_score to choose "
+            "another"
         )
     lines += [f"{i}. {step}" for i, step in enumerate(q.basis, 1)]
     return tuple(lines)

@@ -83,9 +83,15 @@ def api_lifecycle(
                 f"{api.id} fine-tuning takes no new jobs from {ft.new_jobs_end_on}{ft_src}: "
                 "no retraining after that day"
             )
-        if ft.new_jobs_restricted_on is not None and ft.new_jobs_restricted_on <= as_of:
+        restricted = ft.new_jobs_restricted_on
+        if restricted is not None and restricted <= as_of:
             warnings.append(
-                f"{api.id} fine-tuning is restricted since {ft.new_jobs_restricted_on}{ft_src}: "
-                "only accounts the provider still admits may create jobs"
+                f"{api.id} fine-tuning is restricted since {restricted}{ft_src}: only accounts "
+                "the provider still admits may create jobs"
+            )
+        elif restricted is not None and restricted - as_of < FIRST_YEAR:
+            warnings.append(
+                f"{api.id} fine-tuning will be restricted from {restricted}{ft_src}: after "
+                "that only accounts the provider admits may create jobs"
             )
     return None, tuple(warnings)

@@ -416,6 +416,16 @@ class PlanFile(_Frozen):
         "a plan file edited by hand no longer matches and is refused.",
     )
 
+    @field_validator("plan")
+    @classmethod
+    def _not_a_reference(cls, plan: Plan) -> Plan:
+        if plan.reference is not None:
+            raise ValueError(
+                f"is reference row {plan.id} ({plan.reference}), which is shown for comparison "
+                "and never launched"
+            )
+        return plan
+
     @field_validator("data_path")
     @classmethod
     def _absolute(cls, path: str | None) -> str | None:

@@ -11,9 +11,12 @@ serves and applies, step by step, the cited prior of each decision, as a range:
 4. retrieval (``rag.*``): no score change claimed, said in words.
 
 Low multiplies the pessimistic ends, high the optimistic ones; results stay on the benchmark's
-scale. A rating (Elo) has no top and no proportional scale, so no effect is applied to one and
-the plan says so. A score the catalog does not have is unknown, never imputed: such a plan
-meets no floor. A plan meets a floor when the LOW end of its range reaches it.
+scale. The data priors come from case studies measured on each team's own task metric, not on
+the public benchmark, and their low end is 0: so the pessimistic end, which ranks plans
+(``ranking_score``), rests on published benchmark evidence alone, and the uplift shows only in
+the optimistic end. A rating (Elo) has no top and no proportional scale, so no effect is
+applied to one and the plan says so. A score the catalog does not have is unknown, never
+imputed: such a plan meets no floor. A plan meets a floor when the LOW end of its range reaches it.
 """
 
 from __future__ import annotations
@@ -100,6 +103,14 @@ class PlanQuality(BaseModel):
         if self.expected_low is None or self.expected_high is None:
             return None
         return (self.expected_low + self.expected_high) / 2
+
+    @property
+    def ranking_score(self) -> float | None:
+        """What plans are ranked and compared on: the pessimistic end. Its steps are the
+        published score and the penalties the cited evidence supports; the fine-tuning uplift
+        (from teams' own task metrics, which no public benchmark measures) only raises the
+        optimistic end, so it never decides a ranking."""
+        return self.expected_low
 
     @property
     def meets_floor(self) -> bool:
@@ -333,6 +344,11 @@ def estimate_quality(
     rng = _Range(score.score, bench)
     rng.steps.append(f"published: {_cite(score, bench)}; benchmark chosen: {target.task_reasoning}")
     _fine_tuning_steps(rng, catalog, inputs, train_examples)
+    if inputs.served_format is None and inputs.format_note:
+        rng.steps.append(
+            f"served{inputs.format_note} in a format the provider does not publish: no change "
+            "applied (a quantized endpoint may score lower)"
+        )
     if inputs.served_format is not None:
         prior = _prior(catalog, PriorKind.QUANTIZATION, inputs.served_format, bench.id)
         what = f"served as {inputs.served_format}{inputs.format_note}"
@@ -365,7 +381,13 @@ def _fine_tuning_steps(
     if data is None:
         rng.missing(what, f"{train_examples:,} examples")
     else:
-        rng.apply(data, f"{what} ({data.id})", data.low, data.high)
+        rng.apply(
+            data,
+            f"{what} ({data.id}; an uplift on your task's own metric, which this benchmark does "
+            "not measure: it raises only the optimistic end, and plans rank on the low end)",
+            data.low,
+            data.high,
+        )
     if inputs.method is not None:
         option = str(inputs.method)
         note = f" at r={inputs.lora_rank}" if inputs.lora_rank else ""

@@ -5,8 +5,9 @@ objective, top N, and the reference rows of the strategies the decision rules pr
 plans (or an InfeasibleGoalError listing every reason and the nearest feasible plans).
 
 Objectives (README "Ranking"): ``cost`` and ``latency`` sort on their figure; ``quality`` on
-the middle of the expected range (unknown last); ``balanced`` puts the Pareto front first, then
-sorts on ``log2(cost / cheapest) + log2(TTFT / fastest) + (best − quality) / 5``: doubling the
+the pessimistic end of the expected range (``PlanQuality.ranking_score``; unknown last);
+``balanced`` puts the Pareto front first, then sorts on
+``log2(cost / cheapest) + log2(TTFT / fastest) + (best − quality) / 5``: doubling the
 first-year cost, doubling the p95 TTFT and 5 points less expected score weigh the same
 (QUALITY_POINTS_PER_DOUBLING). A plan of unknown quality counts 5 points below the worst known.
 """
@@ -27,7 +28,7 @@ from planner.lifecycle import planning_date
 from planner.pareto import pareto_front_3
 from planner.plan import Plan, PlanFile
 from planner.quality import QUALITY_POINTS_PER_DOUBLING, QualityTarget
-from planner.references import reference_plans, reference_strategies
+from planner.references import missing_references, reference_plans, reference_strategies
 from planner.rules import Reason
 from planner.spec import GoalSpec, Objective
 
@@ -47,6 +48,7 @@ class PlanningResult:
     as_of: date = field(default_factory=planning_date)
     references: tuple[Plan, ...] = ()
     quality_target: QualityTarget | None = None
+    missing_references: tuple[str, ...] = ()
 
     def find(self, plan_id: str) -> Plan | None:
         """The ranked plan or reference row with that id."""
@@ -116,7 +118,7 @@ def _tailor_version() -> str:
 
 def mark_pareto(plans: list[Plan]) -> list[Plan]:
     """Flag plans no other plan beats or equals on first-year cost, p95 TTFT and expected
-    quality (the middle of the range; unknown counts as the worst)."""
+    quality (the pessimistic end of the range; unknown counts as the worst)."""
     front = {id(p) for p in pareto_front_3(plans, keys=(_first_year, _ttft, _negative_quality))}
     return [p.model_copy(update={"pareto": id(p) in front}) for p in plans]
 
@@ -130,7 +132,7 @@ def _ttft(plan: Plan) -> float:
 
 
 def _quality(plan: Plan) -> float | None:
-    return plan.quality.expected_mid if plan.quality is not None else None
+    return plan.quality.ranking_score if plan.quality is not None else None
 
 
 def _negative_quality(plan: Plan) -> float:
@@ -196,16 +198,21 @@ def _nearest(goal: GoalSpec, catalog: Catalog, graph: DecisionGraph, as_of: date
     closest first (the cheapest over the limits; the best-scoring below the floor)."""
     over: list[tuple[Plan, Reason | None]] = list(graph.over_limits)
     if not over and graph.below_floor:
-        below = sorted(graph.below_floor, key=lambda pr: -(_quality(pr[0]) or -math.inf))
+        below = sorted(graph.below_floor, key=_best_scoring)
         return [_nearest_line(p, r) for p, r in below[:3]]
     if not over:
         relaxed = build_decision_graph(_relaxed(goal), catalog, as_of=as_of)
         over = [(p, None) for p in relaxed.candidates]
         if any(r.constraint.startswith("quality") for r in graph.reasons):  # best-scoring first
-            over.sort(key=lambda pr: -(_quality(pr[0]) or -math.inf))
+            over.sort(key=_best_scoring)
             return [_nearest_line(p, r) for p, r in over[:3]]
     ordered = sorted(over, key=lambda pr: (pr[0].first_year_usd, pr[0].p95_ttft_s))[:3]
     return [_nearest_line(p, r) for p, r in ordered]
+
+
+def _best_scoring(pair: tuple[Plan, Reason | None]) -> float:
+    q = _quality(pair[0])
+    return math.inf if q is None else -q
 
 
 def _nearest_line(p: Plan, r: Reason | None) -> str:
@@ -287,4 +294,5 @@ def plan_goal(
         as_of=as_of,
         references=shown_refs,
         quality_target=graph.target,
+        missing_references=tuple(missing_references(goal, graph)),
     )

@@ -22,7 +22,7 @@ from planner.rules import FINE_TUNE_STRATEGIES, RULES, Rule
 from planner.spec import GoalSpec
 from planner.types import Strategy
 
-__all__ = ["reference_plans", "reference_strategies"]
+__all__ = ["missing_references", "reference_plans", "reference_strategies"]
 
 
 def _costable(goal: GoalSpec, strategy: Strategy) -> bool:
@@ -33,22 +33,46 @@ def _costable(goal: GoalSpec, strategy: Strategy) -> bool:
     return True
 
 
-def _pruning_rule(goal: GoalSpec, strategy: Strategy) -> Rule | None:
-    return next((r for r in RULES if r.applies(goal) and strategy in r.removes), None)
+def _pruning_rules(goal: GoalSpec, strategy: Strategy) -> list[Rule]:
+    return [r for r in RULES if r.applies(goal) and strategy in r.removes]
 
 
 def _best(plans: list[Plan]) -> Plan:
     def key(p: Plan) -> tuple:
-        q = p.quality.expected_mid if p.quality is not None else None
+        q = p.quality.ranking_score if p.quality is not None else None
         return (q is None, -(q if q is not None else -math.inf), p.first_year_usd, p.model)
 
     return min(plans, key=key)
 
 
-def reference_strategies(goal: GoalSpec) -> dict[Strategy, Rule]:
-    """The strategies a rule pruned that can be costed for this goal, with that rule."""
-    pruned = {s: rule for s in Strategy if (rule := _pruning_rule(goal, s)) is not None}
-    return {s: rule for s, rule in pruned.items() if _costable(goal, s)}
+def reference_strategies(goal: GoalSpec) -> dict[Strategy, list[Rule]]:
+    """The strategies a rule pruned that can be costed for this goal, with every rule that
+    prunes each."""
+    pruned = {s: rules for s in Strategy if (rules := _pruning_rules(goal, s))}
+    return {s: rules for s, rules in pruned.items() if _costable(goal, s)}
+
+
+def missing_references(goal: GoalSpec, graph: DecisionGraph) -> list[str]:
+    """A line for each pruned, costable strategy that has no reference row, and why."""
+    if graph.references is None:
+        return []
+    found = {p.strategy for p in graph.references.candidates}
+    lines = []
+    for strategy in reference_strategies(goal):
+        if strategy in found:
+            continue
+        refs = graph.references
+        missed = [r for p, r in (*refs.over_limits, *refs.below_floor) if p.strategy is strategy]
+        missed += [r for r in refs.reasons if r.subject.startswith(f"{strategy} ")]
+        node = f"strategy:{strategy}"
+        if node in refs.graph and not any(True for _ in refs.graph.successors(node)):
+            why = "no model the goal allows (models.candidates) offers it"
+        elif missed:
+            why = f"e.g. {missed[0]}"
+        else:
+            why = "no plan of it meets the goal's other limits"
+        lines.append(f"no reference row for {strategy}: {why}")
+    return lines
 
 
 def reference_plans(goal: GoalSpec, graph: DecisionGraph) -> list[Plan]:
@@ -57,7 +81,7 @@ def reference_plans(goal: GoalSpec, graph: DecisionGraph) -> list[Plan]:
     if graph.references is None:
         return []
     refs = []
-    for strategy, rule in reference_strategies(goal).items():
+    for strategy, rules in reference_strategies(goal).items():
         plans = [p for p in graph.references.candidates if p.strategy is strategy]
         if not plans:
             continue
@@ -65,8 +89,11 @@ def reference_plans(goal: GoalSpec, graph: DecisionGraph) -> list[Plan]:
         refs.append(
             best.model_copy(
                 update={
-                    "reference": f"strategy {strategy} pruned by rule '{rule.id}': "
-                    f"{rule.statement} ({rule.constraint}); shown for comparison only",
+                    "reference": f"strategy {strategy} pruned by "
+                    + "; and ".join(
+                        f"rule '{rule.id}': {rule.statement} ({rule.constraint})" for rule in rules
+                    )
+                    + "; shown for comparison only",
                 }
             )
         )

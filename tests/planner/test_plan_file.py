@@ -98,7 +98,11 @@ def test_render_needs_nothing_but_the_plan_file(written: Path) -> None:
     plan = plan_file.plan.model_copy(update={"model": "not-in-any-catalog"})
     alien = plan_file.model_copy(update={"plan": plan})
     assert training_config(alien, OPTIONS, "/out")["model"] == plan.hf_repo_id
-    assert plan.hf_repo_id in render_serve_task(alien, OPTIONS)["run"]
+    served = render_serve_task(alien, OPTIONS)["run"]
+    if plan.training is None or plan.training.method != "full":  # base weights (+ adapter)
+        assert plan.hf_repo_id in served
+    else:  # a full fine-tune serves its own trained weights
+        assert "/final" in served and plan.hf_repo_id not in served
     assert render_train_task(alien, OPTIONS)["num_nodes"] == plan.training.nodes
 
 

@@ -276,7 +276,7 @@ def test_no_plan_breaks_its_goal(data: dict[str, Any]) -> None:
         ttfts = [p.p95_ttft_s for p in result.plans]
         assert ttfts == sorted(ttfts)
     if result.objective is Objective.QUALITY:
-        mids = [p.quality.expected_mid for p in result.plans if p.quality is not None]
+        mids = [p.quality.ranking_score for p in result.plans if p.quality is not None]
         known = [m for m in mids if m is not None]
         assert known == sorted(known, reverse=True)
         assert mids[: len(known)] == known  # unknown quality ranks last

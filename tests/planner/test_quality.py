@@ -113,7 +113,7 @@ def test_objective_quality_ranks_by_expected_quality() -> None:
     result = plan_goal(
         _goal("private-support-assistant"), load_catalog(), objective=Objective.QUALITY, as_of=DAY
     )
-    mids = [p.quality.expected_mid for p in result.plans]  # type: ignore[union-attr]
+    mids = [p.quality.ranking_score for p in result.plans]  # type: ignore[union-attr]
     assert mids == sorted(mids, reverse=True)  # type: ignore[type-var]
 
 
@@ -181,3 +181,37 @@ def test_a_quality_floor_only_removes_plans_below_it(data: dict, floor: float) -
         if p.quality and p.quality.expected_low is not None and p.quality.expected_low >= floor
     )
     assert sorted(key(p) for p in candidates(floored)) == expected
+
+
+def test_a_plan_file_holding_a_reference_row_is_refused(tmp_path: Path) -> None:
+    """Copying a reference row into a plan file by hand does not make it launchable."""
+    from planner.plan import PlanFile, load_plan_file, save_plan_file
+
+    result = plan_goal(_goal("api-vs-self-hosted-1m"), load_catalog(), as_of=DAY)
+    sealed = result.plan_file("p1")
+    data = sealed.model_dump(mode="json")
+    data["plan"] = result.references[0].model_dump(mode="json")
+    with pytest.raises(ValueError, match="reference row"):
+        PlanFile.model_validate(data)
+    path = tmp_path / "ref.json"
+    save_plan_file(sealed, path)
+    text = path.read_text().replace(
+        '"reference": null', f'"reference": "{result.references[0].reference}"', 1
+    )
+    path.write_text(text)
+    with pytest.raises(PlannerError, match="reference row"):
+        load_plan_file(path)
+
+
+def test_reference_rows_name_every_rule_that_pruned_them() -> None:
+    data = load_goal(EXAMPLES / "private-support-assistant.yaml").model_dump(mode="json")
+    result = plan_goal(parse_goal(data), load_catalog(), as_of=DAY)
+    prompt_api = [r for r in result.references if r.strategy.value == "prompt-api"]
+    for ref in prompt_api:
+        assert (
+            "private-data-self-host" in ref.reference
+            and "behavior-needs-fine-tune" in ref.reference
+        )  # type: ignore[operator]
+    shown = {r.strategy for r in result.references}
+    assert all(line.startswith("no reference row for ") for line in result.missing_references)
+    assert len(shown) + len(result.missing_references) >= 1

@@ -290,7 +290,7 @@ def test_sort_puts_unknown_quality_last_and_references_after_plans() -> None:
     for reverse in (False, True):
         ordered = sort_plans(plans, quality, reverse=reverse)
         assert ordered[-1] is unknown
-        mids = [p.quality.expected_mid for p in ordered[:-1] if p.quality]
+        mids = [p.quality.ranking_score for p in ordered[:-1] if p.quality]
         assert mids == sorted(mids, reverse=reverse)
     assert plan_cells(unknown)[QUALITY] == "?"
     by_id = sort_plans(plans, COLUMNS[0])

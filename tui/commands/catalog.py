@@ -227,7 +227,8 @@ def _scored_id(name: str) -> str:
     if (arch := catalog.find_model(name)) is not None:
         return arch.id
     try:
-        return catalog.api_model(name).id
+        api = catalog.api_model(name)
+        return api.open_model or api.id  # an open model's endpoint: that model's scores
     except UnknownNameError:
         catalog.model(name)  # raises, naming close catalog models
         raise
@@ -279,7 +280,7 @@ def benchmarks_command(model_name: str | None, as_json: bool) -> None:
         tasks.add_row(t.task, t.benchmark, also, f"{t.default_min_score:g}", t.floor_reasoning)
     console.print(tasks)
     priors = Table(title="Quality priors (fractions; full basis in quality_priors.yaml)")
-    for header in ("Prior", "Effect", "Low", "High", "Benchmarks", "Statement"):
+    for header in ("Prior", "Effect", "Low", "High", "Benchmarks", "From rank", "Statement"):
         priors.add_column(header)
     for q in catalog.quality_priors:
         priors.add_row(
@@ -288,6 +289,7 @@ def benchmarks_command(model_name: str | None, as_json: bool) -> None:
             f"{q.low:+.3f}",
             f"{q.high:+.3f}",
             ", ".join(q.benchmarks) or "all",
+            str(q.min_rank or "-"),
             q.statement[:160],
         )
     console.print(priors)

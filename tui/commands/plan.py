@@ -139,6 +139,8 @@ def _print_plans(console: Console, result: PlanningResult) -> None:
         console.print(_plans_table(result, result.references))
         for ref in result.references:
             console.print(escape(f"{ref.id}: {ref.reference}"))
+    for line in result.missing_references:
+        console.print(escape(line))
     for plan in (*result.plans, *result.references):
         for warning in plan.warnings:
             console.print(escape(f"! {plan.id}: {warning}"))
@@ -283,6 +285,7 @@ def plan_command(
                         {**summary_row(p), "plan": p.model_dump(mode="json")}
                         for p in result.references
                     ],
+                    "missing_references": list(result.missing_references),
                 },
                 indent=2,
             )
@@ -335,6 +338,8 @@ def compare_command(*, plan_files: tuple[Path, ...], as_json: bool) -> None:
     plans = [load_plan_file(path).plan for path in plan_files]
     rows = compare_plans(*plans)
     names = [escape(path.name) for path in plan_files]
+    if len(set(names)) < len(names):  # same file name in two folders: tell them apart
+        names = [escape(str(path)) for path in plan_files]
     if as_json:
         out = [
             {

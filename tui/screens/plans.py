@@ -384,7 +384,7 @@ def _quality_lines(plan: Plan) -> tuple[str, ...]:
         expected = "unknown"
     else:
         expected = (
-            f"{q.expected_low:.1f}–{q.expected_high:.1f} {q.unit} (middle {q.expected_mid:.1f})"
+            f"{q.expected_low:.1f}–{q.expected_high:.1f} {q.unit} (plans rank on the low end)"
         )
     if q.floor is None:
         floor = f"none ({q.floor_basis})"
@@ -401,8 +401,8 @@ def _quality_lines(plan: Plan) -> tuple[str, ...]:
     ]
     if q.default_floor:
         lines.append(
-            "the goal has no quality section, so the task type's default floor applies; set "
-            "quality.min_score to choose another"
+            "the goal sets no quality.min_score or at_least_as_good_as, so the task type's "
+            "default floor applies; set quality.min_score to choose another"
         )
     lines += [f"{i}. {step}" for i, step in enumerate(q.basis, 1)]
     return tuple(lines)

@@ -1,10 +1,10 @@
 """The plot under the plans table, in two views of every candidate plan:
 
 - ``latency``: first-year cost against p95 time to first token;
-- ``quality``: first-year cost against expected quality on the goal's benchmark (the middle of
-  each plan's expected range; the ranges themselves, often wide, are in the table and the
-  detail pane). Reference rows are drawn apart (○). Plans of unknown quality cannot be placed
-  and are counted in the title instead.
+- ``quality``: first-year cost against expected quality on the goal's benchmark (the
+  pessimistic end of each plan's expected range, which plans rank on; the ranges themselves,
+  often wide, are in the table and the detail pane). Reference rows are drawn apart (○).
+  Plans of unknown quality cannot be placed and are counted in the title instead.
 
 Each view draws its own two-axis front (no candidate is better on both of its axes); the plans'
 ★ flag is the planner's, over cost × TTFT × quality.
@@ -50,8 +50,8 @@ class QualityPoints:
     benchmark: str  # display name, e.g. "IFEval"
     candidates: tuple[tuple[float, float], ...]
     front: tuple[tuple[float, float], ...]  # cheapest first, each better than all cheaper
-    ranked: tuple[tuple[str, float, float, float], ...]  # (plan id, low, high, $): drawn at mid
-    references: tuple[tuple[str, float, float], ...]  # (reference id, middle, $)
+    ranked: tuple[tuple[str, float, float, float], ...]  # (plan id, low, high, $): drawn at low
+    references: tuple[tuple[str, float, float], ...]  # (reference id, low end, $)
     unknown: int  # candidates and ranked plans of unknown quality, not drawn
 
 
@@ -72,7 +72,7 @@ def pareto_points(result: PlanningResult) -> ParetoPoints:
 
 
 def _mid(plan: Plan) -> float | None:
-    return plan.quality.expected_mid if plan.quality is not None else None
+    return plan.quality.ranking_score if plan.quality is not None else None
 
 
 def _benchmark(result: PlanningResult) -> str:
@@ -152,7 +152,7 @@ class ParetoPlot(PlotextPlot):
             f"{result.goal.name}: first-year $ vs expected {points.benchmark} "
             f"({len(points.candidates)} plans{unknown})"
         )
-        plt.xlabel(f"expected {points.benchmark}, middle of range (○: reference rows)")
+        plt.xlabel(f"expected {points.benchmark}, low end of range (○: reference rows)")
         plt.ylabel("first-year $")
         costs = [usd for _, usd in points.candidates] + [usd for *_, usd in points.references]
         self._log_scale_if_wide(costs)

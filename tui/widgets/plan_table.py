@@ -68,7 +68,7 @@ def quality_text(plan: Plan) -> str:
 
 
 def _quality_key(plan: Plan) -> float | None:
-    return plan.quality.expected_mid if plan.quality is not None else None
+    return plan.quality.ranking_score if plan.quality is not None else None
 
 
 def _marker(plan: Plan) -> str:
