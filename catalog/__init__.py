@@ -4,6 +4,15 @@ The leaf package: it imports none of tailor's other packages. Every number carri
 and the date it was retrieved. Nothing is read at import time; ``load_catalog()`` is cached.
 """
 
+from catalog.cloud_records import (
+    Area,
+    AreaRtt,
+    CloudFacts,
+    CloudTier,
+    ControllerDefaults,
+    ControllerVm,
+    RegionInfo,
+)
 from catalog.errors import CatalogError, CatalogFileError, TailorError, UnknownNameError
 from catalog.files import write_text_atomic
 from catalog.loaders import catalog_home, load_catalog
@@ -13,13 +22,20 @@ from catalog.tables import Catalog
 
 __all__ = [
     "ApiModel",
+    "Area",
+    "AreaRtt",
     "Catalog",
     "CatalogError",
     "CatalogFileError",
+    "CloudFacts",
+    "CloudTier",
+    "ControllerDefaults",
+    "ControllerVm",
     "FineTuningPrice",
     "GpuSku",
     "ModelArch",
     "Offer",
+    "RegionInfo",
     "TailorError",
     "UnknownNameError",
     "Vendor",

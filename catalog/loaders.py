@@ -4,8 +4,9 @@ Nothing is read at import time; every loader is cached.
 
 The base data is the snapshot shipped in ``catalog/data`` (``shipped_data_dir()``), unless the
 environment variable ``TAILOR_CATALOG_DIR`` names another folder with the same files
-(``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml, and the
-quality files benchmarks.yaml, benchmark_scores.yaml, quality_priors.yaml); then that
+(``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml, the
+quality files benchmarks.yaml, benchmark_scores.yaml, quality_priors.yaml, and the cloud facts
+clouds.yaml); then that
 folder is read instead. The test suite points it at ``tests/data/catalog``, a small frozen
 catalog, so refreshing the shipped prices (``make offers``) changes no test's expected plan.
 Caches are keyed on the folder.
@@ -35,6 +36,13 @@ from pathlib import Path
 
 import yaml
 
+from catalog.cloud_records import (
+    AreaRtt,
+    CloudFacts,
+    ControllerDefaults,
+    RegionInfo,
+    check_cloud_tables,
+)
 from catalog.datafile import (
     read_csv_records,
     read_csv_records_skipping,
@@ -53,6 +61,7 @@ __all__ = [
     "catalog_home",
     "load_base_catalog",
     "load_catalog",
+    "load_cloud_tables",
     "load_gpus",
     "shipped_data_dir",
     "user_models_path",
@@ -70,6 +79,7 @@ DATA_FILES = (
     "benchmarks.yaml",
     "benchmark_scores.yaml",
     "quality_priors.yaml",
+    "clouds.yaml",
 )
 
 
@@ -189,6 +199,24 @@ def check_quality_tables(
 
 
 @cache
+def load_cloud_tables(data_dir: Path) -> dict:
+    """Cloud tiers and side prices, region locations, area round trips and SkyPilot controller
+    defaults of ``data_dir``/clouds.yaml, checked against each other (cached per folder)."""
+    path = data_dir / "clouds.yaml"
+    clouds = tuple(read_yaml_records(path, "clouds", CloudFacts))
+    regions = tuple(read_yaml_records(path, "regions", RegionInfo))
+    rtts = tuple(read_yaml_records(path, "area_rtt_ms", AreaRtt))
+    controllers = tuple(read_yaml_records(path, "controllers", ControllerDefaults))
+    check_cloud_tables(path, clouds, regions, rtts, controllers)
+    return {
+        "cloud_facts_rows": clouds,
+        "region_rows": regions,
+        "area_rtts": rtts,
+        "controllers": controllers,
+    }
+
+
+@cache
 def _snapshot_date(data_dir: Path) -> date:
     meta = yaml.safe_load((data_dir / "snapshot.yaml").read_text(encoding="utf-8"))
     return date.fromisoformat(str(meta["snapshot_date"]))
@@ -210,6 +238,7 @@ def _base_catalog(data_dir: Path) -> Catalog:
         snapshot_date=_snapshot_date(data_dir),
         provenance=(str(data_dir),),
         **_quality(data_dir),
+        **load_cloud_tables(data_dir),
     )
 
 
@@ -272,6 +301,10 @@ def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]
         benchmark_scores=base.benchmark_scores,
         task_benchmarks=base.task_benchmarks,
         quality_priors=base.quality_priors,
+        cloud_facts_rows=base.cloud_facts_rows,
+        region_rows=base.region_rows,
+        area_rtts=base.area_rtts,
+        controllers=base.controllers,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
         problems=tuple(problems),

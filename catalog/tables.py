@@ -13,6 +13,7 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.cloud_records import Area, AreaRtt, CloudFacts, ControllerDefaults, RegionInfo
 from catalog.errors import UnknownNameError
 from catalog.quality_records import (
     Benchmark,
@@ -62,6 +63,18 @@ class Catalog(BaseModel):
     )
     quality_priors: tuple[QualityPrior, ...] = Field(
         default=(), description="Published ranges of what each decision does to a score."
+    )
+    cloud_facts_rows: tuple[CloudFacts, ...] = Field(
+        default=(), description="Per cloud: tier and egress, disk and storage prices."
+    )
+    region_rows: tuple[RegionInfo, ...] = Field(
+        default=(), description="Area and country of every (cloud, region) of the offers."
+    )
+    area_rtts: tuple[AreaRtt, ...] = Field(
+        default=(), description="Published round trips between areas (symmetric)."
+    )
+    controllers: tuple[ControllerDefaults, ...] = Field(
+        default=(), description="SkyPilot jobs and serve controller defaults and VM prices."
     )
     snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
     provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
@@ -182,3 +195,36 @@ class Catalog(BaseModel):
     def clouds(self) -> tuple[str, ...]:
         """Clouds that have at least one offer, sorted."""
         return tuple(sorted({o.cloud for o in self.offers}))
+
+    @cached_property
+    def _cloud_index(self) -> dict[str, CloudFacts]:
+        return {c.cloud: c for c in self.cloud_facts_rows}
+
+    @cached_property
+    def _region_index(self) -> dict[tuple[str, str], RegionInfo]:
+        return {(r.cloud, r.region): r for r in self.region_rows}
+
+    @cached_property
+    def _rtt_index(self) -> dict[frozenset[Area], float]:
+        return {r.key: r.rtt_ms for r in self.area_rtts}
+
+    def cloud_facts(self, cloud: str) -> CloudFacts | None:
+        """Tier and side prices of a cloud (as SkyPilot spells it, ignoring case), else None."""
+        return self._cloud_index.get(cloud.lower())
+
+    def region_info(self, cloud: str, region: str) -> RegionInfo | None:
+        """Area and country of one region of one cloud (names exactly as in offers), else None."""
+        return self._region_index.get((cloud.lower(), region))
+
+    def area_rtt_ms(self, a: Area | str, b: Area | str) -> float | None:
+        """Published round trip between two areas, in either order; None when the pair has no
+        measurement (or a name is not an area): never estimated."""
+        try:
+            key = frozenset((Area(a), Area(b)))
+        except ValueError:
+            return None
+        return self._rtt_index.get(key)
+
+    def controller(self, kind: str) -> ControllerDefaults | None:
+        """SkyPilot's defaults for the 'jobs' or 'serve' controller, else None."""
+        return next((c for c in self.controllers if c.kind == kind), None)

@@ -85,7 +85,7 @@ def main() -> int:
     """Copy the shipped tables here and write the offers subset and the frozen snapshot.yaml."""
     shipped = shipped_data_dir()
     tables = ("gpus.yaml", "models.yaml", "api_prices.yaml", "benchmarks.yaml")
-    for name in (*tables, "benchmark_scores.yaml", "quality_priors.yaml"):
+    for name in (*tables, "benchmark_scores.yaml", "quality_priors.yaml", "clouds.yaml"):
         shutil.copyfile(shipped / name, HERE / name)
     offers = read_csv_records(shipped / "offers.csv", Offer)
     kept = subset(offers)
