@@ -131,11 +131,15 @@ def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
     plan = plan_file.plan
     training, training_ceiling, training_basis = _training(plan, catalog)
     serving, serving_ceiling, serving_basis = _serving(plan, catalog)
-    other_one_time = (plan.api.training_usd if plan.api else 0.0) + (
-        plan.rag.embedding_usd if plan.rag else 0.0
+    other_one_time = (
+        (plan.api.training_usd if plan.api else 0.0)
+        + (plan.rag.embedding_usd if plan.rag else 0.0)
+        + sum(line.one_time_usd for line in plan.extra_costs)
     )
-    other_monthly = (plan.api.monthly_usd if plan.api else 0.0) + (
-        plan.rag.vector_store_usd_per_month if plan.rag else 0.0
+    other_monthly = (
+        (plan.api.monthly_usd if plan.api else 0.0)
+        + (plan.rag.vector_store_usd_per_month if plan.rag else 0.0)
+        + sum(line.monthly_usd for line in plan.extra_costs)
     )
     one_time, monthly = training + other_one_time, serving + other_monthly
     how = "its parts add up to"
@@ -145,6 +149,9 @@ def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
     parts = [training_basis, serving_basis]
     if plan.api or plan.rag:
         parts.append("the plan's API / retrieval costs (one-time + one month)")
+    if plan.extra_costs:
+        names = ", ".join(line.name for line in plan.extra_costs)
+        parts.append(f"its other cost lines ({names}; one-time + one month)")
     basis = " + ".join(p for p in parts if p) or "nothing is rented"
     return LaunchCosts(
         one_time_usd=one_time,

@@ -106,12 +106,15 @@ def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str
     """The train recipe's config (executor/recipes/train.py) for this plan."""
     t = plan_file.plan.training
     assert t is not None
+    lora = (
+        {"lora_rank": t.lora_rank, "lora_alpha": t.lora_alpha, "lora_targets": list(t.lora_targets)}
+        if t.method is not Method.FULL
+        else {}  # a full fine-tune has no adapter: the recipe refuses a null rank
+    )
     return {
         "model": _repo_id(plan_file),
         "method": str(t.method),
-        "lora_rank": t.lora_rank,
-        "lora_alpha": t.lora_alpha,
-        "lora_targets": list(t.lora_targets),
+        **lora,
         "seq_len_tokens": t.seq_len_tokens,
         "micro_batch": t.micro_batch,
         "gradient_accumulation": t.gradient_accumulation,
@@ -233,6 +236,8 @@ def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) 
         str(s.max_model_len),
         "--max-num-seqs",
         str(s.max_concurrent_sequences),
+        "--max-num-batched-tokens",
+        str(s.max_num_batched_tokens),
         *_VLLM_QUANTIZATION[s.quantization],
     ]
     t = plan_file.plan.training

@@ -13,6 +13,7 @@ from datetime import date
 import networkx as nx
 
 from catalog import Catalog, ModelArch
+from planner.bill import cost_term, side_costs
 from planner.budget import budget_excesses
 from planner.errors import PlannerError
 from planner.estimators.terms import Term
@@ -137,15 +138,19 @@ def _assemble(
 ) -> Plan:
     rag = ctx.rag if ctx.rag and strategy.uses_rag else None
     usage = api[0] if api else None
+    arch = ctx.catalog.find_model(model) if training is not None else None
+    extra = side_costs(ctx.goal, ctx.catalog, arch, training, serving)
     parts = (
         ("training", training.cost_usd if training else None),
         ("hosted fine-tuning", usage.training_usd if usage and usage.training_usd else None),
         ("RAG embedding", rag[0].embedding_usd if rag else None),
+        *((line.name, line.one_time_usd) for line in extra if line.one_time_usd),
     )
     monthly_parts = (
         ("serving replicas", serving.monthly_usd if serving else None),
         ("API tokens", usage.monthly_usd if usage else None),
         ("vector store", rag[0].vector_store_usd_per_month if rag else None),
+        *((line.name, line.monthly_usd) for line in extra if line.monthly_usd),
     )
     one_time = sum(v for _, v in parts if v is not None)
     monthly = sum(v for _, v in monthly_parts if v is not None)
@@ -160,6 +165,7 @@ def _assemble(
         api=usage,
         rag=rag[0] if rag else None,
         hf_repo_id=hf_repo_id,
+        extra_costs=extra,
         one_time_usd=one_time,
         monthly_usd=monthly,
         first_year_usd=one_time + 12 * monthly,
@@ -176,6 +182,7 @@ def _assemble(
         found += [*(training.built_terms() if training else ())]
         found += [*(serving.built_terms() if serving else ())]
         found += [*(api[1] if api else ())]
+        found += [cost_term(line) for line in extra]
         return (*found, *total_terms(plan, parts, monthly_parts))
 
     return plan.with_term_source(terms)
@@ -287,7 +294,7 @@ def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
             arch,
             ctx.offers,
             ctx.gpus,
-            input_tokens=ctx.goal.traffic.avg_input_tokens + extra,
+            extra_input_tokens=extra,
         )
         ctx.serving_reasons.extend(options[1])
     return ctx.serving_cache[key]

@@ -8,20 +8,39 @@ from catalog import Catalog, Offer
 from planner.plan import OfferChoice
 from planner.spec import GoalSpec, SpotPolicy
 
-__all__ = ["OfferIndex", "build_offer_index"]
+__all__ = ["OfferIndex", "build_offer_index", "marketplace_clouds", "trusts_marketplace"]
 
 
-def _allowed(offer: Offer, goal: GoalSpec) -> bool:
+def _allowed(offer: Offer, goal: GoalSpec, marketplace: frozenset[str]) -> bool:
     clouds, regions = goal.privacy.allowed_clouds, goal.privacy.allowed_regions
     if clouds is not None and offer.cloud not in clouds:
+        return False
+    if offer.cloud in marketplace and not trusts_marketplace(goal):
         return False
     return regions is None or any(fnmatch(offer.region, pattern) for pattern in regions)
 
 
-def _choice(offer: Offer, spot: bool) -> OfferChoice:
+def trusts_marketplace(goal: GoalSpec) -> bool:
+    """Whether the goal lets its data onto community-marketplace hosts (individually owned
+    machines): when the data may leave anyway, or the goal says so."""
+    return goal.privacy.data_can_leave or goal.privacy.allow_marketplace
+
+
+def marketplace_clouds(catalog: Catalog) -> frozenset[str]:
+    """Clouds whose catalog tier is 'marketplace'."""
+    return frozenset(
+        offer.cloud
+        for offer in catalog.offers
+        if (facts := catalog.cloud_facts(offer.cloud)) is not None
+        and facts.individually_owned_hosts
+    )
+
+
+def _choice(offer: Offer, spot: bool, tier: str = "unknown") -> OfferChoice:
     price = offer.spot_price_usd_per_hour if spot else offer.price_usd_per_hour
     assert price is not None
     return OfferChoice(
+        tier=tier,
         cloud=offer.cloud,
         region=offer.region,
         instance_type=offer.instance_type,
@@ -44,7 +63,10 @@ class OfferIndex:
     runs on-demand unless the goal requires spot.
     """
 
-    def __init__(self, offers: list[Offer], policy: SpotPolicy) -> None:
+    def __init__(
+        self, offers: list[Offer], policy: SpotPolicy, tiers: dict[str, str] | None = None
+    ) -> None:
+        self.tiers = tiers or {}
         self._train: dict[tuple[str, int], list[_Entry]] = {}
         self._serve: dict[tuple[str, int], list[_Entry]] = {}
         self.allowed_count = len(offers)
@@ -70,19 +92,22 @@ class OfferIndex:
             return [False]
         return [False, True] if has_spot else [False]
 
-    @staticmethod
-    def _first(index: dict, gpu: str, count: int) -> OfferChoice | None:
+    def _first(self, index: dict, gpu: str, count: int) -> OfferChoice | None:
         entries = index.get((gpu, count))
-        return _choice(entries[0][5], entries[0][4]) if entries else None
+        if not entries:
+            return None
+        offer, spot = entries[0][5], entries[0][4]
+        return _choice(offer, spot, self.tiers.get(offer.cloud, "unknown"))
 
-    @staticmethod
-    def _alternatives(index: dict, gpu: str, count: int, limit: int) -> tuple[OfferChoice, ...]:
+    def _alternatives(
+        self, index: dict, gpu: str, count: int, limit: int
+    ) -> tuple[OfferChoice, ...]:
         seen: set[tuple[str, str]] = set()
         kept: list[OfferChoice] = []
         for _, cloud, region, _, spot, offer in index.get((gpu, count), [])[1:]:
             if (cloud, region) not in seen and len(kept) < limit:
                 seen.add((cloud, region))
-                kept.append(_choice(offer, spot))
+                kept.append(_choice(offer, spot, self.tiers.get(offer.cloud, "unknown")))
         return tuple(kept)
 
     def training_price(self, gpu: str, count: int) -> float | None:
@@ -120,5 +145,16 @@ class OfferIndex:
 def build_offer_index(goal: GoalSpec, catalog: Catalog) -> OfferIndex:
     """Index the catalog's offers that the goal's clouds, regions, GPUs and spot policy allow."""
     gpus = {catalog.gpu(name).name for name in goal.preferences.gpus}
-    offers = [o for o in catalog.offers if _allowed(o, goal) and (not gpus or o.gpu in gpus)]
-    return OfferIndex(offers, goal.preferences.spot)
+    market = marketplace_clouds(catalog)
+    offers = [
+        o for o in catalog.offers if _allowed(o, goal, market) and (not gpus or o.gpu in gpus)
+    ]
+    return OfferIndex(offers, goal.preferences.spot, tiers=_tiers(catalog))
+
+
+def _tiers(catalog: Catalog) -> dict[str, str]:
+    clouds = {o.cloud for o in catalog.offers}
+    return {
+        cloud: str(facts.tier) if (facts := catalog.cloud_facts(cloud)) else "unknown"
+        for cloud in clouds
+    }

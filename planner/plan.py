@@ -43,6 +43,7 @@ __all__ = [
     "MAX_TRAINING_HOURS",
     "PLAN_SCHEMA_VERSION",
     "ApiUsage",
+    "CostLine",
     "OfferChoice",
     "Plan",
     "PlanFile",
@@ -54,7 +55,7 @@ __all__ = [
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 3
+PLAN_SCHEMA_VERSION = 4
 
 # --- what a plan file may say ---------------------------------------------------------------
 # A plan file is read back from disk and may have been written by anyone (the digest is no
@@ -177,6 +178,13 @@ class OfferChoice(_Frozen):
     ] = Field(description="Price of one instance, $/h, as used.")
     spot: _Flag = Field(description="Priced (and to be launched) as spot.")
     retrieved_on: date = Field(description="Date of the price.")
+    tier: Annotated[
+        str, Strict(), Field(pattern=r"^(hyperscaler|specialist|marketplace|unknown)$")
+    ] = Field(
+        default="unknown",
+        description="Provider tier of the cloud (catalog clouds.yaml): hyperscaler, specialist "
+        "cloud, or community marketplace of individually owned hosts.",
+    )
 
 
 class TrainingPlan(_Explained):
@@ -252,24 +260,52 @@ class ServingPlan(_Explained):
         description="Replicas needed for peak traffic."
     )
     max_concurrent_sequences: _Batch = Field(
-        description="vLLM --max-num-seqs per replica: the operating batch, the most concurrent "
-        "sequences at which the latency targets hold."
+        description="vLLM --max-num-seqs per replica: the most sequences a step batches "
+        "(concurrency_p999 stays within it)."
     )
-    max_model_len: _Tokens = Field(description="vLLM --max-model-len.")
-    requests_per_s_per_replica: _Positive = Field(description="Sustained requests/s per replica.")
+    max_num_batched_tokens: _Batch = Field(
+        description="vLLM --max-num-batched-tokens: the per-step token budget shared by "
+        "decodes and prompt chunks (chunked prefill)."
+    )
+    max_model_len: _Tokens = Field(
+        description="vLLM --max-model-len: the longest prompt + output the goal allows."
+    )
+    operating_concurrency: _Amount = Field(
+        description="Mean sequences decoding per replica at the planned load."
+    )
+    concurrency_p999: _Amount = Field(
+        description="99.9th percentile of the sequences in flight per replica (≤ "
+        "max_concurrent_sequences)."
+    )
+    utilization: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        description="Planned load as a share of the replica's saturation (≤ 0.8)."
+    )
+    requests_per_s_per_replica: _Positive = Field(
+        description="Planned requests/s per replica (its SkyServe target QPS)."
+    )
     offer: OfferChoice = Field(description="Instance one replica runs on.")
     alternative_offers: Annotated[tuple[OfferChoice, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(), description="Next-cheapest allowed instances of the same shape (failover)."
     )
     weights_gib_per_gpu: _Amount = Field(description="Weights per GPU, GiB.")
-    p95_ttft_s: _Amount = Field(description="Estimated p95 time to first token, s.")
-    output_tokens_per_s_per_stream: _Positive = Field(description="Decode speed of one stream.")
+    p95_ttft_s: _Amount = Field(
+        description="Estimated p95 time to first token at the planned load (queueing and "
+        "prefill interference included), s."
+    )
+    output_tokens_per_s_per_stream: _Positive = Field(
+        description="Decode speed of one stream at the planned load."
+    )
     monthly_usd: _Usd = Field(description="replicas × $/h × 730 h.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ServingPlan:
         offers = (self.offer, *self.alternative_offers)
         _same_shape(offers, self.tensor_parallel, "tensor_parallel")
+        if self.concurrency_p999 > self.max_concurrent_sequences:
+            raise ValueError(
+                f"concurrency_p999 {self.concurrency_p999:g} exceeds max_concurrent_sequences "
+                f"{self.max_concurrent_sequences} (vLLM would queue those requests)"
+            )
         return self
 
 
@@ -283,6 +319,20 @@ class ApiUsage(_Frozen):
     training_usd: _Usd = Field(description="Hosted fine-tuning cost, $ (0 if none).")
     monthly_usd: _Usd = Field(description="Token cost per month, $.")
     p95_ttft_s: _Amount = Field(description="Assumed p95 TTFT of the provider, s.")
+
+
+class CostLine(_Frozen):
+    """A line of the bill beyond the GPU instances (egress, disks, controllers, storage)."""
+
+    name: _Line = Field(description="What is billed, e.g. 'response egress'.")
+    phase: Annotated[str, Strict(), Field(pattern=r"^(training|serving|storage)$")] = Field(
+        description="training, serving or storage."
+    )
+    quantity: _Line = Field(description="How much, with its unit.")
+    unit_price: _Line = Field(description="Price per unit, as used.")
+    one_time_usd: _Usd = Field(description="One-time part, $.")
+    monthly_usd: _Usd = Field(description="Recurring part, $/month.")
+    basis: _Line = Field(description="The formula's inputs and where the price comes from.")
 
 
 class RagSetup(_Frozen):
@@ -313,9 +363,14 @@ class Plan(_Explained):
         description="Hugging Face repository id of the open model's weights (what training "
         "and serving download); None for a hosted API model.",
     )
+    extra_costs: Annotated[tuple[CostLine, ...], Field(max_length=_MAX_LINES)] = Field(
+        default=(),
+        description="The bill beyond GPU instances and tokens: egress, disks, SkyPilot "
+        "controllers, checkpoint storage (in one_time_usd and monthly_usd).",
+    )
     one_time_usd: _Usd = Field(
         description="One-time cost, $: training (training.cost_usd) + hosted fine-tuning + "
-        "RAG embedding."
+        "RAG embedding + the one-time extra_costs."
     )
     monthly_usd: _Usd = Field(description="Recurring cost, $/month.")
     first_year_usd: _Usd = Field(description="one_time_usd + 12 × monthly_usd.")

@@ -132,8 +132,36 @@ _DATA_RULE: JsonDict = {  # _check_data, as JSON Schema states it
 }
 
 
+def _check_lengths(traffic: TrafficSpec) -> None:
+    """average ≤ p95 ≤ max, for prompts and outputs (where stated)."""
+    for kind in ("input", "output"):
+        average = getattr(traffic, f"avg_{kind}_tokens")
+        p95, longest = (
+            getattr(traffic, f"p95_{kind}_tokens"),
+            getattr(traffic, f"max_{kind}_tokens"),
+        )
+        if p95 is not None and p95 < average:
+            raise conflict(
+                f"is {p95:,}, below avg_{kind}_tokens ({average:,}); a 95th percentile cannot "
+                "be lower than the average of a length distribution",
+                fix=f"raise `traffic.p95_{kind}_tokens` to at least {average:,}, or delete it "
+                f"(default {LENGTH_P95_FACTOR} × the average)",
+                field=f"p95_{kind}_tokens",
+            )
+        low = max(p95 or 0, average)
+        if longest is not None and longest < low:
+            raise conflict(
+                f"is {longest:,}, below the {'p95' if p95 and p95 >= average else 'average'} "
+                f"{kind} length ({low:,})",
+                fix=f"raise `traffic.max_{kind}_tokens` to at least {low:,}, or delete it "
+                f"(default {LENGTH_MAX_FACTOR} × the average)",
+                field=f"max_{kind}_tokens",
+            )
+
+
 def _check_traffic(traffic: TrafficSpec) -> None:
-    """A peak rate below the month's average rate is impossible."""
+    """A peak rate below the month's average rate is impossible; lengths are ordered."""
+    _check_lengths(traffic)
     average = traffic.average_requests_per_s
     if traffic.peak_requests_per_s < average:
         most = math.floor(traffic.peak_requests_per_s * traffic.requests_per_month / average)
@@ -340,6 +368,37 @@ class TrafficSpec(_Section):
     avg_output_tokens: _PositiveCount = Field(
         description="Average generated length per request, in tokens.", examples=[500]
     )
+    p95_input_tokens: _PositiveCount | None = Field(
+        default=None,
+        description="95th percentile of the prompt length, tokens; sizes the prefill queue and "
+        "the KV cache. None: LENGTH_P95_FACTOR × avg_input_tokens (a labelled assumption). At "
+        "least avg_input_tokens (not checked by the JSON Schema, which compares no two "
+        "fields).",
+        examples=[1500],
+    )
+    max_input_tokens: _PositiveCount | None = Field(
+        default=None,
+        description="Longest prompt the service must accept, tokens; with max_output_tokens "
+        "it sets vLLM's --max-model-len (longer requests are rejected). None: "
+        "LENGTH_MAX_FACTOR × avg_input_tokens (a labelled assumption). At least "
+        "avg_input_tokens and p95_input_tokens (not checked by the JSON Schema, which compares "
+        "no two fields).",
+        examples=[4000],
+    )
+    p95_output_tokens: _PositiveCount | None = Field(
+        default=None,
+        description="95th percentile of the generated length, tokens. None: "
+        "LENGTH_P95_FACTOR × avg_output_tokens. At least avg_output_tokens (not checked by the "
+        "JSON Schema, which compares no two fields).",
+        examples=[1000],
+    )
+    max_output_tokens: _PositiveCount | None = Field(
+        default=None,
+        description="Longest completion (the max_tokens the service allows), tokens. None: "
+        "LENGTH_MAX_FACTOR × avg_output_tokens. At least avg_output_tokens and "
+        "p95_output_tokens (not checked by the JSON Schema, which compares no two fields).",
+        examples=[2000],
+    )
     avg_reasoning_tokens: _Count | None = Field(
         default=None,
         description="Hidden reasoning tokens a reasoning model (o4-mini, GPT-5, ...) spends per "
@@ -357,6 +416,46 @@ class TrafficSpec(_Section):
     def average_requests_per_s(self) -> float:
         """``requests_per_month`` spread evenly over 30 days, requests/s."""
         return self.requests_per_month / SECONDS_PER_MONTH
+
+    @property
+    def input_tokens_p95(self) -> int:
+        """p95 prompt tokens: stated, else LENGTH_P95_FACTOR × average (≤ the max)."""
+        return _p95(self.p95_input_tokens, self.avg_input_tokens, self.max_input_tokens)
+
+    @property
+    def input_tokens_max(self) -> int:
+        """Longest prompt: stated, else LENGTH_MAX_FACTOR × average (≥ the p95)."""
+        return _max(self.max_input_tokens, self.avg_input_tokens, self.p95_input_tokens)
+
+    @property
+    def output_tokens_p95(self) -> int:
+        """p95 output tokens: stated, else LENGTH_P95_FACTOR × average (≤ the max)."""
+        return _p95(self.p95_output_tokens, self.avg_output_tokens, self.max_output_tokens)
+
+    @property
+    def output_tokens_max(self) -> int:
+        """Longest output: stated, else LENGTH_MAX_FACTOR × average (≥ the p95)."""
+        return _max(self.max_output_tokens, self.avg_output_tokens, self.p95_output_tokens)
+
+
+LENGTH_P95_FACTOR = 2
+"""Assumption: p95 length = 2 × the average when the goal does not say. A lognormal with this
+ratio has σ ≈ 0.50; its 99.9th percentile is ≈ 4.1 × the mean, hence LENGTH_MAX_FACTOR."""
+LENGTH_MAX_FACTOR = 4
+"""Assumption: longest request = 4 × the average (≈ the p99.9 of that lognormal)."""
+
+
+def _p95(stated: int | None, average: int, longest: int | None) -> int:
+    if stated is not None:
+        return stated
+    default = LENGTH_P95_FACTOR * average
+    return min(default, longest) if longest is not None else default
+
+
+def _max(stated: int | None, average: int, p95: int | None) -> int:
+    if stated is not None:
+        return stated
+    return max(LENGTH_MAX_FACTOR * average, p95 or 0)
 
 
 class LatencySpec(_Section):
@@ -396,7 +495,14 @@ class PrivacySpec(_Section):
     data_can_leave: _Flag = Field(
         default=False,
         description="True lets third-party hosted APIs (OpenAI, Anthropic, ...) see prompts and "
-        "training data; false (default) keeps everything on machines the plan rents.",
+        "training data; false (default) keeps everything on machines the plan rents, from "
+        "hyperscalers and specialist clouds only (see allow_marketplace).",
+    )
+    allow_marketplace: _Flag = Field(
+        default=False,
+        description="With data_can_leave false, also rent community-marketplace hosts (vast: "
+        "machines owned and run by individuals, catalog tier 'marketplace'). False (default): "
+        "private data stays off them. Ignored when data_can_leave is true (they are allowed).",
     )
     allowed_clouds: Annotated[tuple[_CloudName, ...], _NonEmpty, _NonEmptySchema] | None = Field(
         default=None,

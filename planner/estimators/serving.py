@@ -2,7 +2,9 @@
 
 Decode is memory-bandwidth bound at small batch: every step reads the (active) weights and the
 batch's KV cache once; at large batch it becomes compute bound. The step time is the larger of
-the two, plus tensor-parallel all-reduces. Prefill is compute bound.
+the two, plus tensor-parallel all-reduces, plus fixed costs per layer and per sequence; the
+achieved fractions and the fixed costs are calibrated on published measurements
+(planner.estimators.efficiency.DECODE_EFFICIENCY, bench/fit_decode.py). Prefill is compute bound.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import GpuSku, ModelArch, active_params
 from catalog.params import embedding_params, expert_params, total_params
-from planner.estimators.efficiency import DECODE_MBU, PREFILL_MFU
+from planner.estimators.efficiency import DECODE_EFFICIENCY, PREFILL_MFU, DecodeEfficiency
+from planner.estimators.load import StepLines
 from planner.estimators.terms import GIB, Term, num
 from planner.estimators.training_time import attention_flops_per_token
 from planner.types import Quantization, bytes_per_param
@@ -23,9 +26,11 @@ __all__ = [
     "DecodeModel",
     "ServingEstimate",
     "ServingSetup",
+    "dense_peak_tflops",
     "estimate_serving",
     "kv_cache_bytes_per_token",
     "replica_memory",
+    "runtime_overhead_bytes",
     "serving_weight_bytes",
     "serving_weight_params",
 ]
@@ -93,13 +98,13 @@ def kv_cache_bytes_per_token(
     return 2 * arch.num_layers * heads_per_gpu * arch.head_dim * bytes_per_value
 
 
-def _runtime_overhead_bytes(arch: ModelArch, tensor_parallel: int) -> float:
+def runtime_overhead_bytes(arch: ModelArch, tensor_parallel: int) -> float:
     width = arch.moe_intermediate_size or arch.intermediate_size
     activations = MAX_BATCHED_TOKENS * (4 * arch.hidden_size + 2 * width) * 2 / tensor_parallel
     return RUNTIME_OVERHEAD_GIB * GIB + activations
 
 
-def _weights_read_per_step(arch: ModelArch, q: Quantization, batch: int) -> float:
+def _weights_read_per_step(arch: ModelArch, q: Quantization, batch: float) -> float:
     """Bytes of weights one decode step reads; MoE reads only the experts the batch routes to."""
     stored = serving_weight_bytes(arch, q)
     if not arch.is_moe:
@@ -111,28 +116,59 @@ def _weights_read_per_step(arch: ModelArch, q: Quantization, batch: int) -> floa
     return stored - idle * bytes_per_param(q)
 
 
+def dense_peak_tflops(gpu: GpuSku, quantization: Quantization) -> float:
+    """Peak dense TFLOPs of one GPU for the GEMMs of this weight format.
+
+    vLLM runs fp8 weights as W8A8 on FP8 tensor cores where the GPU has them (Ada, Hopper,
+    Blackwell, MI300: "FP8 computation is supported on NVIDIA GPUs with compute capability >= 8.9",
+    docs.vllm.ai features/quantization/fp8); every other format (and fp8 elsewhere, weight-only
+    Marlin) computes in 16-bit.
+    """
+    if quantization == Quantization.FP8 and gpu.supports_fp8 and gpu.fp8_dense_tflops:
+        return gpu.fp8_dense_tflops
+    return gpu.matmul_dense_tflops
+
+
 class DecodeModel:
     """Decode-step and prefill time of one replica as functions of the batch (numbers only).
 
-    Precomputes the constants once so the planner can search batch sizes cheaply.
+    A step of ``b`` sequences: ``max(memory, compute) + all-reduces + overheads``, with
+    memory = (weights + the batch's KV) / (bandwidth × bandwidth fraction), compute = b × FLOPs
+    per sequence / (GPUs × peak × compute fraction), overheads = layers × layer overhead + b ×
+    sequence overhead (``DecodeEfficiency``, calibrated). Precomputes the constants once so the
+    planner can search batch sizes cheaply.
     """
 
-    def __init__(self, arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> None:
+    def __init__(
+        self,
+        arch: ModelArch,
+        gpu: GpuSku,
+        setup: ServingSetup,
+        *,
+        efficiency: DecodeEfficiency = DECODE_EFFICIENCY,
+    ) -> None:
         s = setup
-        self.arch, self.gpu, self.setup = arch, gpu, s
+        self.arch, self.gpu, self.setup, self.efficiency = arch, gpu, s, efficiency
         self.context_tokens = s.input_tokens + s.output_tokens / 2
         self.kv_bytes_per_token = kv_cache_bytes_per_token(
             arch, tensor_parallel=s.tensor_parallel, bytes_per_value=s.kv_cache_bytes_per_value
         )
-        self.bandwidth_bytes_per_s = gpu.memory_bandwidth_gb_per_s * 1e9 * DECODE_MBU.mid
-        self.flops_per_s = s.tensor_parallel * gpu.matmul_dense_tflops * 1e12 * PREFILL_MFU.mid
+        self.bandwidth_fraction = efficiency.bandwidth_fraction_on(gpu)
+        self.bandwidth_bytes_per_s = gpu.memory_bandwidth_gb_per_s * 1e9 * self.bandwidth_fraction
+        self.peak_tflops = dense_peak_tflops(gpu, s.quantization)
+        self.flops_per_s = s.tensor_parallel * self.peak_tflops * 1e12 * PREFILL_MFU.mid
+        self.decode_flops_per_s = (
+            s.tensor_parallel * self.peak_tflops * 1e12 * efficiency.compute_fraction
+        )
         self.step_flops_per_sequence = 2 * active_params(arch) + 2 * attention_flops_per_token(
             arch, int(self.context_tokens)
         )
         self.link_bytes_per_s = gpu.interconnect_gb_per_s / 2 * 1e9
         self.weights_bytes = serving_weight_bytes(arch, s.quantization)
+        self.step_overhead_s = arch.num_layers * efficiency.layer_overhead_s
+        self.sequence_overhead_s = efficiency.sequence_overhead_s
 
-    def weights_read_bytes(self, batch: int) -> float:
+    def weights_read_bytes(self, batch: float) -> float:
         """Weight bytes one GPU reads per step."""
         if not self.arch.is_moe:
             return self.weights_bytes / self.setup.tensor_parallel
@@ -142,13 +178,17 @@ class DecodeModel:
         )
 
     def memory_s(self, batch: int) -> float:
-        """Memory-roofline time of a step: (weights + KV read) / (bandwidth × MBU)."""
+        """Memory-roofline time of a step: (weights + KV read) / (bandwidth × fraction)."""
         kv = batch * self.context_tokens * self.kv_bytes_per_token
         return (self.weights_read_bytes(batch) + kv) / self.bandwidth_bytes_per_s
 
     def compute_s(self, batch: int) -> float:
-        """Compute time of a step: batch × FLOPs per sequence / (GPUs × peak × MFU)."""
-        return batch * self.step_flops_per_sequence / self.flops_per_s
+        """Compute time of a step: batch × FLOPs per sequence / (GPUs × peak × fraction)."""
+        return batch * self.step_flops_per_sequence / self.decode_flops_per_s
+
+    def overhead_s(self, batch: float) -> float:
+        """Fixed costs of a step: layers × layer overhead + batch × sequence overhead."""
+        return self.step_overhead_s + batch * self.sequence_overhead_s
 
     def allreduce_s(self, batch: int) -> float:
         """Two ring all-reduces per layer of batch × hidden × 2 B, plus their latency."""
@@ -160,7 +200,17 @@ class DecodeModel:
 
     def step_s(self, batch: int) -> float:
         """Seconds per decode step at ``batch`` concurrent sequences."""
-        return max(self.memory_s(batch), self.compute_s(batch)) + self.allreduce_s(batch)
+        return (
+            max(self.memory_s(batch), self.compute_s(batch))
+            + self.allreduce_s(batch)
+            + self.overhead_s(batch)
+        )
+
+    def bandwidth_utilization(self, batch: int) -> float:
+        """Achieved MBU of a step: bytes it must read / (step time × peak bandwidth)."""
+        kv = batch * self.context_tokens * self.kv_bytes_per_token
+        peak = self.gpu.memory_bandwidth_gb_per_s * 1e9
+        return (self.weights_read_bytes(batch) + kv) / (self.step_s(batch) * peak)
 
     def max_batch_within(self, step_limit_s: float, capacity: int) -> int:
         """Largest batch ≤ capacity whose step takes ≤ step_limit_s (0 if even 1 is too slow).
@@ -172,18 +222,12 @@ class DecodeModel:
             return 0
         if self.arch.is_moe:
             return self._search_batch(step_limit_s, capacity)
-        tp, layers = self.setup.tensor_parallel, self.arch.num_layers
-        comm_fixed = 2 * layers * ALLREDUCE_LATENCY_S if tp > 1 else 0.0
-        comm_per_seq = (
-            2 * layers * 2 * (tp - 1) / tp * self.arch.hidden_size * 2 / self.link_bytes_per_s
-            if tp > 1
-            else 0.0
-        )
-        room = step_limit_s - comm_fixed
-        memory_fixed = self.weights_bytes / tp / self.bandwidth_bytes_per_s
+        per_seq = self._allreduce_per_token_s() + self.sequence_overhead_s
+        room = step_limit_s - self._allreduce_fixed_s() - self.step_overhead_s
+        memory_fixed = self.weights_bytes / self.setup.tensor_parallel / self.bandwidth_bytes_per_s
         memory_per_seq = self.context_tokens * self.kv_bytes_per_token / self.bandwidth_bytes_per_s
-        by_memory = (room - memory_fixed) / (memory_per_seq + comm_per_seq)
-        by_compute = room / (self.step_flops_per_sequence / self.flops_per_s + comm_per_seq)
+        by_memory = (room - memory_fixed) / (memory_per_seq + per_seq)
+        by_compute = room / (self.step_flops_per_sequence / self.decode_flops_per_s + per_seq)
         return max(1, min(capacity, math.floor(min(by_memory, by_compute) * (1 - 1e-12))))
 
     def _search_batch(self, step_limit_s: float, capacity: int) -> int:
@@ -195,6 +239,55 @@ class DecodeModel:
             else:
                 high = mid - 1
         return low
+
+    def _allreduce_per_token_s(self) -> float:
+        tp = self.setup.tensor_parallel
+        if tp == 1:
+            return 0.0
+        ring = 2 * (tp - 1) / tp * self.arch.hidden_size * 2 / self.link_bytes_per_s
+        return 2 * self.arch.num_layers * ring
+
+    def _allreduce_fixed_s(self) -> float:
+        return (
+            2 * self.arch.num_layers * ALLREDUCE_LATENCY_S if self.setup.tensor_parallel > 1 else 0
+        )
+
+    def prefill_flops_per_token(self) -> float:
+        """FLOPs of one prompt token: 2 × active parameters + attention over the prompt."""
+        return 2 * active_params(self.arch) + attention_flops_per_token(
+            self.arch, self.setup.input_tokens
+        )
+
+    def step_lines(self, context_tokens: float) -> StepLines:
+        """The engine step as two affine lines in (decoding sequences, prefill tokens), each
+        decoding sequence reading ``context_tokens`` of KV (the mean context in flight).
+
+        The overheads add to both lines (they do not overlap the reads or the FLOPs): the
+        layer overhead to the fixed parts, the sequence overhead to each decoding sequence.
+        """
+        bw, flops = self.bandwidth_bytes_per_s, self.flops_per_s
+        ar_token, ar_fixed = self._allreduce_per_token_s(), self._allreduce_fixed_s()
+        fixed, per_seq = ar_fixed + self.step_overhead_s, ar_token + self.sequence_overhead_s
+        decode_flops = 2 * active_params(self.arch) + 2 * attention_flops_per_token(
+            self.arch, int(context_tokens)
+        )
+        return StepLines(
+            memory_fixed_s=self.weights_read_bytes(10**9) / bw + fixed,
+            memory_per_decode_s=context_tokens * self.kv_bytes_per_token / bw + per_seq,
+            memory_per_prefill_s=self.kv_bytes_per_token / bw + ar_token,
+            compute_fixed_s=fixed,
+            compute_per_decode_s=decode_flops / self.decode_flops_per_s + per_seq,
+            compute_per_prefill_s=self.prefill_flops_per_token() / flops + ar_token,
+        )
+
+    def moe_memory_fixed_s(self, tokens_per_step: float) -> float:
+        """Fixed memory time of a step routing ``tokens_per_step`` tokens (MoE: only the
+        experts they touch are read), overheads included as in ``step_lines``."""
+        return (
+            self.weights_read_bytes(tokens_per_step) / self.bandwidth_bytes_per_s
+            + self._allreduce_fixed_s()
+            + self.step_overhead_s
+        )
 
     def prefill_s(self) -> float:
         """Prefill of one prompt: max(compute, reading the weights once)."""
@@ -215,16 +308,21 @@ class DecodeModel:
             f"{self._bandwidth_formula()}"
         )
         compute = (
-            f"{batch:,} × {num(self.step_flops_per_sequence, 12)} / {self._flops_rate_formula()}"
+            f"{batch:,} × {num(self.step_flops_per_sequence, 12)} / "
+            f"{self._flops_rate_formula(self.efficiency.compute_fraction)}"
         )
-        return f"max({memory}, {compute}){self._allreduce_formula(batch)}"
+        overhead = (
+            f" + {self.arch.num_layers} × {num(self.efficiency.layer_overhead_s)}"
+            f" + {batch:,} × {num(self.sequence_overhead_s)}"
+        )
+        return f"max({memory}, {compute}){self._allreduce_formula(batch)}{overhead}"
 
-    def _flops_rate_formula(self) -> str:
-        tflops, mfu = num(self.gpu.matmul_dense_tflops), num(PREFILL_MFU.mid)
-        return f"({self.setup.tensor_parallel} × {tflops}e12 × {mfu})"
+    def _flops_rate_formula(self, fraction: float) -> str:
+        tflops = num(self.peak_tflops)
+        return f"({self.setup.tensor_parallel} × {tflops}e12 × {num(fraction)})"
 
     def _bandwidth_formula(self) -> str:
-        return f"({num(self.gpu.memory_bandwidth_gb_per_s)}e9 × {num(DECODE_MBU.mid)})"
+        return f"({num(self.gpu.memory_bandwidth_gb_per_s)}e9 × {num(self.bandwidth_fraction)})"
 
     def _allreduce_formula(self, batch: int) -> str:
         tp = self.setup.tensor_parallel
@@ -242,8 +340,20 @@ class DecodeModel:
         attention = attention_flops_per_token(self.arch, s.input_tokens)
         return (
             f"max({s.input_tokens:,} × (2 × {active_params(self.arch):,} + {num(attention, 12)})"
-            f" / {self._flops_rate_formula()}, {num(self.weights_bytes, 12)} / "
+            f" / {self._flops_rate_formula(PREFILL_MFU.mid)}, {num(self.weights_bytes, 12)} / "
             f"{s.tensor_parallel} / {self._bandwidth_formula()})"
+        )
+
+    def _step_basis(self, batch: int) -> str:
+        e, gpu = self.efficiency, self.gpu
+        return (
+            f"at batch {batch}: max(memory: weights + the batch's KV read once at "
+            f"{gpu.name}'s peak bandwidth × {self.bandwidth_fraction:.3g}, compute: FLOPs at "
+            f"the {self.setup.quantization} dense peak ({num(self.peak_tflops)} TFLOPs per GPU) "
+            f"× {e.compute_fraction:.3g}) + tensor-parallel all-reduces + {self.arch.num_layers}"
+            f" layers × {e.layer_overhead_s * 1e6:.3g} µs + {batch} sequences × "
+            f"{e.sequence_overhead_s * 1e6:.3g} µs (achieved MBU "
+            f"{self.bandwidth_utilization(batch):.0%}). Constants: {e.source}"
         )
 
     def terms(self, batch: int) -> tuple[Term, ...]:
@@ -251,7 +361,7 @@ class DecodeModel:
         arch, s, gpu = self.arch, self.setup, self.gpu
         linear, other = serving_weight_params(arch)
         weights, usable, max_seqs = replica_memory(arch, gpu, s)
-        overhead = _runtime_overhead_bytes(arch, s.tensor_parallel)
+        overhead = runtime_overhead_bytes(arch, s.tensor_parallel)
         seq_tokens = s.input_tokens + s.output_tokens
         heads = math.ceil(arch.num_key_value_heads / s.tensor_parallel)
         bpp = bytes_per_param(s.quantization)
@@ -289,9 +399,7 @@ class DecodeModel:
                 value=self.step_s(batch),
                 unit="s",
                 formula=self.step_formula(batch),
-                basis=f"at batch {batch}: max(memory roofline: weights + the batch's KV read "
-                f"once at {gpu.name}'s bandwidth × MBU, compute: FLOPs at peak × MFU) + "
-                f"tensor-parallel all-reduces. MBU: {DECODE_MBU.source}",
+                basis=self._step_basis(batch),
             ),
             Term(
                 name="prefill",
@@ -311,7 +419,7 @@ def replica_memory(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> tuple[f
     kv_token = kv_cache_bytes_per_token(
         arch, tensor_parallel=setup.tensor_parallel, bytes_per_value=setup.kv_cache_bytes_per_value
     )
-    budget = usable - weights - _runtime_overhead_bytes(arch, setup.tensor_parallel)
+    budget = usable - weights - runtime_overhead_bytes(arch, setup.tensor_parallel)
     seqs = max(0, math.floor(budget / (kv_token * (setup.input_tokens + setup.output_tokens))))
     return weights, usable, seqs
 
@@ -322,7 +430,7 @@ def estimate_serving(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> Servi
     model = DecodeModel(arch, gpu, s)
     weights, usable, max_seqs = replica_memory(arch, gpu, s)
     seq_tokens = s.input_tokens + s.output_tokens
-    overhead = _runtime_overhead_bytes(arch, s.tensor_parallel)
+    overhead = runtime_overhead_bytes(arch, s.tensor_parallel)
     kv_batch = s.batch * seq_tokens * model.kv_bytes_per_token
     step, prefill = model.step_s(s.batch), model.prefill_s()
     terms = model.terms(s.batch)

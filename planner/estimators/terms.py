@@ -5,7 +5,7 @@ written so that :func:`evaluate_formula` computes ``Term.value`` from it (within
 of the numbers shown). What each number is and where it comes from (catalog row and date,
 paper, assumption) is ``Term.basis``, in words. The formula grammar: numbers (``1,234`` with
 thousands separators, ``1.5e-3``), ``+ − × / ^``, parentheses, ``max(a, b)``, ``min(a, b)``,
-``ceil(x)``, ``floor(x)`` and the constant ``GiB`` (2^30 bytes).
+``ceil(x)``, ``floor(x)``, ``ln(x)`` and the constant ``GiB`` (2^30 bytes).
 
 Estimators build terms from the numbers they computed, never by computing again, and only
 for the plans that are shown (see ``TermSource``), so planning stays fast.
@@ -74,6 +74,7 @@ _FUNCTIONS: dict[str, Callable[..., float]] = {
     "min": min,
     "ceil": math.ceil,
     "floor": math.floor,
+    "ln": math.log,
 }
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 

@@ -5,6 +5,7 @@ $243 one)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,13 @@ def test_ceiling_is_what_the_rendered_tasks_may_rent(source: Path) -> None:
     # the job's timeout is hours_high × 1.5; the service may scale out to 2 × replicas
     training = t.nodes * _price(t.offer, catalog) * t.hours_high * 1.5
     serving = 2 * s.replicas * _price(s.offer, catalog) * HOURS_PER_MONTH
-    assert cost_ceiling_usd(plan_file) == pytest.approx(training + serving, rel=1e-9)
+    # every other cost line (disks, controllers, egress, storage): one-time + one month
+    lines = plan_file.plan.extra_costs
+    assert lines, "a cloud plan bills disks and controllers"
+    other = sum(line.one_time_usd + line.monthly_usd for line in lines)
+    assert cost_ceiling_usd(plan_file) == pytest.approx(training + serving + other, rel=1e-9)
     shown = preview(plan_file, "sky")
-    assert shown.cost_ceiling_usd == pytest.approx(training + serving, rel=1e-9)
+    assert shown.cost_ceiling_usd == pytest.approx(training + serving + other, rel=1e-9)
     assert f"up to {2 * s.replicas} replicas" in shown.ceiling_basis
     assert f"catalog of {catalog.snapshot_date}" in shown.ceiling_basis
     check_budget(plan_file)  # within the goal's budget as planned
@@ -64,9 +69,11 @@ def test_zeroed_costs_do_not_give_a_zero_ceiling(tmp_path: Path) -> None:
 
 def test_more_replicas_than_the_costs_say_is_refused(tmp_path: Path) -> None:
     data = _data()
+    planned = data["plan"]["serving"]["monthly_usd"]
     data["plan"]["serving"]["replicas"] = 5_000  # within the cap; the costs left as they were
     plan_file = load_plan_file(_write(tmp_path, data))
-    with pytest.raises(ExecutorError, match=r"serving\.monthly_usd is 255\.5000, but") as error:
+    shown = re.escape(f"serving.monthly_usd is {planned:,.4f}, but")
+    with pytest.raises(ExecutorError, match=shown) as error:
         preview(plan_file, "sky")
     assert "To fix: re-plan" in str(error.value)
 
@@ -77,10 +84,11 @@ def test_consistent_totals_for_more_replicas_are_priced_at_the_most_replicas(
     data = _data()
     plan, serving = data["plan"], data["plan"]["serving"]
     price = serving["monthly_usd"] / serving["replicas"] / HOURS_PER_MONTH
+    other = plan["monthly_usd"] - serving["monthly_usd"]  # the plan's other monthly lines
     serving.update(replicas=5_000, monthly_usd=5_000 * price * HOURS_PER_MONTH)
     plan.update(
-        monthly_usd=serving["monthly_usd"],
-        first_year_usd=plan["one_time_usd"] + 12 * serving["monthly_usd"],
+        monthly_usd=serving["monthly_usd"] + other,
+        first_year_usd=plan["one_time_usd"] + 12 * (serving["monthly_usd"] + other),
     )
     plan_file = load_plan_file(_write(tmp_path, data))
     assert cost_ceiling_usd(plan_file) > 2 * 5_000 * price * HOURS_PER_MONTH
@@ -109,7 +117,8 @@ def test_prices_that_moved_since_planning_are_refused() -> None:
         for o in catalog.offers
     )
     later = catalog.model_copy(update={"offers": moved})
-    with pytest.raises(ExecutorError, match=r"serving\.offer\.usd_per_hour is 0\.3500, but"):
+    shown = re.escape(f"serving.offer.usd_per_hour is {offer.usd_per_hour:,.4f}, but")
+    with pytest.raises(ExecutorError, match=shown):
         cost_ceiling_usd(plan_file, catalog=later)
     assert cost_ceiling_usd(plan_file, catalog=catalog) > 0
 

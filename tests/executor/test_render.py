@@ -148,3 +148,19 @@ def test_serving_refuses_an_adapter_of_another_base_model(
         )
         proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
         assert proc.returncode == expected, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["financial-p1.json", "multinode-p1.json"])
+def test_the_training_config_loads_in_the_recipe(name: str, tmp_path: Path) -> None:
+    """LoRA and full fine-tunes alike: the recipe's own loader accepts what render writes (a
+    full fine-tune carries no LoRA keys, which the recipe would refuse as null)."""
+    from executor.recipes.train import load_config
+    from executor.render import training_config
+
+    plan = plan_file(name)
+    config = training_config(plan, OPTIONS, "/checkpoints/x")
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    loaded = load_config(path)
+    assert loaded.method == str(plan.plan.training.method)
+    assert ("lora_rank" in config) == (plan.plan.training.lora_rank is not None)

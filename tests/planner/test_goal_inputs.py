@@ -263,6 +263,10 @@ def test_a_non_integer_is_refused_by_schema_and_parser(value: object) -> None:
 UNSTATED = {
     "traffic.peak_requests_per_s": "requests_per_month / 2,628,000",
     "models.candidates": "ignoring case",
+    "traffic.p95_input_tokens": "At least avg_input_tokens",
+    "traffic.max_input_tokens": "At least avg_input_tokens and p95_input_tokens",
+    "traffic.p95_output_tokens": "At least avg_output_tokens",
+    "traffic.max_output_tokens": "At least avg_output_tokens and p95_output_tokens",
 }
 
 

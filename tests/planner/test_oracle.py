@@ -2,7 +2,8 @@
 
 The oracle enumerates every (model, method, training GPU shape, offer) × (weight format,
 serving GPU shape, offer) combination with the estimators directly — no decision graph, no
-caching, no Pareto pruning, a linear scan for the operating batch — and keeps the cheapest
+caching, no Pareto pruning, a scan of arrival rates through the replica's queue model — and
+keeps the cheapest
 first-year plan that fits memory, budget and latency.
 """
 
@@ -16,11 +17,18 @@ import pytest
 
 from catalog import Catalog, load_catalog
 from planner.estimators.efficiency import training_mfu
-from planner.estimators.serving import DecodeModel, ServingSetup, replica_memory
+from planner.estimators.load import TARGET_UTILIZATION, Lengths, ReplicaQueue
+from planner.estimators.serving import (
+    DecodeModel,
+    ServingSetup,
+    kv_cache_bytes_per_token,
+    replica_memory,
+    runtime_overhead_bytes,
+)
 from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
 from planner.estimators.training_time import training_flops_per_token
 from planner.rank import plan_goal
-from planner.serving_options import HOURS_PER_MONTH, TARGET_UTILIZATION, _formats
+from planner.serving_options import HOURS_PER_MONTH, _formats, vllm_batch_limits
 from planner.spec import Objective, parse_goal
 from planner.training_options import (
     GLOBAL_BATCH_SEQUENCES,
@@ -123,9 +131,9 @@ def _training_cost(goal, catalog, arch, method):
 
 
 @cache
-def operating(arch, sku, tp, quant, traffic, latency) -> tuple[int, float, float]:
-    """(batch, step s, prefill s) by a linear scan that stops at the first batch that misses
-    a target (memoized: offers share GPU shapes)."""
+def operating(arch, sku, tp, quant, traffic, latency) -> float:
+    """Highest requests/s one replica takes within the limits, by a scan of 4,000 rates up to
+    saturation (memoized: offers share GPU shapes); 0 when none qualifies."""
     setup = ServingSetup(
         quantization=quant,
         tensor_parallel=tp,
@@ -133,18 +141,44 @@ def operating(arch, sku, tp, quant, traffic, latency) -> tuple[int, float, float
         input_tokens=traffic.avg_input_tokens,
         output_tokens=traffic.avg_output_tokens,
     )
-    _, _, capacity = replica_memory(arch, sku, setup)
+    lengths = Lengths(
+        input_mean=traffic.avg_input_tokens,
+        input_p95=2 * traffic.avg_input_tokens,
+        input_max=4 * traffic.avg_input_tokens,
+        output_mean=traffic.avg_output_tokens,
+        output_p95=2 * traffic.avg_output_tokens,
+        output_max=4 * traffic.avg_output_tokens,
+    )
+    weights, usable, _ = replica_memory(arch, sku, setup)
+    kv_tokens = (usable - weights - runtime_overhead_bytes(arch, tp)) / kv_cache_bytes_per_token(
+        arch, tensor_parallel=tp
+    )
+    if kv_tokens < lengths.max_model_len:
+        return 0.0
+    seqs, budget, _ = vllm_batch_limits(sku)
     model = DecodeModel(arch, sku, setup)
-    prefill, batch = model.prefill_s(), 0
-    for b in range(1, capacity + 1):
-        step = model.step_s(b)
+    queue = ReplicaQueue(
+        model.step_lines(lengths.context_in_flight),
+        lengths,
+        max_num_seqs=seqs,
+        max_num_batched_tokens=budget,
+        kv_capacity_tokens=kv_tokens,
+        moe_fixed_s=model.moe_memory_fixed_s if arch.is_moe else None,
+    )
+    saturation, best = queue.saturation_rate(), 0.0
+    for k in range(1, 4001):
+        rate = saturation * k / 4000
+        p = queue.at(rate)
         if (
-            1 / step < latency.min_output_tokens_per_s
-            or (prefill + step) * 1000 > latency.p95_time_to_first_token_ms
+            rate <= TARGET_UTILIZATION * saturation
+            and p.prefill_load <= TARGET_UTILIZATION
+            and p.concurrency_p999 <= seqs
+            and p.concurrency_p999 * lengths.context_in_flight <= kv_tokens
+            and 1 / p.step_s >= latency.min_output_tokens_per_s
+            and p.ttft_p95_s * 1000 <= latency.p95_time_to_first_token_ms
         ):
-            break
-        batch = b
-    return batch, model.step_s(max(batch, 1)), prefill
+            best = rate
+    return best
 
 
 def _serving_costs(goal, catalog, arch):
@@ -155,16 +189,13 @@ def _serving_costs(goal, catalog, arch):
         if tp not in (1, 2, 4, 8) or arch.num_attention_heads % tp:
             continue
         for quant in _formats(sku):
-            batch, step, prefill = operating(arch, sku, tp, quant, goal.traffic, goal.latency)
-            if not batch:
+            rate = operating(arch, sku, tp, quant, goal.traffic, goal.latency)
+            if not rate:
                 continue
-            rps = batch / (batch * prefill + goal.traffic.avg_output_tokens * step)
-            replicas = max(
-                1, math.ceil(goal.traffic.peak_requests_per_s / (rps * TARGET_UTILIZATION))
-            )
+            replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / rate))
             monthly = replicas * offer.price_usd_per_hour * HOURS_PER_MONTH
             if monthly <= goal.budget.monthly_usd:
-                results.append((monthly, prefill + step))
+                results.append((monthly, rate))
     return results
 
 

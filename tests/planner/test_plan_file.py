@@ -111,5 +111,6 @@ def test_one_time_cost_keeps_the_training_part_separate(written: Path) -> None:
     assert plan.training is not None
     parts = plan.training.cost_usd + (plan.rag.embedding_usd if plan.rag else 0.0)
     parts += plan.api.training_usd if plan.api else 0.0
+    parts += sum(line.one_time_usd for line in plan.extra_costs)  # e.g. the jobs controller
     assert plan.one_time_usd == pytest.approx(parts)
     assert plan.first_year_usd == pytest.approx(plan.one_time_usd + 12 * plan.monthly_usd)

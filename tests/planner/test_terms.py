@@ -63,7 +63,16 @@ def test_plan_numbers_are_the_terms_numbers(path: Path) -> None:
             assert terms["serve.ttft"] == pytest.approx(s.p95_ttft_s)
             assert terms["serve.replicas"] == s.replicas
             assert terms["serve.monthly_usd"] == pytest.approx(s.monthly_usd)
-            assert terms["serve.operating_batch"] == s.max_concurrent_sequences
+            assert terms["serve.max_num_seqs"] == s.max_concurrent_sequences
+            assert terms["serve.max_num_batched_tokens"] == s.max_num_batched_tokens
+            assert terms["serve.max_model_len"] == s.max_model_len
+            assert terms["serve.rate_per_replica"] == pytest.approx(s.requests_per_s_per_replica)
+            assert terms["serve.operating_concurrency"] == pytest.approx(s.operating_concurrency)
+            assert terms["serve.concurrency_p999"] == pytest.approx(s.concurrency_p999)
+            assert terms["serve.concurrency_p999"] <= s.max_concurrent_sequences
+            assert 1 / terms["serve.step_at_load"] == pytest.approx(
+                s.output_tokens_per_s_per_stream
+            )
 
 
 @pytest.mark.parametrize("method", list(Method))

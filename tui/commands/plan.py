@@ -155,7 +155,7 @@ def _breakdown_table(plan: Plan) -> Table:
             "training",
             f"{t.nodes}×{t.gpus_per_node}× {t.offer.gpu} "
             f"{t.offer.instance_type} {t.offer.cloud}/{t.offer.region}"
-            f"{' spot' if t.offer.spot else ''}",
+            f"{' spot' if t.offer.spot else ''} ({t.offer.tier})",
             f"{t.hours:.2f} h × {t.nodes}",
             f"${t.offer.usd_per_hour:.4g}/h",
             f"{t.cost_usd:,.2f}",
@@ -165,7 +165,7 @@ def _breakdown_table(plan: Plan) -> Table:
         table.add_row(
             "serving",
             f"{s.tensor_parallel}× {s.offer.gpu} {s.quantization} "
-            f"{s.offer.instance_type} {s.offer.cloud}/{s.offer.region}",
+            f"{s.offer.instance_type} {s.offer.cloud}/{s.offer.region} ({s.offer.tier})",
             f"730 h × {s.replicas}",
             f"${s.offer.usd_per_hour:.4g}/h",
             "",
@@ -188,6 +188,15 @@ def _breakdown_table(plan: Plan) -> Table:
             "",
             f"{r.embedding_usd:,.2f}",
             f"{r.vector_store_usd_per_month:,.2f}",
+        )
+    for line in plan.extra_costs:
+        table.add_row(
+            line.phase,
+            line.name,
+            line.quantity,
+            line.unit_price,
+            f"{line.one_time_usd:,.2f}" if line.one_time_usd else "",
+            f"{line.monthly_usd:,.2f}" if line.monthly_usd else "",
         )
     table.add_row(
         "total",

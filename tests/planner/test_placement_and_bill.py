@@ -1,0 +1,98 @@
+"""Trusted placement (provider tiers) and the bill beyond GPU hours (planner.bill)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from catalog import load_catalog
+from planner.bill import STREAMED_BYTES_PER_TOKEN
+from planner.plan import Plan
+from planner.rank import plan_goal
+from planner.spec import load_goal
+
+GOALS = sorted((Path(__file__).resolve().parents[2] / "examples" / "goals").glob("*.yaml"))
+PRIVATE = [g for g in GOALS if not load_goal(g).privacy.data_can_leave]
+
+
+def _offers(plan: Plan) -> list:
+    found = []
+    for part in (plan.training, plan.serving):
+        if part is not None:
+            found += [part.offer, *part.alternative_offers]
+    return found
+
+
+@pytest.mark.parametrize("path", PRIVATE, ids=[p.stem for p in PRIVATE])
+def test_a_private_goal_never_lands_on_a_marketplace_host(path: Path) -> None:
+    catalog = load_catalog()
+    result = plan_goal(load_goal(path), catalog, top=1000)
+    offers = [o for plan in (*result.plans, *result.references) for o in _offers(plan)]
+    assert offers
+    assert all(o.tier != "marketplace" for o in offers)
+    assert all(o.tier == str(catalog.cloud_facts(o.cloud).tier) for o in offers)
+
+
+def test_allow_marketplace_lets_a_private_goal_rent_there() -> None:
+    catalog = load_catalog()
+    goal = load_goal(Path(PRIVATE[0]))
+    market = {"vast"}
+    assert all(catalog.cloud_facts(c).individually_owned_hosts for c in market)
+    allowed = goal.model_copy(
+        update={
+            "privacy": goal.privacy.model_copy(
+                update={"allow_marketplace": True, "allowed_clouds": ("vast",)}
+            )
+        }
+    )
+    result = plan_goal(allowed, catalog)
+    offers = [o for plan in result.plans for o in _offers(plan)]
+    assert offers and {o.tier for o in offers} == {"marketplace"}
+
+
+@pytest.mark.parametrize("path", GOALS, ids=[p.stem for p in GOALS])
+def test_every_cost_line_has_a_basis_and_is_in_the_totals(path: Path) -> None:
+    for plan in plan_goal(load_goal(path), load_catalog()).plans:
+        lines = plan.extra_costs
+        if plan.serving is not None:
+            assert {"response egress", "serving disks", "serve controller"} <= {
+                line.name for line in lines
+            }
+        if plan.training is not None:
+            assert {"training disks", "jobs controller", "checkpoint bucket"} <= {
+                line.name for line in lines
+            }
+        for line in lines:
+            assert line.basis and line.quantity and line.unit_price
+        base_monthly = (plan.serving.monthly_usd if plan.serving else 0) + (
+            plan.api.monthly_usd if plan.api else 0
+        )
+        base_monthly += plan.rag.vector_store_usd_per_month if plan.rag else 0
+        extra = sum(line.monthly_usd for line in lines)
+        assert plan.monthly_usd == pytest.approx(base_monthly + extra)
+
+
+def test_egress_is_the_streamed_bytes_of_the_responses_at_the_clouds_price() -> None:
+    catalog = load_catalog()
+    goal = load_goal(next(g for g in GOALS if g.stem == "code-assistant"))
+    plan = next(p for p in plan_goal(goal, catalog, top=1000).plans if p.serving)
+    facts = catalog.cloud_facts(plan.serving.offer.cloud)
+    line = next(line for line in plan.extra_costs if line.name == "response egress")
+    t = goal.traffic
+    gb = t.requests_per_month * t.avg_output_tokens * STREAMED_BYTES_PER_TOKEN / 1e9
+    if facts.egress_usd_per_gb is None:
+        assert line.monthly_usd == 0 and "not billed" in line.basis
+    else:
+        free = facts.egress_free_gb_per_month or 0
+        assert line.monthly_usd == pytest.approx(max(0, gb - free) * facts.egress_usd_per_gb)
+
+
+def test_the_serve_controller_bills_all_month_with_its_disk() -> None:
+    catalog = load_catalog()
+    goal = load_goal(next(g for g in GOALS if g.stem == "private-support-assistant"))
+    plan = next(p for p in plan_goal(goal, catalog).plans if p.serving)
+    line = next(line for line in plan.extra_costs if line.name == "serve controller")
+    serve = catalog.controller("serve")
+    prices = [vm.usd_per_hour for vm in serve.per_cloud if vm.usd_per_hour]
+    assert line.monthly_usd >= 730 * min(prices)
