@@ -1,4 +1,5 @@
-"""tailor's catalog: GPU SKUs, cloud offers, model architectures and hosted-API prices.
+"""tailor's catalog: GPU SKUs, cloud offers, model architectures, hosted-API prices and
+quantized serving facts.
 
 The leaf package: it imports none of tailor's other packages. Every number carries its source
 and the date it was retrieved. Nothing is read at import time; ``load_catalog()`` is cached.
@@ -17,6 +18,17 @@ from catalog.errors import CatalogError, CatalogFileError, TailorError, UnknownN
 from catalog.files import write_text_atomic
 from catalog.loaders import catalog_home, load_catalog
 from catalog.params import active_params, total_params
+from catalog.quantized_records import (
+    CheckpointFormat,
+    ColdStart,
+    ColdStartScope,
+    FormatSpeed,
+    LoraServing,
+    QuantizationJob,
+    QuantizedCheckpoint,
+    SpeedFormat,
+    VllmMethod,
+)
 from catalog.records import ApiModel, FineTuningPrice, GpuSku, ModelArch, Offer, Vendor
 from catalog.tables import Catalog
 
@@ -27,18 +39,27 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "CatalogFileError",
+    "CheckpointFormat",
     "CloudFacts",
     "CloudTier",
+    "ColdStart",
+    "ColdStartScope",
     "ControllerDefaults",
     "ControllerVm",
     "FineTuningPrice",
+    "FormatSpeed",
     "GpuSku",
+    "LoraServing",
     "ModelArch",
     "Offer",
+    "QuantizationJob",
+    "QuantizedCheckpoint",
     "RegionInfo",
+    "SpeedFormat",
     "TailorError",
     "UnknownNameError",
     "Vendor",
+    "VllmMethod",
     "active_params",
     "catalog_home",
     "load_catalog",

@@ -7,7 +7,9 @@ environment variable ``TAILOR_CATALOG_DIR`` names another folder with the same f
 (``DATA_FILES``: gpus.yaml, models.yaml, api_prices.yaml, offers.csv, snapshot.yaml, the
 quality files benchmarks.yaml, benchmark_scores.yaml, quality_priors.yaml, and the cloud facts
 clouds.yaml); then that
-folder is read instead. The test suite points it at ``tests/data/catalog``, a small frozen
+folder is read instead. ``OPTIONAL_DATA_FILES`` (quantized_checkpoints.yaml, the quantized
+serving facts) are read when the folder has them; a folder without them still loads, and
+those facts are then empty. The test suite points it at ``tests/data/catalog``, a small frozen
 catalog, so refreshing the shipped prices (``make offers``) changes no test's expected plan.
 Caches are keyed on the folder.
 
@@ -51,18 +53,21 @@ from catalog.datafile import (
 )
 from catalog.errors import CatalogFileError
 from catalog.quality_records import Benchmark, BenchmarkScore, QualityPrior, TaskBenchmark
+from catalog.quantized_records import QuantizedFacts, read_quantized
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 from catalog.tables import Catalog
 
 __all__ = [
     "CATALOG_DIR_ENV",
     "DATA_FILES",
+    "OPTIONAL_DATA_FILES",
     "catalog_data_dir",
     "catalog_home",
     "load_base_catalog",
     "load_catalog",
     "load_cloud_tables",
     "load_gpus",
+    "load_quantized_tables",
     "shipped_data_dir",
     "user_models_path",
     "user_offers_path",
@@ -81,6 +86,8 @@ DATA_FILES = (
     "quality_priors.yaml",
     "clouds.yaml",
 )
+OPTIONAL_DATA_FILES = ("quantized_checkpoints.yaml",)
+"""Files a data folder may lack: the catalog then loads with those facts empty."""
 
 
 def shipped_data_dir() -> Path:
@@ -217,6 +224,28 @@ def load_cloud_tables(data_dir: Path) -> dict:
 
 
 @cache
+def load_quantized_tables(data_dir: Path) -> dict:
+    """Published pre-quantized checkpoints, format speeds, unmerged-LoRA costs, quantization
+    times and cold starts of ``data_dir``/quantized_checkpoints.yaml (cached per folder); all
+    empty when the folder has no such file."""
+    path = data_dir / "quantized_checkpoints.yaml"
+    facts = (
+        read_quantized(path)
+        if path.is_file()
+        else QuantizedFacts(
+            checkpoints=(), format_speed=(), lora_serving=(), quantization_jobs=(), cold_start=()
+        )
+    )
+    return {
+        "quantized_checkpoint_rows": facts.checkpoints,
+        "format_speed_rows": facts.format_speed,
+        "lora_serving_rows": facts.lora_serving,
+        "quantization_job_rows": facts.quantization_jobs,
+        "cold_start_rows": facts.cold_start,
+    }
+
+
+@cache
 def _snapshot_date(data_dir: Path) -> date:
     meta = yaml.safe_load((data_dir / "snapshot.yaml").read_text(encoding="utf-8"))
     return date.fromisoformat(str(meta["snapshot_date"]))
@@ -239,6 +268,7 @@ def _base_catalog(data_dir: Path) -> Catalog:
         provenance=(str(data_dir),),
         **_quality(data_dir),
         **load_cloud_tables(data_dir),
+        **load_quantized_tables(data_dir),
     )
 
 
@@ -305,6 +335,11 @@ def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]
         region_rows=base.region_rows,
         area_rtts=base.area_rtts,
         controllers=base.controllers,
+        quantized_checkpoint_rows=base.quantized_checkpoint_rows,
+        format_speed_rows=base.format_speed_rows,
+        lora_serving_rows=base.lora_serving_rows,
+        quantization_job_rows=base.quantization_job_rows,
+        cold_start_rows=base.cold_start_rows,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
         problems=tuple(problems),

@@ -23,6 +23,13 @@ from catalog.quality_records import (
     TaskBenchmark,
     Variant,
 )
+from catalog.quantized_records import (
+    ColdStart,
+    FormatSpeed,
+    LoraServing,
+    QuantizationJob,
+    QuantizedCheckpoint,
+)
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 
 __all__ = ["Catalog", "normalize_gpu_name"]
@@ -75,6 +82,21 @@ class Catalog(BaseModel):
     )
     controllers: tuple[ControllerDefaults, ...] = Field(
         default=(), description="SkyPilot jobs and serve controller defaults and VM prices."
+    )
+    quantized_checkpoint_rows: tuple[QuantizedCheckpoint, ...] = Field(
+        default=(), description="Published pre-quantized checkpoints of catalog models."
+    )
+    format_speed_rows: tuple[FormatSpeed, ...] = Field(
+        default=(), description="Published serving speed of a weight format next to 16-bit."
+    )
+    lora_serving_rows: tuple[LoraServing, ...] = Field(
+        default=(), description="Published cost of serving a LoRA adapter unmerged."
+    )
+    quantization_job_rows: tuple[QuantizationJob, ...] = Field(
+        default=(), description="Published times to quantize a model."
+    )
+    cold_start_rows: tuple[ColdStart, ...] = Field(
+        default=(), description="Published start-up phases of a vLLM engine and a replica."
     )
     snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
     provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
@@ -228,3 +250,24 @@ class Catalog(BaseModel):
     def controller(self, kind: str) -> ControllerDefaults | None:
         """SkyPilot's defaults for the 'jobs' or 'serve' controller, else None."""
         return next((c for c in self.controllers if c.kind == kind), None)
+
+    def quantized_checkpoints(self, model_id: str) -> tuple[QuantizedCheckpoint, ...]:
+        """The published pre-quantized checkpoints of one catalog model (its id, ignoring
+        case), in file order; empty when none is listed."""
+        return tuple(c for c in self.quantized_checkpoint_rows if c.model == model_id.lower())
+
+    def format_speeds(self) -> tuple[FormatSpeed, ...]:
+        """Every published format-vs-16-bit serving speed measurement, in file order."""
+        return self.format_speed_rows
+
+    def lora_serving(self) -> tuple[LoraServing, ...]:
+        """Every published unmerged-LoRA serving measurement, in file order."""
+        return self.lora_serving_rows
+
+    def quantization_jobs(self) -> tuple[QuantizationJob, ...]:
+        """Every published time to quantize a model, in file order."""
+        return self.quantization_job_rows
+
+    def cold_starts(self) -> tuple[ColdStart, ...]:
+        """Every published start-up phase of an engine or a replica, in file order."""
+        return self.cold_start_rows

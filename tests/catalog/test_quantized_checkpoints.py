@@ -1,17 +1,26 @@
 """The shipped quantized-serving facts: every checkpoint is of a catalog model, once, with a
 source and a quote; every measurement keeps both published numbers. And the reader refuses a
 file that breaks those rules (unknown format or quantization, a checkpoint listed twice, a
-format whose width or served quantization does not match)."""
+format whose width or served quantization does not match). The Catalog carries every row, and a
+data folder without the file still loads, with the facts empty."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from catalog.errors import CatalogFileError
-from catalog.loaders import shipped_data_dir
+from catalog.loaders import (
+    CATALOG_DIR_ENV,
+    DATA_FILES,
+    OPTIONAL_DATA_FILES,
+    load_base_catalog,
+    load_catalog,
+    shipped_data_dir,
+)
 from catalog.quantized_records import (
     CheckpointFormat,
     QuantizedFacts,
@@ -19,6 +28,7 @@ from catalog.quantized_records import (
     read_quantized,
 )
 from planner.types import Quantization
+from tests.conftest import FIXED_CATALOG
 
 SHIPPED = shipped_data_dir() / "quantized_checkpoints.yaml"
 
@@ -193,3 +203,56 @@ def test_a_missing_section_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"checkpoints": [_CHECKPOINT]}), encoding="utf-8")
     with pytest.raises(CatalogFileError, match="format_speed"):
         read_quantized(path)
+
+
+# The facts in the Catalog (catalog.loaders.load_quantized_tables).
+
+
+@pytest.mark.parametrize(
+    "folder", [shipped_data_dir(), FIXED_CATALOG.resolve()], ids=["shipped", "frozen"]
+)
+def test_the_catalog_carries_every_row_of_its_folder(folder: Path) -> None:
+    catalog = load_base_catalog(folder)
+    facts = read_quantized(folder / "quantized_checkpoints.yaml")
+    assert catalog.quantized_checkpoints("qwen2.5-7b") == facts.checkpoints_of("qwen2.5-7b")
+    assert catalog.quantized_checkpoints("Qwen2.5-7B") == facts.checkpoints_of("qwen2.5-7b")
+    assert catalog.quantized_checkpoint_rows == facts.checkpoints
+    assert catalog.format_speeds() == facts.format_speed
+    assert catalog.lora_serving() == facts.lora_serving
+    assert catalog.quantization_jobs() == facts.quantization_jobs
+    assert catalog.cold_starts() == facts.cold_start
+    assert catalog.quantized_checkpoints("no-such-model") == ()
+
+
+def test_the_user_merged_catalog_keeps_the_facts() -> None:
+    catalog = load_catalog()  # the frozen folder + the test's empty TAILOR_HOME
+    assert catalog.quantized_checkpoint_rows == load_base_catalog().quantized_checkpoint_rows
+    assert catalog.format_speeds() and catalog.lora_serving() and catalog.cold_starts()
+    assert catalog.quantization_jobs()
+
+
+def _folder_without_it(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in DATA_FILES:
+        shutil.copyfile(FIXED_CATALOG / name, folder / name)
+    assert "quantized_checkpoints.yaml" in OPTIONAL_DATA_FILES
+    return folder
+
+
+def test_a_data_folder_without_the_file_loads_with_the_facts_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder_without_it(tmp_path)
+    monkeypatch.setenv(CATALOG_DIR_ENV, str(folder))
+    catalog = load_catalog()
+    assert catalog.models and catalog.quantized_checkpoints("qwen2.5-7b") == ()
+    assert catalog.format_speeds() == catalog.lora_serving() == ()
+    assert catalog.quantization_jobs() == catalog.cold_starts() == ()
+
+
+def test_a_broken_file_in_the_data_folder_is_refused(tmp_path: Path) -> None:
+    folder = _folder_without_it(tmp_path)
+    _write(folder, [{**_CHECKPOINT, "format": "exl2"}])
+    with pytest.raises(CatalogFileError, match="format"):
+        load_base_catalog(folder)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from catalog.datafile import read_csv_records, write_csv_records  # noqa: E402
 from catalog.files import write_text_atomic  # noqa: E402
-from catalog.loaders import DATA_FILES, shipped_data_dir  # noqa: E402
+from catalog.loaders import DATA_FILES, OPTIONAL_DATA_FILES, shipped_data_dir  # noqa: E402
 from catalog.records import Offer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -85,7 +85,8 @@ def main() -> int:
     """Copy the shipped tables here and write the offers subset and the frozen snapshot.yaml."""
     shipped = shipped_data_dir()
     tables = ("gpus.yaml", "models.yaml", "api_prices.yaml", "benchmarks.yaml")
-    for name in (*tables, "benchmark_scores.yaml", "quality_priors.yaml", "clouds.yaml"):
+    copied = (*tables, "benchmark_scores.yaml", "quality_priors.yaml", "clouds.yaml")
+    for name in (*copied, *OPTIONAL_DATA_FILES):
         shutil.copyfile(shipped / name, HERE / name)
     offers = read_csv_records(shipped / "offers.csv", Offer)
     kept = subset(offers)
@@ -100,7 +101,8 @@ def main() -> int:
         "offers": len(kept),
     }
     write_text_atomic(HERE / "snapshot.yaml", yaml.safe_dump(frozen, sort_keys=False))
-    assert sorted(DATA_FILES) == sorted(p.name for p in HERE.iterdir() if p.name in DATA_FILES)
+    every = (*DATA_FILES, *OPTIONAL_DATA_FILES)
+    assert sorted(every) == sorted(p.name for p in HERE.iterdir() if p.name in every)
     print(f"kept {len(kept)} of {len(offers)} offers in {HERE / 'offers.csv'}")
     return 0
 
