@@ -9,6 +9,14 @@ Each training row is mapped onto ``TrainingSetup`` from what it states (its setu
 YAML header) plus what its framework does by construction (``FRAMEWORK_RECIPES``): nothing is
 tuned per row.
 
+Serving rows are mapped and timed by bench/fit_decode.py (one measurement model for the bench
+and the calibration: prefill of the batch + decode steps, the batch capped at the KV cache;
+architectures the catalog lacks come from tests/data/bench_models.yaml). Each row is scored three
+ways, so the effect of each change is visible: the old bench (steady decode only, old
+constants), the measurement model with the old constants, and with the calibrated constants;
+medians are split by engine, by batch range and by engine × batch range, and by the fit's
+FIT / TEST split (FIT figures are in-sample; TEST is held out).
+
 Targets (issue #3): training peak memory ≤ 10 %, decode throughput ≤ 20 % median error.
 llm-analysis runs side by side in its own virtualenv: bench/llm_analysis_compare.py (make bench).
 
@@ -18,31 +26,23 @@ Run: .venv/bin/python bench/accuracy.py
 from __future__ import annotations
 
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import yaml
 
 from catalog import load_catalog
-from planner.estimators.serving import ServingSetup, estimate_serving
+from planner.estimators.efficiency import DECODE_EFFICIENCY
 from planner.estimators.terms import GIB
 from planner.estimators.training_memory import LORA_TARGETS, Measure, TrainingSetup
 from planner.estimators.training_memory import estimate_training_memory as train_memory
-from planner.types import Method, Optimizer, Quantization
+from planner.types import Method, Optimizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+import fit_decode
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "published_measurements.yaml"
-QUANT = {
-    "bf16": "bf16",
-    "fp16": "bf16",
-    "f16": "bf16",
-    "fp8": "fp8",
-    "int8": "int8",
-    "awq": "int4",
-    "gptq": "int4",
-    "int4": "int4",
-    "q4_k_m": "int4",
-}
-SERVING_ENGINES = {"vllm", "tensorrt-llm", "nim", "sglang", "tgi"}
 LM_HEAD = "lm_head"
 
 # What each measured framework does by construction, from its code and docs:
@@ -137,31 +137,6 @@ def _training_row(catalog, row: dict) -> tuple[float, str, str] | str:
     return train_memory(arch, setup).peak_gib_per_gpu, "GiB", note
 
 
-def _serving_row(catalog, row: dict) -> tuple[float, str, str] | str:
-    arch, gpu = catalog.find_model(row["model"]), catalog.find_gpu(row["gpu"])
-    if arch is None or gpu is None:
-        return f"not in catalog: {row['model'] if arch is None else row['gpu']}"
-    if str(row.get("engine", "")).lower() not in SERVING_ENGINES:
-        return f"engine {row.get('engine')} is not a batching server"
-    quant = QUANT.get(str(row.get("quantization", "")).lower())
-    if quant is None or not row.get("input_len") or not row.get("output_len"):
-        return "quantization or lengths not stated"
-    setup = ServingSetup(
-        quantization=Quantization(quant),
-        tensor_parallel=row.get("gpus") or 1,
-        batch=row.get("batch") or 1,
-        input_tokens=row["input_len"],
-        output_tokens=row["output_len"],
-    )
-    if row.get("batch") is None:  # offline max-throughput runs: the scheduler fills the KV cache
-        full = estimate_serving(arch, gpu, setup).max_concurrent_sequences
-        setup = setup.model_copy(update={"batch": max(1, full)})
-    e = estimate_serving(arch, gpu, setup)
-    if row.get("decode_tokens_per_s") is not None:
-        return e.decode_tokens_per_s, "tok/s", ""
-    return e.per_sequence_tokens_per_s, "tok/s/stream", ""
-
-
 def measured_peak_gib(row: dict) -> tuple[float | None, str]:
     """The measured peak in GiB and a note when it is converted from the source's decimal GB.
 
@@ -223,6 +198,49 @@ def _report(kind: str, rows: list[dict], estimate, measured_key, group_key: str)
     return errors
 
 
+_SERVING_MODELS = {
+    "old bench": lambda r: fit_decode.decode_only_estimate(r, fit_decode.LEGACY),
+    "old const": lambda r: fit_decode.estimate(r, fit_decode.LEGACY),
+    "calibrated": lambda r: fit_decode.estimate(r, DECODE_EFFICIENCY),
+}
+
+
+def _serving_groups(row) -> list[str]:
+    split = "FIT (in-sample)" if fit_decode.is_fit(row) else "TEST (held out)"
+    batch = fit_decode.batch_range(row)
+    return ["all", f"split {split}", f"engine {row.engine}", f"batch {batch}",
+            f"{row.engine} × batch {batch}"]  # fmt: skip
+
+
+def serving_report() -> None:
+    """Serving throughput: each row under the three models, then medians per group."""
+    rows, skipped = fit_decode.load_rows()
+    names = list(_SERVING_MODELS)
+    print("\n== serving throughput (tokens/s; % error of: " + ", ".join(names) + ") ==")
+    by_group: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        errs = {n: fit_decode.error_pct(row, f(row)) for n, f in _SERVING_MODELS.items()}
+        split = "FIT" if fit_decode.is_fit(row) else "TEST"
+        print(
+            f"{row.id[:52]:52s} {row.engine:12s} {fit_decode.batch_range(row):12s} {split:4s} "
+            f"{row.measured_tokens_per_s:9.1f} "
+            + " ".join(f"{errs[n]:+7.1f}%" for n in names)
+            + ("  per stream" if row.per_stream else "")
+        )
+        for group in _serving_groups(row):
+            for n in names:
+                by_group[group][n].append(abs(errs[n]))
+    for row_id, reason in skipped:
+        print(f"{row_id:52s} skipped: {reason}")
+    print(f"-- median |error| (mean) per group: {' | '.join(names)}")
+    for group in sorted(by_group, key=lambda g: (g != "all", g)):
+        cells = " | ".join(
+            f"{statistics.median(v):5.1f}% ({statistics.fmean(v):5.1f}%)"
+            for v in by_group[group].values()
+        )
+        print(f"--   {group:40s} {len(by_group[group][names[0]]):3d} rows  {cells}")
+
+
 def main() -> None:
     """Compare every published measurement with tailor's estimate of it."""
     catalog = load_catalog()
@@ -234,13 +252,7 @@ def main() -> None:
         measured_peak_gib,
         "framework",
     )
-    _report(
-        "serving throughput",
-        data["serving_throughput"],
-        lambda r: _serving_row(catalog, r),
-        lambda r: (r.get("decode_tokens_per_s") or r.get("per_sequence_tokens_per_s"), ""),
-        "engine",
-    )
+    serving_report()
 
 
 if __name__ == "__main__":

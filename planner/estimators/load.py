@@ -28,8 +28,9 @@ The model, each formula named (units in the names):
   budget the decodes leave): load ``ρ = λ·E[S]``, mean wait ``λ·E[S²] / (2(1 − ρ))``
   (Pollaczek–Khinchine), p95 by the exponential tail ``W95 = W̄/ρ · ln(ρ / 0.05)``
   (0 when ρ ≤ 0.05).
-- **p95 TTFT** = the decode step in progress when the request arrives + ``W95`` + the p95
-  prompt's own prefill (``s0·ceil(I95 / C) + s1·I95``) + the network round trip to the users.
+- **p95 TTFT** = half the decode step in progress when the request arrives (its mean
+  residual) + ``W95`` + the p95 prompt's own prefill (``s0·ceil(I95 / C) + s1·I95``) + the
+  network round trip to the users.
 
 Request lengths follow a lognormal fitted to the mean and the p95 (``Lengths``): it gives the
 second moments the queue needs and the length-biased context of the sequences in flight.
@@ -319,11 +320,12 @@ class ReplicaQueue:
 
     def ttft_lower_bound_s(self) -> float:
         """p95 TTFT with no other traffic (every term of ``at`` grows with the load): the
-        decode step in progress, then the p95 prompt's own prefill, + the round trip."""
+        rest of the decode step in progress (half a step), then the p95 prompt's own prefill,
+        + the round trip."""
         s0, s1, capacity = self._service(0.0)
         p95 = self.lengths.input_p95
         own = s0 * math.ceil(p95 / capacity) + s1 * p95
-        return self.decode_step_s(0.0) + own + self.network_rtt_s
+        return self.decode_step_s(0.0) / 2 + own + self.network_rtt_s
 
     # --- latency at a load ----------------------------------------------------------------
     def _service(self, decode: float) -> tuple[float, float, float]:
@@ -361,7 +363,8 @@ class ReplicaQueue:
         Prompts queue for the prefill steps as an M/G/1 queue (one prompt at a time: prompts
         sharing a step only shorten it, so this errs long): service ``S = s0·k + s1·I``, load
         ``ρ = λ·E[S]``, mean wait ``λ·E[S²] / (2(1 − ρ))``, p95 by the exponential tail; a
-        prompt also waits for the decode step in progress (``t_d``).
+        prompt also waits for what is left of the decode step in progress: half a step
+        (``t_d / 2``) on average, as Poisson arrivals land uniformly within steps.
         """
         lengths = self.lengths
         rate = self.rate_at(d) if rate is None else rate
@@ -385,7 +388,7 @@ class ReplicaQueue:
         wait = mean_wait / rho * math.log(rho / TTFT_QUANTILE_TAIL) if rho > 0.05 else 0.0
         p95 = lengths.input_p95
         own = s0 * math.ceil(p95 / capacity) + s1 * p95
-        ttft = self.decode_step_s(d) + wait + own + self.network_rtt_s
+        ttft = self.decode_step_s(d) / 2 + wait + own + self.network_rtt_s
         sat = self.saturation_rate()
         return LoadPoint(
             rate_per_s=rate,

@@ -78,15 +78,21 @@ def _setup(case: Case):
         kv_capacity_tokens=kv_tokens,
         moe_fixed_s=moe,
     )
-    kv_seconds_per_token = (
-        lines.memory_per_decode_s - lines.memory_per_prefill_s
-    ) / lengths.context_in_flight
+    # A decoding sequence's memory time: its KV read (the simulator's own, per step) plus the
+    # per-sequence costs that do not depend on the context (sequence overhead, all-reduce).
+    kv_seconds_per_token = model.kv_bytes_per_token / model.bandwidth_bytes_per_s
+    per_sequence_s = (
+        lines.memory_per_decode_s
+        - lines.memory_per_prefill_s
+        - lengths.context_in_flight * kv_seconds_per_token
+    )
 
     def step_time_s(decode: int, prefill: int, kv_tokens_read: int) -> float:
         fixed = moe(decode + prefill) if moe else lines.memory_fixed_s
         memory = (
             fixed
             + kv_tokens_read * kv_seconds_per_token
+            + decode * per_sequence_s
             + (decode + prefill) * lines.memory_per_prefill_s
         )
         compute = (
