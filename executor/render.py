@@ -5,9 +5,12 @@
   recovery, ``num_nodes`` and torchrun wired to SkyPilot's node environment, the dataset and a
   checkpoint bucket mounted, the recipe run with the plan's hyperparameters; after a preemption
   the recipe resumes from the newest checkpoint in the bucket.
-- Serving: a SkyServe service running ``vllm serve`` of the base model with the trained adapter
-  (or merged weights), the plan's quantization, tensor parallelism, max-model-len and
-  max-num-seqs; readiness probe ``/v1/models``; replicas and target QPS from the plan.
+- Serving: a SkyServe service running ``vllm serve`` of the fine-tuned weights (the LoRA
+  adapter merged into its base by the training recipe, or the full fine-tune) under the name
+  ``tailor``, or of a published pre-quantized checkpoint the plan chose, else the plan's model;
+  the plan's ``--quantization`` (only for dynamic FP8: a quantized checkpoint names its own
+  method), tensor parallelism, max-model-len, max-num-seqs and max-num-batched-tokens;
+  readiness probe ``/v1/models``; replicas and target QPS from the plan.
 
 Secrets travel by name only (``secrets: {HF_TOKEN: null}``): SkyPilot fills them from the
 launching environment; no value is ever written.
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from executor.errors import ExecutorError
 from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
-from planner.types import Method, Quantization
+from planner.types import Method
 
 __all__ = [
     "MAX_REPLICAS_FACTOR",
@@ -54,14 +57,7 @@ VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
 MAX_REPLICAS_FACTOR = 2  # the service may scale out to 2 × the plan's replicas under load
-_VLLM_QUANTIZATION = {
-    Quantization.BF16: [],
-    Quantization.FP8: ["--quantization", "fp8"],  # dynamic per-tensor FP8 of the bf16 weights
-    # int8 / int4 are quantized in flight with bitsandbytes; a pre-quantized AWQ/GPTQ checkpoint
-    # is faster (tailor's int4 throughput estimate assumes AWQ-class kernels).
-    Quantization.INT8: ["--quantization", "bitsandbytes"],
-    Quantization.INT4: ["--quantization", "bitsandbytes"],
-}
+SERVED_MODEL_NAME = "tailor"  # what clients send as `model` to a fine-tuned plan's service
 
 
 @dataclass(frozen=True)
@@ -221,11 +217,29 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     }
 
 
-def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) -> list[str]:
-    command = [
+def _served_weights(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) -> list[str]:
+    """What vLLM serves: the fine-tuned weights (a LoRA adapter merged into its base by the
+    training recipe — merged is the default for one adapter — or the full fine-tune), else a
+    published pre-quantized checkpoint the plan chose, else the plan's model."""
+    t = plan_file.plan.training
+    if t is not None and trained_dir is not None:
+        if s.served_repo_id is not None:
+            raise ExecutorError(
+                f"plan {plan_file.plan.id} trains {plan_file.plan.model} but serves the "
+                f"published checkpoint {s.served_repo_id}, which holds the untrained weights.",
+                fix="re-plan with `tailor plan` (fine-tuned plans serve their own weights).",
+            )
+        weights = f"{trained_dir}/final" if t.method is Method.FULL else f"{trained_dir}/merged"
+        return [weights, "--served-model-name", SERVED_MODEL_NAME]
+    return [s.served_repo_id or _repo_id(plan_file)]
+
+
+def _vllm_command(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) -> list[str]:
+    quantization = ["--quantization", s.vllm_quantization] if s.vllm_quantization else []
+    return [
         "vllm",
         "serve",
-        _repo_id(plan_file),
+        *_served_weights(plan_file, s, trained_dir),
         "--host",
         "0.0.0.0",
         "--port",
@@ -238,18 +252,8 @@ def _vllm_command(plan_file: PlanFile, s: ServingPlan, adapter_dir: str | None) 
         str(s.max_concurrent_sequences),
         "--max-num-batched-tokens",
         str(s.max_num_batched_tokens),
-        *_VLLM_QUANTIZATION[s.quantization],
+        *quantization,
     ]
-    t = plan_file.plan.training
-    if adapter_dir is not None and t is not None and t.method is not Method.FULL:
-        command += [
-            "--enable-lora",
-            "--lora-modules",
-            f"tailor={adapter_dir}",
-            "--max-lora-rank",
-            str(t.lora_rank),
-        ]
-    return command
 
 
 _GUARD = """\
@@ -290,10 +294,9 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     training = plan_file.plan.training
     trained = training is not None
     mounts = {"/adapters": {"name": options.checkpoint_bucket, "mode": "MOUNT"}} if trained else {}
-    adapter = f"/adapters/{options.run_name}/final" if trained else None
-    command = _vllm_command(plan_file, s, adapter)
-    if training is not None and training.method is Method.FULL:
-        command[2] = f"/adapters/{options.run_name}/final"  # serve the fine-tuned weights
+    trained_dir = f"/adapters/{options.run_name}" if trained else None
+    adapter = f"{trained_dir}/final" if trained else None
+    command = _vllm_command(plan_file, s, trained_dir)
     return {
         "name": f"{options.run_name}-serve",
         "service": {

@@ -29,6 +29,7 @@ from planner.quality import (
     estimate_quality,
     quality_target,
 )
+from planner.quantization import ServedWeights, served_formats
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import serving_options
 from planner.spec import GoalSpec
@@ -287,13 +288,15 @@ def _expand_api(dg: DecisionGraph, ctx: _Context, strategy: Strategy, parent: st
 
 def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
     extra = ctx.rag[0].retrieved_tokens_per_request if ctx.rag and strategy.uses_rag else 0
-    key = (arch.id, extra)
+    weights = ServedWeights.FINE_TUNED if strategy.trains_own_model else ServedWeights.PUBLISHED
+    key = (arch.id, extra, weights)
     if key not in ctx.serving_cache:
         ctx.serving_cache[key] = options = serving_options(
             ctx.goal,
             arch,
             ctx.offers,
             ctx.gpus,
+            formats=lambda sku: served_formats(ctx.catalog, arch, sku, weights=weights),
             extra_input_tokens=extra,
         )
         ctx.serving_reasons.extend(options[1])

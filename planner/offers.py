@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from fnmatch import fnmatch
+from fnmatch import fnmatch, fnmatchcase
 
-from catalog import Catalog, Offer
+from catalog import Area, Catalog, Offer
+from planner.errors import PlannerError
 from planner.plan import OfferChoice
 from planner.spec import GoalSpec, SpotPolicy
 
-__all__ = ["OfferIndex", "build_offer_index", "marketplace_clouds", "trusts_marketplace"]
+__all__ = [
+    "OfferIndex",
+    "UserDistance",
+    "build_offer_index",
+    "marketplace_clouds",
+    "trusts_marketplace",
+    "user_areas",
+]
 
 
 def _allowed(offer: Offer, goal: GoalSpec, marketplace: frozenset[str]) -> bool:
@@ -56,6 +64,68 @@ def _choice(offer: Offer, spot: bool, tier: str = "unknown") -> OfferChoice:
 _Entry = tuple[float, str, str, str, bool, Offer]  # price, cloud, region, instance, spot, offer
 
 
+def user_areas(goal: GoalSpec, catalog: Catalog) -> tuple[Area, ...] | None:
+    """The areas ``traffic.user_regions`` names (areas or ISO countries, globs, any case);
+    None when the goal does not say. PlannerError for a pattern that names nothing."""
+    patterns = goal.traffic.user_regions
+    if patterns is None:
+        return None
+    country_area = {r.country: r.area for r in catalog.region_rows if r.country}
+    found: set[Area] = set()
+    for pattern in patterns:
+        areas = {a for a in Area if fnmatchcase(a.value, pattern.lower())}
+        areas |= {a for c, a in country_area.items() if fnmatchcase(c, pattern.upper())}
+        if not areas:
+            raise PlannerError(
+                f"traffic.user_regions: {pattern!r} names no area and no country of a catalog "
+                f"region. To fix: use an area ({', '.join(a.value for a in Area)}) or an ISO "
+                f"country code of a catalog region ({', '.join(sorted(country_area))})."
+            )
+        found |= areas
+    return tuple(sorted(found, key=list(Area).index))
+
+
+class UserDistance:
+    """Round trip from an offer's region to the farthest of the goal's user areas, from the
+    catalog's published area-to-area measurements (``area_rtt_ms``)."""
+
+    def __init__(self, catalog: Catalog, areas: tuple[Area, ...]) -> None:
+        self.areas = areas
+        self._catalog = catalog
+        known = [r.rtt_ms for r in catalog.area_rtts]
+        self.worst_ms = max(known, default=0.0)
+        self._cache: dict[tuple[str, str], tuple[float, str]] = {}
+
+    def rtt(self, cloud: str, region: str) -> tuple[float, str]:
+        """(round trip in ms, basis) from this region to the farthest user area."""
+        key = (cloud, region)
+        if key not in self._cache:
+            self._cache[key] = self._measure(cloud, region)
+        return self._cache[key]
+
+    def _measure(self, cloud: str, region: str) -> tuple[float, str]:
+        info = self._catalog.region_info(cloud, region)
+        if info is None:
+            return self.worst_ms, (
+                f"{cloud}/{region} has no area in the catalog: the largest published round "
+                f"trip ({self.worst_ms:g} ms) is assumed"
+            )
+        parts, worst = [], 0.0
+        for area in self.areas:
+            rtt = self._catalog.area_rtt_ms(info.area, area)
+            if rtt is None:
+                rtt = self.worst_ms
+                parts.append(f"{info.area.value}→{area.value} unmeasured, {rtt:g} ms assumed")
+            else:
+                parts.append(f"{info.area.value}→{area.value} {rtt:g} ms")
+            worst = max(worst, rtt)
+        return worst, (
+            f"round trip from {cloud}/{region} ({info.area.value}) to the farthest user area "
+            f"({'; '.join(parts)}; catalog clouds.yaml area_rtt_ms); assumption: each listed "
+            "place sends at least 5 % of the requests, so the farthest one sets the p95"
+        )
+
+
 class OfferIndex:
     """Allowed instances per (GPU, GPUs per instance), cheapest first, for training and serving.
 
@@ -64,9 +134,14 @@ class OfferIndex:
     """
 
     def __init__(
-        self, offers: list[Offer], policy: SpotPolicy, tiers: dict[str, str] | None = None
+        self,
+        offers: list[Offer],
+        policy: SpotPolicy,
+        tiers: dict[str, str] | None = None,
+        users: UserDistance | None = None,
     ) -> None:
         self.tiers = tiers or {}
+        self.users = users
         self._train: dict[tuple[str, int], list[_Entry]] = {}
         self._serve: dict[tuple[str, int], list[_Entry]] = {}
         self.allowed_count = len(offers)
@@ -123,6 +198,26 @@ class OfferIndex:
         """Cheapest on-demand (or spot, if required) instance with ``count`` of ``gpu``."""
         return self._first(self._serve, gpu, count)
 
+    def serving_choices(self, gpu: str, count: int) -> list[tuple[OfferChoice, float, str]]:
+        """(offer, round trip to the users in s, its basis) to try for a serving shape: the
+        cheapest, and — when the goal says where its users are — the cheapest of the nearest
+        regions too, if it is another one."""
+        entries = self._serve.get((gpu, count))
+        if not entries:
+            return []
+        cheapest = entries[0]
+        if self.users is None:
+            return [(self._entry_choice(cheapest), 0.0, "")]
+        rtts = [self.users.rtt(e[1], e[2]) for e in entries]
+        nearest = min(r[0] for r in rtts)
+        near = next(i for i, r in enumerate(rtts) if r[0] == nearest)
+        picked = [0] if near == 0 else [0, near]
+        return [(self._entry_choice(entries[i]), rtts[i][0] / 1000, rtts[i][1]) for i in picked]
+
+    def _entry_choice(self, entry: _Entry) -> OfferChoice:
+        offer, spot = entry[5], entry[4]
+        return _choice(offer, spot, self.tiers.get(offer.cloud, "unknown"))
+
     def training_alternatives(
         self, gpu: str, count: int, limit: int = 5
     ) -> tuple[OfferChoice, ...]:
@@ -149,7 +244,9 @@ def build_offer_index(goal: GoalSpec, catalog: Catalog) -> OfferIndex:
     offers = [
         o for o in catalog.offers if _allowed(o, goal, market) and (not gpus or o.gpu in gpus)
     ]
-    return OfferIndex(offers, goal.preferences.spot, tiers=_tiers(catalog))
+    areas = user_areas(goal, catalog)
+    users = UserDistance(catalog, areas) if areas is not None else None
+    return OfferIndex(offers, goal.preferences.spot, tiers=_tiers(catalog), users=users)
 
 
 def _tiers(catalog: Catalog) -> dict[str, str]:

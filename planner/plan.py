@@ -13,7 +13,7 @@ import os
 import stat
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 import yaml
 from pydantic import (
@@ -288,6 +288,26 @@ class ServingPlan(_Explained):
         default=(), description="Next-cheapest allowed instances of the same shape (failover)."
     )
     weights_gib_per_gpu: _Amount = Field(description="Weights per GPU, GiB.")
+    network_rtt_s: _Amount = Field(
+        default=0.0,
+        description="Round trip from the serving region to the farthest user area (in "
+        "p95_ttft_s); 0 when the goal does not say where its users are.",
+    )
+    served_repo_id: _ModelId | None = Field(
+        default=None,
+        description="A published pre-quantized checkpoint served instead of the plan's "
+        "hf_repo_id (AWQ/GPTQ/FP8/W8A8, planner.quantization); None: the plan's own weights.",
+    )
+    vllm_quantization: Literal["fp8"] | None = Field(
+        default=None,
+        description="vLLM --quantization: 'fp8' quantizes 16-bit weights while loading; None: "
+        "leave the flag out (bf16, or a quantized checkpoint whose config.json names its "
+        "method, which vLLM reads and runs with its Marlin kernels).",
+    )
+    format_basis: _Line = Field(
+        default="the 16-bit weights as they are",
+        description="Why the served format is allowed here and how its weights are obtained.",
+    )
     p95_ttft_s: _Amount = Field(
         description="Estimated p95 time to first token at the planned load (queueing and "
         "prefill interference included), s."

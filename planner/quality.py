@@ -54,8 +54,10 @@ or the p95 TTFT (README "Ranking")."""
 LAUNCHED_FORMAT = {
     Quantization.BF16: "bf16",
     Quantization.FP8: "fp8",  # vLLM --quantization fp8: dynamic FP8 W8A8 (executor/render.py)
-    Quantization.INT8: "int8",  # vLLM --quantization bitsandbytes, 8-bit weights
-    Quantization.INT4: "nf4",  # vLLM --quantization bitsandbytes: 4-bit NF4 weights in flight
+    # int8 / int4 are served only from a published GPTQ / AWQ / W8A8 checkpoint
+    # (planner.quantization): the priors of those formats, not bitsandbytes' NF4
+    Quantization.INT8: "int8",
+    Quantization.INT4: "int4",
 }
 """The prior each served format is judged by: the format as tailor launches it."""
 

@@ -10,6 +10,7 @@ the target, the p99.9 concurrency within ``max_num_seqs`` and the KV cache, and 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog import GpuSku, ModelArch
@@ -33,6 +34,7 @@ from planner.estimators.terms import GIB, Term, num
 from planner.offers import OfferIndex
 from planner.pareto import pareto_front
 from planner.plan import MAX_REPLICAS, OfferChoice, ServingPlan
+from planner.quantization import ServedFormat, ServedFormats
 from planner.rules import Reason
 from planner.spec import GoalSpec
 from planner.types import HOURS_PER_MONTH, Quantization
@@ -103,6 +105,7 @@ class _Point:
     model: DecodeModel
     lengths: Lengths
     queue: ReplicaQueue
+    network_basis: str = ""
 
     @property
     def ttft_s(self) -> float:
@@ -130,7 +133,7 @@ def _kv_capacity_tokens(arch: ModelArch, sku: GpuSku, setup: ServingSetup) -> tu
 class _Candidate:
     """A replica setup before its load is solved, with the bounds that may rule it out."""
 
-    quantization: Quantization
+    fmt: ServedFormat
     tp: int
     offer: OfferChoice
     queue: ReplicaQueue
@@ -140,6 +143,7 @@ class _Candidate:
     weights_gib_per_gpu: float
     cost_floor_usd: float  # monthly $ at the rate upper bound
     ttft_floor_s: float  # p95 TTFT with no other traffic
+    network_basis: str  # where the round trip to the users comes from; "" when not stated
 
 
 def _candidate(
@@ -149,6 +153,8 @@ def _candidate(
     offer: OfferChoice,
     setup: ServingSetup,
     lengths: Lengths,
+    fmt: ServedFormat,
+    network: tuple[float, str] = (0.0, ""),
 ) -> _Candidate | str:
     """The replica's queue model and its cost and latency floors, or why it cannot serve."""
     weights, kv_tokens = _kv_capacity_tokens(arch, sku, setup)
@@ -167,6 +173,7 @@ def _candidate(
         max_num_batched_tokens=tokens,
         kv_capacity_tokens=kv_tokens,
         moe_fixed_s=model.moe_memory_fixed_s if arch.is_moe else None,
+        network_rtt_s=network[0],
     )
     _, ttft_limit = _limits_s(goal)
     floor = queue.ttft_lower_bound_s()
@@ -178,7 +185,7 @@ def _candidate(
     most = TARGET_UTILIZATION * queue.rate_upper_bound()
     replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / most))
     return _Candidate(
-        quantization=setup.quantization,
+        fmt=fmt,
         tp=setup.tensor_parallel,
         offer=offer,
         queue=queue,
@@ -188,6 +195,7 @@ def _candidate(
         weights_gib_per_gpu=weights / GIB,
         cost_floor_usd=replicas * offer.usd_per_hour * HOURS_PER_MONTH,
         ttft_floor_s=floor,
+        network_basis=network[1],
     )
 
 
@@ -213,6 +221,7 @@ def _operating_point(goal: GoalSpec, c: _Candidate, lengths: Lengths) -> _Point 
         model=c.model,
         lengths=lengths,
         queue=c.queue,
+        network_basis=c.network_basis,
     )
 
 
@@ -227,44 +236,19 @@ def _dominated(c: _Candidate, kept: list[_Option]) -> bool:
     return False
 
 
-# Compute capability by architecture (NVIDIA CUDA GPUs table) and the minimum vLLM needs per
-# weight format (vLLM docs, "Supported Hardware" for quantization kernels): vLLM itself needs
-# 7.0; AWQ/GPTQ int4 and W8A8 int8 need 7.5; FP8 W8A8 needs 8.9. On AMD (ROCm) tailor plans
-# bf16 and fp8 only.
-_COMPUTE_CAPABILITY = {
-    "pascal": 6.0,
-    "volta": 7.0,
-    "turing": 7.5,
-    "ampere": 8.0,
-    "ada": 8.9,
-    "hopper": 9.0,
-    "blackwell": 10.0,
-}
-_MIN_CAPABILITY = {
-    Quantization.BF16: 7.0,
-    Quantization.INT8: 7.5,
-    Quantization.INT4: 7.5,
-    Quantization.FP8: 8.9,
-}
-
-
-def _formats(sku: GpuSku) -> list[Quantization]:
-    """Weight formats vLLM serves on this GPU."""
-    if sku.vendor.value != "nvidia":
-        return [Quantization.BF16, Quantization.FP8] if sku.supports_fp8 else [Quantization.BF16]
-    capability = _COMPUTE_CAPABILITY.get(sku.architecture, 0.0)
-    return [q for q in Quantization if capability >= _MIN_CAPABILITY[q]]
-
-
 @dataclass(frozen=True)
 class _Option:
     """A feasible replica setup, priced (numbers only until it makes the Pareto front)."""
 
-    quantization: Quantization
+    fmt: ServedFormat
     tp: int
     offer: OfferChoice
     point: _Point
     replicas: int
+
+    @property
+    def quantization(self) -> Quantization:
+        return self.fmt.quantization
 
     @property
     def rps_per_replica(self) -> float:
@@ -276,10 +260,10 @@ class _Option:
 
 
 def _option(
-    goal: GoalSpec, quant: Quantization, tp: int, offer: OfferChoice, point: _Point
+    goal: GoalSpec, fmt: ServedFormat, tp: int, offer: OfferChoice, point: _Point
 ) -> _Option:
     replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / point.load.rate_per_s))
-    return _Option(quant, tp, offer, point, replicas)
+    return _Option(fmt, tp, offer, point, replicas)
 
 
 def _offer_basis(offer: OfferChoice) -> str:
@@ -295,7 +279,21 @@ def _load_terms(p: _Point) -> list[Term]:
     q, n = p.load, p.lengths
     sigma_in = lognormal_sigma(n.input_mean, n.input_p95)
     own = f"{n.input_p95:,} tokens in ceil({n.input_p95:,} / {num(q.prefill_budget_tokens)}) steps"
+    network = (
+        [
+            Term(
+                name="serve.network_rtt_s",
+                value=q.network_rtt_s,
+                unit="s",
+                formula=num(q.network_rtt_s),
+                basis=p.network_basis,
+            )
+        ]
+        if p.network_basis
+        else []
+    )
     return [
+        *network,
         Term(
             name="serve.max_num_seqs",
             value=p.max_num_seqs,
@@ -391,9 +389,10 @@ def _load_terms(p: _Point) -> list[Term]:
             name="serve.ttft",
             value=q.ttft_p95_s,
             unit="s",
-            formula=f"{num(p.queue.decode_step_s(q.decode_concurrency))} + "
+            formula=f"{num(p.queue.decode_step_s(q.decode_concurrency))} / 2 + "
             f"{num(q.queue_wait_p95_s)} + {num(q.own_prefill_s)} + {num(q.network_rtt_s)}",
-            basis="p95 TTFT at the planned load: the decode step in progress on arrival + the "
+            basis="p95 TTFT at the planned load: half the decode step in progress on arrival "
+            "(its mean residual) + the "
             f"wait for prompts ahead + the p95 prompt's own prefill ({own}) + network round "
             "trip",
         ),
@@ -450,6 +449,10 @@ def _plan(goal: GoalSpec, o: _Option, offers: OfferIndex) -> ServingPlan:
         offer=o.offer,
         alternative_offers=offers.serving_alternatives(o.offer.gpu, o.tp),
         weights_gib_per_gpu=p.weights_gib_per_gpu,
+        network_rtt_s=p.load.network_rtt_s,
+        served_repo_id=o.fmt.hf_repo_id,
+        vllm_quantization=o.fmt.vllm_quantization,
+        format_basis=o.fmt.basis,
         p95_ttft_s=p.ttft_s,
         output_tokens_per_s_per_stream=p.load.tokens_per_s_per_stream,
         monthly_usd=o.monthly_usd,
@@ -483,40 +486,81 @@ def _candidates(
     gpus: dict[str, GpuSku],
     lengths: Lengths,
     reasons: list[Reason],
+    formats: Callable[[GpuSku], ServedFormats],
 ) -> list[_Candidate]:
     """Every (GPU shape, format) the budget allows with its queue model and floors; a Reason
     appended for each one that cannot serve at all."""
     candidates: list[_Candidate] = []
+    seen: dict[str, ServedFormats] = {}
     for gpu_name, count in offers.serving_shapes():
         if count not in TENSOR_PARALLEL or arch.num_attention_heads % count:
             continue
-        sku, offer = gpus[gpu_name], offers.serving(gpu_name, count)
-        assert offer is not None
-        floor_usd = offer.usd_per_hour * HOURS_PER_MONTH
-        if over := budget_excesses(goal.budget, monthly_usd=floor_usd):
-            reasons.append(
-                Reason(
-                    subject=f"serve {arch.id} on {count}× {gpu_name}",
-                    constraint=over[0].field,
-                    detail=f"one replica costs {over[0].detail}",
-                    fix="raise budget.monthly_usd",
+        sku = gpus[gpu_name]
+        for offer, rtt_s, rtt_basis in offers.serving_choices(gpu_name, count):
+            floor_usd = offer.usd_per_hour * HOURS_PER_MONTH
+            if over := budget_excesses(goal.budget, monthly_usd=floor_usd):
+                reasons.append(
+                    Reason(
+                        subject=f"serve {arch.id} on {count}× {gpu_name}",
+                        constraint=over[0].field,
+                        detail=f"one replica costs {over[0].detail}",
+                        fix="raise budget.monthly_usd",
+                    )
                 )
-            )
-            continue
-        for quant in _formats(sku):
-            setup = ServingSetup(
-                quantization=quant,
-                tensor_parallel=count,
-                batch=1,
-                input_tokens=lengths.input_mean,
-                output_tokens=goal.traffic.avg_output_tokens,
-            )
-            found = _candidate(goal, arch, sku, offer, setup, lengths)
-            if isinstance(found, str):
-                reasons.append(_unservable(arch, quant, count, gpu_name, found))
                 continue
-            candidates.append(found)
+            first = gpu_name not in seen
+            if first:
+                seen[gpu_name] = formats(sku)
+            for fmt in _launchable(seen[gpu_name], arch, offer, reasons, first):
+                quant = fmt.quantization
+                setup = ServingSetup(
+                    quantization=quant,
+                    tensor_parallel=count,
+                    batch=1,
+                    input_tokens=lengths.input_mean,
+                    output_tokens=goal.traffic.avg_output_tokens,
+                )
+                found = _candidate(
+                    goal, arch, sku, offer, setup, lengths, fmt, network=(rtt_s, rtt_basis)
+                )
+                if isinstance(found, str):
+                    reasons.append(_unservable(arch, quant, count, gpu_name, found))
+                    continue
+                candidates.append(found)
     return candidates
+
+
+def _launchable(
+    found: ServedFormats, arch: ModelArch, offer: OfferChoice, reasons: list[Reason], first: bool
+) -> list[ServedFormat]:
+    """The formats tailor can launch; the refused ones and those that need a quantization
+    step after training (priced here, but no recipe runs it yet) become Reasons, once per GPU
+    (``first``)."""
+    if first:
+        reasons.extend(found.refused)
+    kept = []
+    for fmt in found.options:
+        if fmt.step is None:
+            kept.append(fmt)
+            continue
+        if not first:
+            continue
+        hours = fmt.step.gpu_hours.value
+        usd = hours * offer.usd_per_hour / offer.gpus_per_instance
+        reasons.append(
+            Reason(
+                subject=f"serve {arch.id} {fmt.quantization} on {offer.gpu}",
+                constraint="served weight format",
+                detail=f"fine-tuned weights need a {fmt.step.method.value.upper()} "
+                f"{fmt.step.weight_bits}-bit quantization step after merging (≈ "
+                f"{hours:.2g} GPU-h, ≈ ${usd:.2f} on {offer.gpu}; "
+                f"{fmt.step.gpu_hours.basis}); tailor has no recipe that runs it yet, so "
+                "no plan may depend on it",
+                fix="serve bf16 or fp8 (dynamic, on an fp8 GPU), or a prompt-only plan that "
+                "serves a published quantized checkpoint",
+            )
+        )
+    return kept
 
 
 def serving_options(
@@ -525,10 +569,12 @@ def serving_options(
     offers: OfferIndex,
     gpus: dict[str, GpuSku],
     *,
+    formats: Callable[[GpuSku], ServedFormats],
     extra_input_tokens: int = 0,
 ) -> tuple[list[ServingPlan], list[Reason]]:
     """The Pareto front (cost × TTFT) of replica setups that meet the latency targets, and a
-    Reason for every (format, GPU, tensor-parallel) setup that does not."""
+    Reason for every (format, GPU, tensor-parallel) setup that does not. ``formats(sku)``
+    gives the weight formats the plan may serve on a GPU (planner.quantization)."""
     lengths = request_lengths(goal, extra_input_tokens)
     if lengths.max_model_len > arch.max_context_tokens:
         return [], [
@@ -543,18 +589,18 @@ def serving_options(
             )
         ]
     reasons: list[Reason] = []
-    candidates = _candidates(goal, arch, offers, gpus, lengths, reasons)
+    candidates = _candidates(goal, arch, offers, gpus, lengths, reasons, formats)
     options: list[_Option] = []
     candidates.sort(key=lambda c: (c.cost_floor_usd, c.ttft_floor_s, c.tp))
     for c in candidates:
         if _dominated(c, options):
             continue
-        subject = f"serve {arch.id} {c.quantization} on {c.tp}× {c.offer.gpu}"
+        subject = f"serve {arch.id} {c.fmt.quantization} on {c.tp}× {c.offer.gpu}"
         point = _operating_point(goal, c, lengths)
         if isinstance(point, str):
-            reasons.append(_unservable(arch, c.quantization, c.tp, c.offer.gpu, point))
+            reasons.append(_unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, point))
             continue
-        option = _option(goal, c.quantization, c.tp, c.offer, point)
+        option = _option(goal, c.fmt, c.tp, c.offer, point)
         if option.replicas > MAX_REPLICAS:
             reasons.append(_too_many(subject, option))
             continue

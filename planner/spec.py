@@ -48,7 +48,9 @@ from planner.problems import conflict, parse_goal_yaml, problems_from_validation
 from planner.types import SECONDS_PER_MONTH, Method
 
 __all__ = [
+    "DEFAULT_MIN_REPLICAS",
     "MAX_GOAL_BYTES",
+    "AvailabilitySpec",
     "BudgetSpec",
     "DataFormat",
     "DataSpec",
@@ -399,6 +401,15 @@ class TrafficSpec(_Section):
         "p95_output_tokens (not checked by the JSON Schema, which compares no two fields).",
         examples=[2000],
     )
+    user_regions: Annotated[tuple[_RegionGlob, ...], _NonEmpty, _NonEmptySchema] | None = Field(
+        default=None,
+        description="Where the service's users are: continent-level areas (na, sa, eu, me, af, "
+        "apac, oceania) or ISO country codes (US, DE, JP), globs allowed. Serving offers near "
+        "them are preferred and the network round trip to the farthest listed place is added "
+        "to the p95 TTFT. None: users are assumed next to the serving region (no round trip "
+        "added).",
+        examples=[["eu", "US"]],
+    )
     avg_reasoning_tokens: _Count | None = Field(
         default=None,
         description="Hidden reasoning tokens a reasoning model (o4-mini, GPT-5, ...) spends per "
@@ -471,6 +482,60 @@ class LatencySpec(_Section):
         description="Slowest acceptable generation speed of one stream, tokens/s; none: no limit.",
         examples=[20],
     )
+
+
+DEFAULT_MIN_REPLICAS = 1
+"""Stated default: one replica always up (SkyServe's own default, sky/serve/constants.py
+DEFAULT_MIN_REPLICAS). Production services usually want 2 or more, in different zones."""
+
+
+class AvailabilitySpec(_Section):
+    """How many replicas stay up and how the service scales with its traffic."""
+
+    min_replicas: _Count | None = Field(
+        default=None,
+        description="Replicas that always run (SkyServe min_replicas); 2 or more keeps the "
+        "service up through one replica's failure. 0 allows scale-to-zero: a replica starts "
+        "when a request arrives and stops after 20 minutes without one, and the requests that "
+        "find none wait a cold start (counted in the p95 TTFT). None: DEFAULT_MIN_REPLICAS "
+        "(1), and for sparse traffic tailor also tries scale-to-zero.",
+        examples=[2],
+    )
+    max_replicas: _PositiveCount | None = Field(
+        default=None,
+        description="Most replicas the autoscaler may run (SkyServe max_replicas). At least "
+        "min_replicas (not checked by the JSON Schema, which compares no two fields). None: "
+        "what the peak hour of the traffic profile needs.",
+        examples=[8],
+    )
+    hourly_profile: Annotated[tuple[_Amount, ...], Field(min_length=24, max_length=24)] | None = (
+        Field(
+            default=None,
+            description="Relative traffic in each hour of the day, 24 non-negative numbers (any "
+            "scale; hour 0 first, the users' time), at least one of them positive (not checked "
+            "by the JSON Schema, which compares no two fields). None: a raised-cosine day whose "
+            "busiest hour "
+            "runs at traffic.peak_requests_per_s (a labelled assumption, planner.estimators."
+            "autoscale).",
+        )
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> AvailabilitySpec:
+        low, high = self.min_replicas, self.max_replicas
+        if low is not None and high is not None and high < low:
+            raise conflict(
+                f"is {high}, below availability.min_replicas ({low})",
+                fix=f"raise `availability.max_replicas` to at least {low}, or delete it",
+                field="max_replicas",
+            )
+        if self.hourly_profile is not None and not any(self.hourly_profile):
+            raise conflict(
+                "is all zeros: no hour has traffic",
+                fix="give the busy hours a positive weight, or delete the line",
+                field="hourly_profile",
+            )
+        return self
 
 
 class BudgetSpec(_Section):
@@ -601,6 +666,10 @@ class GoalSpec(_Section):
     data: DataSpec = Field(default_factory=DataSpec, description="Training examples, if any.")
     traffic: TrafficSpec = Field(description="Serving load once deployed.")
     latency: LatencySpec = Field(default_factory=LatencySpec, description="Latency limits.")
+    availability: AvailabilitySpec = Field(
+        default_factory=AvailabilitySpec,
+        description="Replicas always up, the autoscaling range and the daily traffic shape.",
+    )
     budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Spending caps.")
     privacy: PrivacySpec = Field(default_factory=PrivacySpec, description="Where data may go.")
     models: ModelsSpec = Field(default_factory=ModelsSpec, description="Models to consider.")

@@ -88,11 +88,12 @@ def test_multinode_run_uses_skypilot_node_environment(multinode: PlanFile) -> No
 
 def test_serving_wires_the_trained_adapter(financial: PlanFile) -> None:
     run = render_serve_task(financial, OPTIONS)["run"]
-    t = financial.plan.training
-    assert f"--lora-modules tailor=/adapters/{OPTIONS.run_name}/final" in run
-    assert f"--max-lora-rank {t.lora_rank}" in run
+    # one adapter is served merged (the recipe's merged/), under the name clients send
+    assert f"vllm serve /adapters/{OPTIONS.run_name}/merged --served-model-name tailor" in run
+    assert "--enable-lora" not in run
     train = render_train_task(financial, OPTIONS)
     assert f'"output_dir": "/checkpoints/{OPTIONS.run_name}"' in train["run"]
+    assert '"merge": true' in train["run"]
     s = financial.plan.serving
     assert f"--tensor-parallel-size {s.tensor_parallel}" in run
     assert f"--max-model-len {s.max_model_len}" in run

@@ -101,8 +101,8 @@ def test_serve_guard_runs_no_command_from_the_run_name_or_repo(
     assert not marker.exists(), f"a plan value ran a command:\n{run}"
     assert done.returncode == 0, done.stderr
     argv = json.loads(done.stdout.splitlines()[-1])
-    assert argv[:2] == ["serve", value]  # one argument, verbatim
-    assert f"tailor=/adapters/{value}/final" in argv
+    # the merged weights under the run's folder: one argument, verbatim
+    assert argv[:4] == ["serve", f"/adapters/{value}/merged", "--served-model-name", "tailor"]
 
 
 def test_serve_guard_still_refuses_an_adapter_of_another_model(

@@ -267,6 +267,8 @@ UNSTATED = {
     "traffic.max_input_tokens": "At least avg_input_tokens and p95_input_tokens",
     "traffic.p95_output_tokens": "At least avg_output_tokens",
     "traffic.max_output_tokens": "At least avg_output_tokens and p95_output_tokens",
+    "availability.max_replicas": "At least min_replicas",
+    "availability.hourly_profile": "at least one of them positive",
 }
 
 

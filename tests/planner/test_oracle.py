@@ -28,7 +28,7 @@ from planner.estimators.serving import (
 from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
 from planner.estimators.training_time import training_flops_per_token
 from planner.rank import plan_goal
-from planner.serving_options import HOURS_PER_MONTH, _formats, vllm_batch_limits
+from planner.serving_options import HOURS_PER_MONTH, vllm_batch_limits
 from planner.spec import Objective, parse_goal
 from planner.training_options import (
     GLOBAL_BATCH_SEQUENCES,
@@ -38,7 +38,7 @@ from planner.training_options import (
     startup_hours,
     training_seq_len,
 )
-from planner.types import Method
+from planner.types import Method, Quantization
 
 SHIPPED = load_catalog()
 
@@ -188,7 +188,10 @@ def _serving_costs(goal, catalog, arch):
         sku, tp = catalog.gpu(offer.gpu), offer.gpu_count
         if tp not in (1, 2, 4, 8) or arch.num_attention_heads % tp:
             continue
-        for quant in _formats(sku):
+        # fine-tuned weights launch as bf16, or fp8 quantized by vLLM at load on an fp8 GPU
+        # (int4/int8 would need a quantization step tailor does not run)
+        formats = [Quantization.BF16] + ([Quantization.FP8] if sku.supports_fp8 else [])
+        for quant in formats:
             rate = operating(arch, sku, tp, quant, goal.traffic, goal.latency)
             if not rate:
                 continue

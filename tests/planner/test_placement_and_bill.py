@@ -96,3 +96,78 @@ def test_the_serve_controller_bills_all_month_with_its_disk() -> None:
     serve = catalog.controller("serve")
     prices = [vm.usd_per_hour for vm in serve.per_cloud if vm.usd_per_hour]
     assert line.monthly_usd >= 730 * min(prices)
+
+
+def _with_users(goal, regions, **privacy):
+    traffic = goal.traffic.model_copy(update={"user_regions": regions})
+    return goal.model_copy(
+        update={"traffic": traffic, "privacy": goal.privacy.model_copy(update=privacy)}
+    )
+
+
+def _ttft_parts(plan: Plan) -> tuple[float, float]:
+    (ttft,) = [t for t in plan.estimates if t.name == "serve.ttft"]
+    parts = [float(x) for x in ttft.formula.split(" + ")]
+    return ttft.value, parts[-1]
+
+
+def test_users_far_from_the_serving_region_pay_the_round_trip_in_ttft() -> None:
+    catalog = load_catalog()
+    goal = load_goal(GOALS[0])
+    # serving held to US regions, users in Europe: the round trip is in every p95 TTFT
+    far = _with_users(goal, ("eu",), allowed_regions=("us-*",))
+    near = _with_users(goal, None, allowed_regions=("us-*",))
+    rtt = catalog.area_rtt_ms("na", "eu")
+    assert rtt is not None and rtt > 50
+    far_plans = [p for p in plan_goal(far, catalog, top=50).plans if p.serving]
+    near_plans = {p.serving.offer: p for p in plan_goal(near, catalog, top=50).plans if p.serving}
+    assert far_plans
+    for plan in far_plans:
+        assert plan.serving is not None
+        area = catalog.region_info(plan.serving.offer.cloud, plan.serving.offer.region).area
+        assert area.value == "na"
+        assert plan.serving.network_rtt_s == pytest.approx(rtt / 1000)
+        value, last = _ttft_parts(plan)
+        assert last == pytest.approx(rtt / 1000, rel=1e-3)
+        assert plan.serving.p95_ttft_s == pytest.approx(value)
+        (term,) = [t for t in plan.estimates if t.name == "serve.network_rtt_s"]
+        assert "na→eu" in term.basis and "farthest" in term.basis
+    for plan in near_plans.values():
+        assert plan.serving is not None and plan.serving.network_rtt_s == 0
+
+
+def test_users_named_by_country_prefer_a_serving_region_near_them() -> None:
+    from planner.offers import build_offer_index
+
+    catalog = load_catalog()
+    goal = _with_users(load_goal(GOALS[0]), ("DE", "FR"))
+    index = build_offer_index(goal, catalog)
+    tried = 0
+    for shape in index.serving_shapes():
+        choices = index.serving_choices(*shape)
+        cheapest = index.serving(*shape)
+        assert choices[0][0] == cheapest  # the cheapest is always tried
+        for offer, rtt_s, basis in choices:
+            info = catalog.region_info(offer.cloud, offer.region)
+            assert rtt_s == pytest.approx(catalog.area_rtt_ms(info.area, "eu") / 1000)
+            assert "farthest user area" in basis
+        # the other one tried is the cheapest in the nearest area (same-area round trip)
+        if len(choices) == 2:
+            tried += 1
+            assert choices[1][1] < choices[0][1]
+            assert choices[1][1] == pytest.approx(catalog.area_rtt_ms("eu", "eu") / 1000)
+    assert tried > 0
+    for plan in plan_goal(goal, catalog).plans:
+        if plan.serving is not None:
+            o = plan.serving.offer
+            info = catalog.region_info(o.cloud, o.region)
+            rtt = catalog.area_rtt_ms(info.area, "eu") / 1000
+            assert plan.serving.network_rtt_s == pytest.approx(rtt)
+
+
+def test_a_user_region_that_names_nothing_is_refused_with_a_fix() -> None:
+    from planner.errors import PlannerError
+
+    goal = _with_users(load_goal(GOALS[0]), ("atlantis",))
+    with pytest.raises(PlannerError, match=r"traffic\.user_regions: 'atlantis'.*To fix: use"):
+        plan_goal(goal, load_catalog())

@@ -351,8 +351,10 @@ def _assert_renders_safe(plan_file: PlanFile) -> None:
         run = render_serve_task(plan_file, options)["run"]
         adapter = f"/adapters/{run_name}/final"
         full = plan.training is not None and plan.training.method == "full"
+        trained = adapter if full else f"/adapters/{run_name}/merged"  # LoRA: served merged
+        served = trained if plan.training is not None else plan.hf_repo_id
         last = shlex.split(run.splitlines()[-1])
-        assert last[:3] == ["vllm", "serve", adapter if full else plan.hf_repo_id]
+        assert last[:3] == ["vllm", "serve", served]
         if "TAILOR_CHECK" in run:
             guard = shlex.split(run.splitlines()[1].removesuffix(" <<'TAILOR_CHECK'"))
             assert guard == ["python3", "-", f"{adapter}/adapter_config.json", plan.hf_repo_id]
