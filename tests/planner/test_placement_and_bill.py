@@ -8,6 +8,7 @@ import pytest
 
 from catalog import load_catalog
 from planner.bill import STREAMED_BYTES_PER_TOKEN
+from planner.estimators.terms import evaluate_formula
 from planner.plan import Plan
 from planner.rank import plan_goal
 from planner.spec import load_goal
@@ -107,7 +108,7 @@ def _with_users(goal, regions, **privacy):
 
 def _ttft_parts(plan: Plan) -> tuple[float, float]:
     (ttft,) = [t for t in plan.estimates if t.name == "serve.ttft"]
-    parts = [float(x) for x in ttft.formula.split(" + ")]
+    parts = [evaluate_formula(x) for x in ttft.formula.split(" + ")]
     return ttft.value, parts[-1]
 
 
