@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Select, Static, Switch
 
 from planner.errors import Problem
-from planner.problems import parse_goal_yaml
+from planner.problems import parse_goal_yaml, unwrap_annotation
 from planner.spec import GoalSpec, dump_goal, load_goal
 from tui.messages import GoalChanged, GoalSaved
 from tui.screens.goal import GoalScreen, PathPrompt, problem_texts
@@ -80,7 +80,7 @@ def _leaf_paths(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any
     paths = []
     for name, info in model.model_fields.items():
         path = f"{prefix}{name}"
-        section = info.annotation
+        section = unwrap_annotation(info.annotation).base
         if isinstance(section, type) and issubclass(section, BaseModel):
             paths += _leaf_paths(section, f"{path}.")
         else:
@@ -344,6 +344,31 @@ async def test_fields_the_form_cannot_hold_are_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_batch_goal_keeps_its_batch_section_and_an_online_one_gets_none(
+    tmp_path: Path,
+) -> None:
+    # batch is an optional section: the form writes it only when one of its fields differs
+    # from the default it shows (an online goal showing jobs_per_month 1 has no batch).
+    path = tmp_path / "batch.yaml"
+    shutil.copy(EXAMPLE.parent / "weekly-contract-extraction.yaml", path)
+    screen = GoalScreen(path, debounce_s=0)
+    app = Host(screen)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        expected = load_goal(path)
+        assert expected.batch is not None
+        assert app.changes == [expected]
+        assert screen.errors == {}
+        _widget(screen, "batch.tokens").value = ""
+        await pilot.pause()
+        assert set(screen.errors) == {"batch.tokens"}  # jobs_per_month 4 keeps the section
+        _widget(screen, "batch.jobs_per_month").value = "1"
+        _widget(screen, "batch.deadline_hours").value = ""
+        await pilot.pause()
+        assert set(screen.errors) == {"traffic.requests_per_month"}  # no batch section left
+
+
+@pytest.mark.asyncio
 async def test_every_goal_field_has_a_widget_and_an_error_line() -> None:
     screen = GoalScreen(None, debounce_s=0)
     app = Host(screen)
@@ -360,7 +385,8 @@ async def test_every_goal_field_has_a_widget_and_an_error_line() -> None:
             assert widget.tooltip is not None or not info.description
             screen.query_one("#e-" + path.replace(".", "-"), Static)
         for name, info in GoalSpec.model_fields.items():
-            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+            section = unwrap_annotation(info.annotation).base
+            if isinstance(section, type) and issubclass(section, BaseModel):
                 assert screen.query_one(f"#s-{name}").border_title == name
 
 

@@ -107,6 +107,7 @@ class GroupSpec:
     title: str
     about: str  # the model docstring's first line
     fields: tuple[FieldSpec, ...]
+    optional: bool = False  # the section may be absent (e.g. ``batch``): left out while empty
 
     @property
     def box_id(self) -> str:
@@ -114,20 +115,27 @@ class GroupSpec:
         return "s-" + (self.path.replace(".", "-") or "goal")
 
 
-def goal_groups(model: type[BaseModel] = GoalSpec, prefix: str = "") -> tuple[GroupSpec, ...]:
-    """The model's plain fields as one group, then every nested model's groups, in field order."""
+def goal_groups(
+    model: type[BaseModel] = GoalSpec, prefix: str = "", *, optional: bool = False
+) -> tuple[GroupSpec, ...]:
+    """The model's plain fields as one group, then every nested model's groups, in field order.
+
+    A section the goal may leave out (``batch: BatchSpec | None``) is ``optional``: the form
+    writes it only when one of its fields has a value.
+    """
     fields: list[FieldSpec] = []
     nested: list[GroupSpec] = []
     for name, info in model.model_fields.items():
         path = f"{prefix}.{name}" if prefix else name
         base, _, nullable = unwrap_annotation(info.annotation)
         if isinstance(base, type) and issubclass(base, BaseModel):
-            nested.extend(goal_groups(base, path))
+            nested.extend(goal_groups(base, path, optional=optional or nullable))
         else:
             fields.append(_field_spec(path, info, base, nullable))
     if not fields and prefix:
         return tuple(nested)
-    own = GroupSpec(prefix, prefix or "goal", _first_line(model.__doc__), tuple(fields))
+    about = _first_line(model.__doc__)
+    own = GroupSpec(prefix, prefix or "goal", about, tuple(fields), optional)
     return (own, *nested)
 
 
@@ -282,12 +290,14 @@ class GoalForm(VerticalScroll, can_focus=False):
         """The goal as :func:`~planner.spec.parse_goal` takes it; empty fields are left out."""
         goal: dict[str, Any] = {}
         for group in self.groups:
-            _mapping_at(goal, group.path)
-        for spec in self.fields:
-            value = field_value(spec, getattr(self.widget_for(spec.path), "value", None))
-            if value is not OMIT:
-                parent, _, name = spec.path.rpartition(".")
-                _mapping_at(goal, parent)[name] = value
+            values, changed = {}, not group.optional
+            for spec in group.fields:
+                value = field_value(spec, getattr(self.widget_for(spec.path), "value", None))
+                if value is not OMIT:
+                    values[spec.path.rpartition(".")[2]] = value
+                    changed = changed or value != spec.default
+            if changed:  # an optional section showing only its defaults stays absent
+                _mapping_at(goal, group.path).update(values)
         return goal
 
     def fill(self, data: Mapping[str, Any]) -> list[str]:
