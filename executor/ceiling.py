@@ -6,7 +6,9 @@ So the ceiling a launch is approved for comes from what the rendered tasks may r
 - training: nodes × the instance's $/h × the pessimistic hours × ``MAX_RUNTIME_FACTOR``
   (the job's ``timeout`` stops it there);
 - serving: one month (``HOURS_PER_MONTH``) of the most replicas the service may scale out to
-  (``MAX_REPLICAS_FACTOR`` × replicas) × the instance's $/h;
+  (the rendered ``replica_policy.max_replicas``) × the instance's $/h;
+- batch: the one job launched, instances × the instance's $/h × its hours ×
+  ``MAX_RUNTIME_FACTOR`` (the job's ``timeout``);
 - hosted API and retrieval: the plan's own (validated, finite, non-negative) figures.
 
 The instance prices are read from the catalog by cloud, region, instance type and spot. An
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from catalog import Catalog
 from executor.errors import ExecutorError
-from executor.render import MAX_REPLICAS_FACTOR, MAX_RUNTIME_FACTOR
+from executor.render import MAX_RUNTIME_FACTOR
 from planner.plan import OfferChoice, Plan, PlanFile
 from planner.types import HOURS_PER_MONTH
 
@@ -42,7 +44,8 @@ class LaunchCosts:
     one_time_usd: float
     """Training (mid estimate) + hosted fine-tuning + RAG embedding: the plan's one_time_usd."""
     monthly_usd: float
-    """Serving replicas × $/h × 730 h + API tokens + vector store: the plan's monthly_usd."""
+    """Serving replica-hours × $/h + batch jobs + API tokens + vector store + the other
+    monthly lines: the plan's monthly_usd."""
     ceiling_usd: float
     """The most the launch may cost before anyone looks again (see the module docstring)."""
     basis: str
@@ -114,15 +117,34 @@ def _serving(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
     if s is None:
         return 0.0, 0.0, ""
     usd_per_hour = _price(plan, s.offer, "serving", catalog)
-    monthly = s.replicas * usd_per_hour * HOURS_PER_MONTH
-    how = "replicas × the catalog's $/h × 730 h come to"
+    monthly = s.replica_hours_per_month * usd_per_hour
+    how = "replica-hours × the catalog's $/h come to"
     _agree(plan, "serving.monthly_usd", s.monthly_usd, monthly, how)
-    most = MAX_REPLICAS_FACTOR * s.replicas
+    most = s.max_replicas  # the autoscaler's ceiling (replica_policy.max_replicas)
     basis = (
         f"one month of serving at up to {most} replicas × ${usd_per_hour:.4g}/h × "
         f"{HOURS_PER_MONTH} h"
     )
     return monthly, most * usd_per_hour * HOURS_PER_MONTH, basis
+
+
+def _batch(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
+    """(monthly cost of the planned jobs, ceiling of the one job launched, basis); zeros
+    without batch jobs."""
+    b = plan.batch
+    if b is None:
+        return 0.0, 0.0, ""
+    usd_per_hour = b.instances * _price(plan, b.offer, "batch", catalog)
+    how = "instances × the catalog's $/h × the hours come to"
+    _agree(plan, "batch.cost_per_job_usd", b.cost_per_job_usd, b.hours_per_job * usd_per_hour, how)
+    monthly = b.jobs_per_month * b.hours_per_job * usd_per_hour
+    _agree(plan, "batch.monthly_usd", b.monthly_usd, monthly, "jobs × instances × $/h × hours")
+    hours = b.hours_per_job * MAX_RUNTIME_FACTOR
+    basis = (
+        f"one batch job on {b.instances} × ${usd_per_hour / b.instances:.4g}/h × {hours:.2f} h "
+        f"(its hours × {MAX_RUNTIME_FACTOR:g}, when the job's timeout stops it)"
+    )
+    return monthly, usd_per_hour * hours, basis
 
 
 def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
@@ -131,6 +153,7 @@ def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
     plan = plan_file.plan
     training, training_ceiling, training_basis = _training(plan, catalog)
     serving, serving_ceiling, serving_basis = _serving(plan, catalog)
+    batch, batch_ceiling, batch_basis = _batch(plan, catalog)
     other_one_time = (
         (plan.api.training_usd if plan.api else 0.0)
         + (plan.rag.embedding_usd if plan.rag else 0.0)
@@ -141,12 +164,12 @@ def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
         + (plan.rag.vector_store_usd_per_month if plan.rag else 0.0)
         + sum(line.monthly_usd for line in plan.extra_costs)
     )
-    one_time, monthly = training + other_one_time, serving + other_monthly
+    one_time, monthly = training + other_one_time, serving + batch + other_monthly
     how = "its parts add up to"
     _agree(plan, "one_time_usd", plan.one_time_usd, one_time, how)
     _agree(plan, "monthly_usd", plan.monthly_usd, monthly, how)
     _agree(plan, "first_year_usd", plan.first_year_usd, one_time + 12 * monthly, how)
-    parts = [training_basis, serving_basis]
+    parts = [training_basis, serving_basis, batch_basis]
     if plan.api or plan.rag:
         parts.append("the plan's API / retrieval costs (one-time + one month)")
     if plan.extra_costs:
@@ -156,6 +179,10 @@ def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:
     return LaunchCosts(
         one_time_usd=one_time,
         monthly_usd=monthly,
-        ceiling_usd=training_ceiling + serving_ceiling + other_one_time + other_monthly,
+        ceiling_usd=training_ceiling
+        + serving_ceiling
+        + batch_ceiling
+        + other_one_time
+        + other_monthly,
         basis=f"{basis}; prices of the catalog of {catalog.snapshot_date}",
     )

@@ -7,6 +7,7 @@ ceiling; every transition after that goes through the run store.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from planner.plan import PlanFile
 
 __all__ = [
     "LaunchPreview",
+    "check_batch_input",
     "check_budget",
     "check_data",
     "cost_ceiling_usd",
@@ -99,6 +101,8 @@ def _local_preview(plan_file: PlanFile) -> LaunchPreview:
         )
     if plan.serving is not None:
         creates.append("local: vLLM OpenAI server on 127.0.0.1 (this machine)")
+    if plan.batch is not None:
+        creates.append("nothing: the local backend does not run batch jobs (use --backend sky)")
     return LaunchPreview(tuple(creates), 0.0, None, "nothing is rented")
 
 
@@ -118,8 +122,15 @@ def preview(plan_file: PlanFile, backend: str, *, catalog: Catalog | None = None
         )
     if s is not None:
         creates.append(
-            f"{backend}: vLLM endpoint, {s.replicas} × {s.tensor_parallel}× "
+            f"{backend}: vLLM endpoint, {s.replicas_label} × {s.tensor_parallel}× "
             f"{s.offer.gpu} {s.quantization} on {s.offer.cloud}/{s.offer.region}"
+        )
+    if (b := plan.batch) is not None:
+        creates.append(
+            f"{backend}: batch job, {b.instances} × {b.tensor_parallel}× {b.offer.gpu} "
+            f"{b.quantization} on {b.offer.cloud}/{b.offer.region} ({b.offer.instance_type}), "
+            f"{b.requests_per_job:,.0f} requests, stopped after "
+            f"{b.hours_per_job * MAX_RUNTIME_FACTOR:.1f} h"
         )
     if plan.api is not None:
         creates.append(f"nothing to provision: hosted API {plan.api.model}")
@@ -144,7 +155,7 @@ def refresh(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext)
             run.launcher,
             f"the launch that created it ({who}) ended before the run started",
         )
-    if run.phase in (Phase.TRAINING, Phase.SERVING):
+    if run.phase in (Phase.TRAINING, Phase.SERVING, Phase.BATCH):
         return backend.poll(run, plan_file, ctx)
     return run
 
@@ -206,6 +217,77 @@ def check_data(plan_file: PlanFile, ctx: LaunchContext) -> TrainingDataReport | 
     return check_training_data(Path(ctx.data_path), ctx.data_format)
 
 
+BATCH_URLS = ("/v1/chat/completions", "/v1/completions")
+
+
+def check_batch_input(plan_file: PlanFile, ctx: LaunchContext) -> int | None:
+    """Check a batch plan's input file on this machine before anything is created: JSON lines
+    in the OpenAI batch format vLLM's run-batch reads (``custom_id``, ``method: POST``, a
+    ``url`` it serves, a ``body`` object), at most as many requests as the job's timeout
+    allows. Returns the requests counted; None when the plan runs no batch jobs or the input
+    is a bucket URI the job reads itself. ExecutorError names the file, line and field."""
+    b = plan_file.plan.batch
+    if b is None:
+        return None
+    source = ctx.extra.get("batch_input")
+    if source is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} runs batch jobs and no input file was given.",
+            fix="pass `--batch-input FILE.jsonl` (one OpenAI batch request per line) or a "
+            "bucket URI.",
+        )
+    if _URI.match(str(source)):
+        return None
+    path = Path(source)
+    count = 0
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    _check_batch_line(path, number, line)
+                    count += 1
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExecutorError(
+            f"batch input {path} cannot be read: {exc}.",
+            fix="pass a readable UTF-8 JSONL file with `--batch-input`.",
+        ) from None
+    most = b.requests_per_job * MAX_RUNTIME_FACTOR
+    if count == 0 or count > most:
+        raise ExecutorError(
+            f"batch input {path} holds {count:,} requests; plan {plan_file.plan.id} was sized "
+            f"for {b.requests_per_job:,.0f} (batch.tokens), and its job stops after "
+            f"{b.hours_per_job * MAX_RUNTIME_FACTOR:.1f} h; nothing was launched.",
+            fix="set batch.tokens to the file's prompt + output tokens and re-plan, or split "
+            "the file.",
+        )
+    return count
+
+
+def _check_batch_line(path: Path, number: int, line: str) -> None:
+    where = f"batch input {path}:{number}"
+    fix = (
+        'write one request per line: {"custom_id": "id-1", "method": "POST", "url": '
+        '"/v1/chat/completions", "body": {"messages": [...], "max_tokens": ...}}'
+    )
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ExecutorError(f"{where} is not JSON ({exc.msg}).", fix=fix) from None
+    problem = None
+    if not isinstance(request, dict):
+        problem = "is not a JSON object"
+    elif not isinstance(request.get("custom_id"), str) or not request["custom_id"]:
+        problem = "has no custom_id string"
+    elif request.get("method") != "POST":
+        problem = "has a method other than POST"
+    elif request.get("url") not in BATCH_URLS:
+        problem = f"has url {request.get('url')!r}, not one of {', '.join(BATCH_URLS)}"
+    elif not isinstance(request.get("body"), dict):
+        problem = "has no body object"
+    if problem is not None:
+        raise ExecutorError(f"{where} {problem}.", fix=fix)
+
+
 def run_base_id(plan_file: PlanFile, backend: str) -> str:
     """The id of the plan's first run on ``backend``: goal-plan-backend-hash6 (later runs of
     the same plan, after `down`, add -2, -3, …)."""
@@ -225,14 +307,21 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
     existing = ctx.store.find_live(plan_hash(plan_json), backend.name)
     if existing is not None:
         return _reattach(existing, plan_file, backend, ctx), False
-    if plan_file.plan.training is None and plan_file.plan.serving is None:
+    plan = plan_file.plan
+    if plan.training is None and plan.serving is None and plan.batch is None:
         raise ExecutorError(
-            f"plan {plan_file.plan.id} ({plan_file.plan.strategy}) provisions "
-            "nothing: it uses a hosted API.",
+            f"plan {plan.id} ({plan.strategy}) provisions nothing: it uses a hosted API.",
             fix="call the provider's API directly, or launch a self-hosted plan.",
+        )
+    if plan.batch is not None and backend.name == "local":
+        raise ExecutorError(
+            f"plan {plan.id} runs batch jobs; the local backend runs training and a vLLM "
+            "server only, not batch jobs, and nothing was launched.",
+            fix="launch it with `--backend sky`.",
         )
     check_budget(plan_file)
     check_data(plan_file, ctx)
+    check_batch_input(plan_file, ctx)
     run, created = ctx.store.create_or_find(
         run_base_id(plan_file, backend.name),
         plan_json=plan_json,

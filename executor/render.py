@@ -11,6 +11,8 @@
   the plan's ``--quantization`` (only for dynamic FP8: a quantized checkpoint names its own
   method), tensor parallelism, max-model-len, max-num-seqs and max-num-batched-tokens;
   readiness probe ``/v1/models``; replicas and target QPS from the plan.
+- Batch: a managed job on the plan's instances, each running ``vllm run-batch`` over its share
+  of the input file with the same weights and engine flags, results to the bucket.
 
 Secrets travel by name only (``secrets: {HF_TOKEN: null}``): SkyPilot fills them from the
 launching environment; no value is ever written.
@@ -24,18 +26,19 @@ import shlex
 from dataclasses import dataclass
 
 from executor.errors import ExecutorError
-from planner.plan import OfferChoice, PlanFile, ServingPlan, TrainingPlan
+from planner.plan import BatchPlan, OfferChoice, PlanFile, ServingPlan, TrainingPlan
 from planner.types import Method
 
 __all__ = [
-    "MAX_REPLICAS_FACTOR",
     "MAX_RUNTIME_FACTOR",
     "RECIPE_DIR",
     "SECRET_NAMES",
     "TRAIN_REQUIREMENTS",
     "VLLM_REQUIREMENT",
     "RenderOptions",
+    "batch_runtime_s",
     "max_runtime_s",
+    "render_batch_task",
     "render_serve_task",
     "render_train_task",
     "task_yaml",
@@ -56,7 +59,6 @@ TRAIN_REQUIREMENTS = (
 VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
-MAX_REPLICAS_FACTOR = 2  # the service may scale out to 2 × the plan's replicas under load
 SERVED_MODEL_NAME = "tailor"  # what clients send as `model` to a fine-tuned plan's service
 
 
@@ -69,6 +71,7 @@ class RenderOptions:
     checkpoint_bucket: str  # bucket name for checkpoints and the trained adapter
     recipe_source: str  # local folder holding train.py (shipped to RECIPE_DIR)
     data_format: str = "chat"
+    batch_input: str = "batch.jsonl"  # local path or bucket URI of a batch job's requests
 
 
 def _resources(
@@ -217,7 +220,9 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     }
 
 
-def _served_weights(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) -> list[str]:
+def _served_weights(
+    plan_file: PlanFile, s: ServingPlan | BatchPlan, trained_dir: str | None
+) -> list[str]:
     """What vLLM serves: the fine-tuned weights (a LoRA adapter merged into its base by the
     training recipe — merged is the default for one adapter — or the full fine-tune), else a
     published pre-quantized checkpoint the plan chose, else the plan's model."""
@@ -234,16 +239,10 @@ def _served_weights(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None
     return [s.served_repo_id or _repo_id(plan_file)]
 
 
-def _vllm_command(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) -> list[str]:
+def _engine_args(s: ServingPlan | BatchPlan) -> list[str]:
+    """vLLM's engine flags for the plan's setup (the same for serve and run-batch)."""
     quantization = ["--quantization", s.vllm_quantization] if s.vllm_quantization else []
     return [
-        "vllm",
-        "serve",
-        *_served_weights(plan_file, s, trained_dir),
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(SERVE_PORT),
         "--tensor-parallel-size",
         str(s.tensor_parallel),
         "--max-model-len",
@@ -253,6 +252,19 @@ def _vllm_command(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) 
         "--max-num-batched-tokens",
         str(s.max_num_batched_tokens),
         *quantization,
+    ]
+
+
+def _vllm_command(plan_file: PlanFile, s: ServingPlan, trained_dir: str | None) -> list[str]:
+    return [
+        "vllm",
+        "serve",
+        *_served_weights(plan_file, s, trained_dir),
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(SERVE_PORT),
+        *_engine_args(s),
     ]
 
 
@@ -302,8 +314,8 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         "service": {
             "readiness_probe": {"path": "/v1/models", "initial_delay_seconds": 1200},
             "replica_policy": {
-                "min_replicas": s.replicas,
-                "max_replicas": MAX_REPLICAS_FACTOR * s.replicas,
+                "min_replicas": s.min_replicas,
+                "max_replicas": s.max_replicas,
                 "target_qps_per_replica": round(s.requests_per_s_per_replica, 3),
             },
         },
@@ -319,6 +331,106 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         "run": _adapter_guard(plan_file, adapter)
         + " ".join(shlex.quote(c) for c in command)
         + "\n",
+    }
+
+
+_SHARD = """\
+import json, sys
+source, target, rank, nodes, model = sys.argv[1:6]
+rank, nodes = int(rank), int(nodes)
+with open(source) as lines, open(target, "w") as out:
+    for number, line in enumerate(lines):
+        if not line.strip() or number % nodes != rank:
+            continue
+        request = json.loads(line)
+        request["body"]["model"] = model
+        out.write(json.dumps(request) + "\\n")
+"""
+
+
+def batch_runtime_s(b: BatchPlan) -> int:
+    """A batch job's timeout, s: the plan's hours per job × MAX_RUNTIME_FACTOR."""
+    return math.ceil(b.hours_per_job * MAX_RUNTIME_FACTOR * 3600)
+
+
+def render_batch_task(plan_file: PlanFile, options: RenderOptions) -> dict:
+    """A batch job (a SkyPilot managed job on ``instances`` nodes) as a YAML-ready dict.
+
+    Each node takes every ``instances``-th request of the input file (the OpenAI batch format
+    vLLM's ``run-batch`` reads), names the plan's model in it, runs ``vllm run-batch`` with
+    the plan's engine flags, and writes its results to
+    ``<bucket>/<run>/results/part-<node>.jsonl``. The job stops after hours_per_job ×
+    MAX_RUNTIME_FACTOR.
+    """
+    b = plan_file.plan.batch
+    if b is None:
+        raise ExecutorError(
+            f"plan {plan_file.plan.id} runs no batch jobs (strategy {plan_file.plan.strategy}).",
+            fix="launch a plan of a goal with traffic.requests_per_month: 0 and a batch section.",
+        )
+    trained = plan_file.plan.training is not None
+    trained_dir = f"/bucket/{options.run_name}" if trained else None
+    weights = _served_weights(plan_file, b, trained_dir)
+    model = SERVED_MODEL_NAME if trained else weights[0]
+    shard = " ".join(
+        [
+            "python3",
+            "-",
+            "/batch/input.jsonl",
+            "/tmp/tailor-shard.jsonl",
+            '"$SKYPILOT_NODE_RANK"',
+            '"$SKYPILOT_NUM_NODES"',
+            shlex.quote(model),
+        ]
+    )
+    command = [
+        "timeout",
+        "--signal=TERM",
+        "--kill-after=300",
+        str(batch_runtime_s(b)),
+        "vllm",
+        "run-batch",
+        "-i",
+        "/tmp/tailor-shard.jsonl",
+        "-o",
+        "/tmp/tailor-results.jsonl",
+        "--model",
+        *weights,
+        *_engine_args(b),
+    ]
+    results = f"/bucket/{options.run_name}/results"
+    run = "\n".join(
+        [
+            "set -euo pipefail",
+            _adapter_guard(plan_file, f"{trained_dir}/final" if trained else None).rstrip(),
+            f"{shard} <<'TAILOR_SHARD'",
+            _SHARD.rstrip("\n"),
+            "TAILOR_SHARD",
+            " ".join(shlex.quote(c) for c in command),
+            f"mkdir -p {shlex.quote(results)}",
+            "cp /tmp/tailor-results.jsonl "
+            f'"{results}/part-$(printf %05d "$SKYPILOT_NODE_RANK").jsonl"',
+        ]
+    )
+    return {
+        "name": f"{options.run_name}-batch",
+        "num_nodes": b.instances,
+        "resources": _resources(
+            b.offer,
+            b.alternative_offers,
+            b.tensor_parallel,
+            {
+                "job_recovery": {"strategy": "FAILOVER", "max_restarts_on_errors": 1},
+                "disk_size": 256,
+            },
+        ),
+        "file_mounts": {
+            "/batch/input.jsonl": options.batch_input,
+            "/bucket": {"name": options.checkpoint_bucket, "mode": "MOUNT"},
+        },
+        "secrets": dict.fromkeys(SECRET_NAMES[:1]),
+        "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
+        "run": "\n".join(line for line in run.splitlines() if line) + "\n",
     }
 
 

@@ -183,6 +183,7 @@ class Phase(StrEnum):
     PENDING = "pending"
     TRAINING = "training"
     SERVING = "serving"
+    BATCH = "batch"  # a batch job runs; ready once its results are written
     READY = "ready"
     FAILED = "failed"
     STOPPING = "stopping"

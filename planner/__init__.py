@@ -23,6 +23,7 @@ from planner.graph import DecisionGraph, build_decision_graph
 from planner.plan import (
     PLAN_SCHEMA_VERSION,
     ApiUsage,
+    BatchPlan,
     OfferChoice,
     Plan,
     PlanFile,
@@ -54,6 +55,7 @@ __all__ = [
     "SECONDS_PER_MONTH",
     "ApiUsage",
     "AttentionImpl",
+    "BatchPlan",
     "BudgetExcess",
     "CompareRow",
     "DecisionGraph",

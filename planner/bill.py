@@ -14,6 +14,9 @@ a line of $0 that says so, never a guess.
 - **SkyPilot controllers**: a SkyServe controller runs as long as the service does; the managed
   jobs controller runs during training, then stops after 10 idle minutes (``down: False``), its
   disk kept and billed.
+- **Batch jobs**: each instance's disk for the job's hours, the managed jobs controller up
+  for each job (+ its idle minutes) with its disk kept, and the results file downloaded once
+  (``RESULT_LINE_BYTES`` of JSON + the text per request, assumptions) at the egress price.
 - **Artifacts**: the bucket keeps the last two training checkpoints and the final weights (the
   train recipe's ``save_total_limit``), billed per GB-month for the year.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 from catalog import Catalog, CloudFacts, ModelArch, total_params
 from planner.estimators.terms import Term, num
 from planner.estimators.training_memory import lora_adapter_params
-from planner.plan import CostLine, ServingPlan, TrainingPlan
+from planner.plan import BatchPlan, CostLine, ServingPlan, TrainingPlan
 from planner.spec import GoalSpec
 from planner.types import HOURS_PER_MONTH, Method
 
@@ -44,6 +47,12 @@ serializing vLLM 0.32's ``ChatCompletionStreamResponse`` as its server does
 (``model_dump_json(exclude_unset=True)``, chat_completion/serving.py:588): 218 B with the model
 named "tailor", 244 B with "meta-llama/Llama-3.1-8B-Instruct"; rounded up for HTTP chunk framing.
 Assumption: responses are streamed (chat clients do); unstreamed ones are ~60× smaller."""
+RESULT_LINE_BYTES = 600
+"""Assumption: bytes of one result line of vLLM's run-batch output (the OpenAI batch format:
+``{"id", "custom_id", "response": {"status_code", "request_id", "body": {chat.completion with
+its usage}}, "error"}``) besides the generated text."""
+TEXT_BYTES_PER_TOKEN = 4
+"""Bytes of UTF-8 text per generated token (about 4 characters of English per token)."""
 NODE_DISK_GB = 256
 """The disk executor.render asks SkyPilot for on every training and serving node, GB."""
 JOBS_CONTROLLER_IDLE_H = 10 / 60
@@ -62,7 +71,8 @@ def _price(value: float | None, cloud: str, what: str) -> tuple[float, str]:
 def _egress(goal: GoalSpec, serving: ServingPlan, facts: CloudFacts | None) -> CostLine:
     cloud = serving.offer.cloud
     t = goal.traffic
-    gb = t.requests_per_month * t.avg_output_tokens * STREAMED_BYTES_PER_TOKEN / 1e9
+    requests = goal.monthly_requests
+    gb = requests * t.avg_output_tokens * STREAMED_BYTES_PER_TOKEN / 1e9
     free = (facts.egress_free_gb_per_month or 0.0) if facts else 0.0
     price, missing = _price(facts.egress_usd_per_gb if facts else None, cloud, "egress")
     billed = max(0.0, gb - free)
@@ -74,7 +84,7 @@ def _egress(goal: GoalSpec, serving: ServingPlan, facts: CloudFacts | None) -> C
         one_time_usd=0.0,
         monthly_usd=billed * price,
         basis=missing
-        or f"{t.requests_per_month:,} requests × {t.avg_output_tokens:,} tokens × "
+        or f"{num(requests)} requests × {t.avg_output_tokens:,} tokens × "
         f"{STREAMED_BYTES_PER_TOKEN} B per streamed token, {cloud} internet egress",
     )
 
@@ -89,15 +99,17 @@ def _disk_price(facts: CloudFacts | None, cloud: str) -> tuple[float, str]:
 
 def _serving_disks(serving: ServingPlan, facts: CloudFacts | None) -> CostLine:
     price, basis = _disk_price(facts, serving.offer.cloud)
-    gb = serving.replicas * NODE_DISK_GB
+    replicas = serving.replica_hours_per_month / HOURS_PER_MONTH
+    gb = replicas * NODE_DISK_GB
     return CostLine(
         name="serving disks",
         phase="serving",
-        quantity=f"{serving.replicas} × {NODE_DISK_GB} GB",
+        quantity=f"{replicas:,.3g} × {NODE_DISK_GB} GB",
         unit_price=f"${price:g}/GB-month",
         one_time_usd=0.0,
         monthly_usd=gb * price,
-        basis=f"one {NODE_DISK_GB} GB disk per replica (render disk_size), {basis}",
+        basis=f"one {NODE_DISK_GB} GB disk per replica (render disk_size) while it exists: "
+        f"the month's mean replicas (replica-hours / {HOURS_PER_MONTH}), {basis}",
     )
 
 
@@ -193,15 +205,81 @@ def _artifacts(arch: ModelArch, training: TrainingPlan, facts: CloudFacts | None
     )
 
 
+def _batch_disks(batch: BatchPlan, facts: CloudFacts | None) -> CostLine:
+    price, basis = _disk_price(facts, batch.offer.cloud)
+    hours = batch.jobs_per_month * batch.instances * batch.hours_per_job
+    return CostLine(
+        name="batch disks",
+        phase="serving",
+        quantity=f"{batch.instances} × {NODE_DISK_GB} GB × {batch.hours_per_job:.2f} h × "
+        f"{batch.jobs_per_month:g} jobs",
+        unit_price=f"${price:g}/GB-month",
+        one_time_usd=0.0,
+        monthly_usd=NODE_DISK_GB * hours / HOURS_PER_MONTH * price,
+        basis=f"one {NODE_DISK_GB} GB disk per instance (render disk_size) for each job's "
+        f"hours, {basis}",
+    )
+
+
+def _batch_results(goal: GoalSpec, batch: BatchPlan, facts: CloudFacts | None) -> CostLine:
+    cloud = batch.offer.cloud
+    requests = batch.requests_per_job * batch.jobs_per_month
+    per_request = RESULT_LINE_BYTES + goal.traffic.avg_output_tokens * TEXT_BYTES_PER_TOKEN
+    gb = requests * per_request / 1e9
+    free = (facts.egress_free_gb_per_month or 0.0) if facts else 0.0
+    price, missing = _price(facts.egress_usd_per_gb if facts else None, cloud, "egress")
+    return CostLine(
+        name="results download",
+        phase="serving",
+        quantity=f"{gb:,.2f} GB/month" + (f" − {free:g} GB free" if free else ""),
+        unit_price=f"${price:g}/GB",
+        one_time_usd=0.0,
+        monthly_usd=max(0.0, gb - free) * price,
+        basis=missing
+        or f"{num(requests)} results a month × ({RESULT_LINE_BYTES} B of JSON per result + "
+        f"{goal.traffic.avg_output_tokens:,} tokens × {TEXT_BYTES_PER_TOKEN} B), downloaded "
+        f"once from {cloud} (internet egress)",
+    )
+
+
+def _batch_controller(catalog: Catalog, batch: BatchPlan, disk_billed: bool) -> CostLine:
+    price, disk_gb, disk_price, basis = _controller_price(catalog, "jobs", batch.offer.cloud)
+    hours = batch.jobs_per_month * (batch.hours_per_job + JOBS_CONTROLLER_IDLE_H)
+    disk = 0.0 if disk_billed else disk_gb
+    return CostLine(
+        name="batch jobs controller",
+        phase="serving",
+        quantity=f"{hours:.2f} h/month + {disk:g} GB disk",
+        unit_price=f"${price:g}/h + ${disk_price:g}/GB-month",
+        one_time_usd=0.0,
+        monthly_usd=hours * price + disk * disk_price,
+        basis=f"{basis}; up for each job + 10 idle minutes, then stopped, not deleted"
+        + (
+            " (the training run's controller: its disk is billed on that line)"
+            if disk_billed
+            else ": its disk stays and bills each month"
+        ),
+    )
+
+
 def side_costs(
     goal: GoalSpec,
     catalog: Catalog,
     arch: ModelArch | None,
     training: TrainingPlan | None,
     serving: ServingPlan | None,
+    batch: BatchPlan | None = None,
 ) -> tuple[CostLine, ...]:
-    """Every cost line beyond the GPU instances of a plan's training and serving."""
+    """Every cost line beyond the GPU instances of a plan's training, serving and batch
+    jobs."""
     lines: list[CostLine] = []
+    if batch is not None:
+        facts = catalog.cloud_facts(batch.offer.cloud)
+        lines += [
+            _batch_results(goal, batch, facts),
+            _batch_disks(batch, facts),
+            _batch_controller(catalog, batch, disk_billed=training is not None),
+        ]
     if serving is not None:
         facts = catalog.cloud_facts(serving.offer.cloud)
         lines += [

@@ -14,6 +14,7 @@ __all__ = [
     "Section",
     "compare_plans",
     "explain_plan",
+    "latency_text",
     "quality_lines",
     "summary_row",
 ]
@@ -61,8 +62,8 @@ class CompareRow:
 
 def summary_row(plan: Plan) -> dict[str, object]:
     """The plan's headline numbers, keyed as the plans table shows them."""
-    t, s, q = plan.training, plan.serving, plan.quality
-    offer = s.offer if s else t.offer if t else None
+    t, s, b, q = plan.training, plan.serving, plan.batch, plan.quality
+    offer = s.offer if s else b.offer if b else t.offer if t else None
     return {
         "id": plan.id,
         "strategy": str(plan.strategy),
@@ -71,8 +72,12 @@ def summary_row(plan: Plan) -> dict[str, object]:
         "rank": t.lora_rank if t and t.lora_rank else "-",
         "train_gpus": f"{t.nodes * t.gpus_per_node}× {t.offer.gpu}" if t else "-",
         "train_hours": round(t.hours, 2) if t else None,
-        "quantization": str(s.quantization) if s else "-",
-        "serve_gpus": f"{s.tensor_parallel}× {s.offer.gpu} × {s.replicas}" if s else "-",
+        "quantization": str(s.quantization) if s else str(b.quantization) if b else "-",
+        "serve_gpus": f"{s.tensor_parallel}× {s.offer.gpu} × {s.replicas_label}"
+        if s
+        else f"batch {b.tensor_parallel}× {b.offer.gpu} × {b.instances}"
+        if b
+        else "-",
         "one_time_usd": round(plan.one_time_usd, 2),
         "monthly_usd": round(plan.monthly_usd, 2),
         "first_year_usd": round(plan.first_year_usd, 2),
@@ -90,6 +95,14 @@ def summary_row(plan: Plan) -> dict[str, object]:
     }
 
 
+def latency_text(plan: Plan) -> str:
+    """The plan's latency as shown: "420 ms" (p95 TTFT), or "job 0.77 h" for batch jobs, whose
+    results arrive when the job ends."""
+    if plan.batch is not None:
+        return f"job {plan.batch.hours_per_job:.2f} h"
+    return f"{plan.p95_ttft_s * 1000:,.0f} ms"
+
+
 def _spot(plan: Plan) -> str:
     """Spot or on-demand for each rented phase: 'train spot, serve on-demand'."""
     parts = [
@@ -97,6 +110,7 @@ def _spot(plan: Plan) -> str:
         for phase, offer in (
             ("train", plan.training.offer if plan.training else None),
             ("serve", plan.serving.offer if plan.serving else None),
+            ("batch", plan.batch.offer if plan.batch else None),
         )
         if offer is not None
     ]
@@ -116,8 +130,15 @@ def _cost_lines(plan: Plan) -> tuple[str, ...]:
     if plan.serving:
         s = plan.serving
         lines.append(
-            f"serving    ${s.monthly_usd:,.2f}/month ({s.replicas} × {s.tensor_parallel}× "
+            f"serving    ${s.monthly_usd:,.2f}/month ({s.replicas_label} × {s.tensor_parallel}× "
             f"{s.offer.gpu} {s.quantization}, {s.offer.cloud}/{s.offer.region})"
+        )
+    if plan.batch:
+        b = plan.batch
+        lines.append(
+            f"batch      ${b.monthly_usd:,.2f}/month ({b.jobs_per_month:g} jobs × "
+            f"${b.cost_per_job_usd:,.2f}: {b.instances} × {b.tensor_parallel}× {b.offer.gpu} "
+            f"{b.quantization} for {b.hours_per_job:.2f} h, {b.offer.cloud}/{b.offer.region})"
         )
     if plan.api:
         a = plan.api
@@ -134,8 +155,13 @@ def _cost_lines(plan: Plan) -> tuple[str, ...]:
         )
     lines.append(
         f"total      ${plan.one_time_usd:,.2f} one-time + ${plan.monthly_usd:,.2f}/month"
-        f" = ${plan.first_year_usd:,.2f} first year; p95 TTFT "
-        f"{plan.p95_ttft_s * 1000:.0f} ms, {plan.output_tokens_per_s:.0f} tokens/s"
+        f" = ${plan.first_year_usd:,.2f} first year; "
+        + (
+            f"each job {plan.batch.hours_per_job:.2f} h"
+            if plan.batch
+            else f"p95 TTFT {plan.p95_ttft_s * 1000:.0f} ms"
+        )
+        + f", {plan.output_tokens_per_s:.0f} tokens/s"
     )
     return tuple(lines)
 

@@ -6,13 +6,14 @@ its Reason — when it is not. Every source→sink path through kept edges is on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import networkx as nx
 
 from catalog import Catalog, ModelArch
+from planner.batch_options import batch_options
 from planner.bill import cost_term, side_costs
 from planner.budget import budget_excesses
 from planner.errors import PlannerError
@@ -20,7 +21,7 @@ from planner.estimators.terms import Term
 from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
 from planner.lifecycle import api_lifecycle, planning_date
 from planner.offers import OfferIndex, build_offer_index
-from planner.plan import ApiUsage, Plan, RagSetup, ServingPlan, TrainingPlan
+from planner.plan import ApiUsage, BatchPlan, Plan, RagSetup, ServingPlan, TrainingPlan
 from planner.quality import (
     LAUNCHED_FORMAT,
     PlanQuality,
@@ -29,7 +30,12 @@ from planner.quality import (
     estimate_quality,
     quality_target,
 )
-from planner.quantization import ServedWeights, served_formats
+from planner.quantization import (
+    ServedWeights,
+    cold_start_seconds,
+    served_formats,
+    unmerged_lora_slowdown,
+)
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import serving_options
 from planner.spec import GoalSpec
@@ -132,15 +138,17 @@ def _assemble(
     *,
     training: TrainingPlan | None = None,
     serving: ServingPlan | None = None,
+    batch: BatchPlan | None = None,
     api: tuple[ApiUsage, list[Term]] | None = None,
     hf_repo_id: str | None = None,
     quality: PlanQuality | None = None,
     warnings: tuple[str, ...] = (),
+    notes: tuple[Term, ...] = (),
 ) -> Plan:
     rag = ctx.rag if ctx.rag and strategy.uses_rag else None
     usage = api[0] if api else None
     arch = ctx.catalog.find_model(model) if training is not None else None
-    extra = side_costs(ctx.goal, ctx.catalog, arch, training, serving)
+    extra = side_costs(ctx.goal, ctx.catalog, arch, training, serving, batch)
     parts = (
         ("training", training.cost_usd if training else None),
         ("hosted fine-tuning", usage.training_usd if usage and usage.training_usd else None),
@@ -149,20 +157,26 @@ def _assemble(
     )
     monthly_parts = (
         ("serving replicas", serving.monthly_usd if serving else None),
+        ("batch jobs", batch.monthly_usd if batch else None),
         ("API tokens", usage.monthly_usd if usage else None),
         ("vector store", rag[0].vector_store_usd_per_month if rag else None),
         *((line.name, line.monthly_usd) for line in extra if line.monthly_usd),
     )
     one_time = sum(v for _, v in parts if v is not None)
     monthly = sum(v for _, v in monthly_parts if v is not None)
-    ttft = serving.p95_ttft_s if serving else usage.p95_ttft_s if usage else 0.0
-    speed = serving.output_tokens_per_s_per_stream if serving else API_TOKENS_PER_S
+    if serving is not None:
+        ttft, speed = serving.p95_ttft_s, serving.output_tokens_per_s_per_stream
+    elif batch is not None:  # a batch request's answer comes when its job ends
+        ttft, speed = batch.hours_per_job * 3600, batch.output_tokens_per_s_per_stream
+    else:
+        ttft, speed = (usage.p95_ttft_s if usage else 0.0), API_TOKENS_PER_S
     plan = Plan(
         id="",
         strategy=strategy,
         model=model,
         training=training,
         serving=serving,
+        batch=batch,
         api=usage,
         rag=rag[0] if rag else None,
         hf_repo_id=hf_repo_id,
@@ -182,7 +196,9 @@ def _assemble(
         found = [*(rag[1] if rag else ())]
         found += [*(training.built_terms() if training else ())]
         found += [*(serving.built_terms() if serving else ())]
+        found += [*(batch.built_terms() if batch else ())]
         found += [*(api[1] if api else ())]
+        found += notes
         found += [cost_term(line) for line in extra]
         return (*found, *total_terms(plan, parts, monthly_parts))
 
@@ -291,12 +307,16 @@ def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
     weights = ServedWeights.FINE_TUNED if strategy.trains_own_model else ServedWeights.PUBLISHED
     key = (arch.id, extra, weights)
     if key not in ctx.serving_cache:
-        ctx.serving_cache[key] = options = serving_options(
+        build = batch_options if ctx.goal.batch is not None else serving_options
+        ctx.serving_cache[key] = options = build(
             ctx.goal,
             arch,
             ctx.offers,
             ctx.gpus,
             formats=lambda sku: served_formats(ctx.catalog, arch, sku, weights=weights),
+            engine_start=lambda tp, per_weight: cold_start_seconds(
+                ctx.catalog, arch, tensor_parallel=tp, bytes_per_weight=per_weight
+            ),
             extra_input_tokens=extra,
         )
         ctx.serving_reasons.extend(options[1])
@@ -330,6 +350,13 @@ def _expand_self_hosted(dg: DecisionGraph, ctx: _Context, strategy: Strategy, pa
                 f"{model_node}/serve",
                 "serving",
                 Reason(
+                    subject=f"batch {arch.id}",
+                    constraint="batch.deadline_hours / GPU memory",
+                    detail=f"no GPU setup can run the batch job ({len(serve_reasons)} tried)",
+                    fix="a longer batch.deadline_hours, or a smaller model",
+                )
+                if ctx.goal.batch is not None
+                else Reason(
                     subject=f"serve {arch.id}",
                     constraint="latency / GPU memory",
                     detail=f"no GPU setup meets the targets ({len(serve_reasons)} tried)",
@@ -397,10 +424,11 @@ def _expand_method(
     arch: ModelArch,
     method: Method | None,
     parent: str,
-    options: list[ServingPlan],
+    options: Sequence[ServingPlan | BatchPlan],
 ) -> None:
     path = [f"strategy {strategy}", f"model {arch.id}"]
     training, node = None, parent
+    notes: tuple[Term, ...] = ()
     if method is not None:
         node = f"{parent}/{method}"
         training, reasons = _training_for(ctx, arch, method)
@@ -425,17 +453,31 @@ def _expand_method(
             f"method {method}" + (f" r={training.lora_rank}" if training.lora_rank else ""),
             f"train: {_training_label(training)}",
         ]
-    for serving in options:
-        label = (
-            f"serve {serving.quantization} on {serving.tensor_parallel}× "
-            f"{serving.offer.gpu} × {serving.replicas}"
-        )
+        if method is not Method.FULL and (slow := unmerged_lora_slowdown(ctx.catalog)):
+            notes = (slow,)
+            path.append(
+                f"serve the adapter merged into its base (one adapter; unmerged it would "
+                f"decode {slow.value:.2f}× slower: serve.unmerged_lora_slowdown)"
+            )
+    for option in options:
+        if isinstance(option, BatchPlan):
+            serving, batch = None, option
+            label = (
+                f"batch {option.quantization} on {option.tensor_parallel}× "
+                f"{option.offer.gpu} × {option.instances}"
+            )
+        else:
+            serving, batch = option, None
+            label = (
+                f"serve {option.quantization} on {option.tensor_parallel}× "
+                f"{option.offer.gpu} × {option.replicas_label}"
+            )
         inputs = QualityInputs(
             scored_model=arch.id,
             strategy=strategy,
             method=method,
             lora_rank=training.lora_rank if training is not None else None,
-            served_format=LAUNCHED_FORMAT[serving.quantization],
+            served_format=LAUNCHED_FORMAT[option.quantization],
         )
         quality = ctx.quality(inputs)
         plan = _assemble(
@@ -445,14 +487,16 @@ def _expand_method(
             [*path, label],
             training=training,
             serving=serving,
+            batch=batch,
             hf_repo_id=arch.instruct_hf_id or arch.hf_id,
             quality=quality,
+            notes=notes,
         )
         _finish(
             dg,
             ctx,
             node,
-            f"{node}/{serving.quantization}/{serving.offer.gpu}x{serving.tensor_parallel}",
+            f"{node}/{option.quantization}/{option.offer.gpu}x{option.tensor_parallel}",
             label,
             plan,
         )

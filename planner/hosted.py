@@ -42,6 +42,17 @@ VECTOR_HOST_GIB = 12  # vectors one 16 GiB host holds, leaving room for the OS a
 VECTOR_HOST_USD_PER_HOUR = 0.126  # AWS r6i.large (2 vCPU, 16 GiB) on-demand, us-east-1
 
 
+def _requests_basis(goal: GoalSpec) -> str:
+    b = goal.batch
+    if b is None:
+        return "requests/month"
+    return (
+        f"requests/month of the batch jobs ({b.tokens:,} tokens a job / "
+        f"({goal.traffic.avg_input_tokens:,} + {goal.traffic.avg_output_tokens:,}) tokens a "
+        f"request × {b.jobs_per_month:g} jobs; provider batch discounts not applied)"
+    )
+
+
 def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUsage, list[Term]]:
     """Monthly token cost (and hosted training cost) of answering the goal's traffic."""
     t = goal.traffic
@@ -52,7 +63,8 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
     input_tokens = t.avg_input_tokens + extra
     reasoning = _reasoning_tokens(goal, api)
     output_tokens = t.avg_output_tokens + reasoning
-    monthly = t.requests_per_month * (input_tokens * price_in + output_tokens * price_out)
+    requests = goal.monthly_requests
+    monthly = requests * (input_tokens * price_in + output_tokens * price_out)
     monthly /= 1e6
     ttft = API_P95_TTFT_S + reasoning / API_TOKENS_PER_S
     training = 0.0
@@ -73,9 +85,10 @@ def api_usage(goal: GoalSpec, api: ApiModel, *, fine_tuned: bool) -> tuple[ApiUs
             name="api_monthly_usd",
             value=monthly,
             unit="USD/month",
-            formula=f"{t.requests_per_month:,} × ({input_tokens:,} × {num(price_in)} + "
+            formula=f"{num(requests)} × ({input_tokens:,} × {num(price_in)} + "
             f"{output_tokens:,} × {num(price_out)}) / 1e6",
-            basis=f"requests/month × (input tokens × $/1M in + output tokens × $/1M out) / 1M"
+            basis=f"{_requests_basis(goal)} × (input tokens × $/1M in + output tokens × $/1M "
+            "out) / 1M"
             f"{' (input includes the retrieved context)' if extra else ''}"
             f"{_reasoning_basis(goal, reasoning)}; prices: {src}",
         )

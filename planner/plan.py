@@ -34,15 +34,17 @@ from planner.errors import PlannerError, printable
 from planner.estimators.terms import Term, TermSource
 from planner.quality import PlanQuality
 from planner.spec import GoalSpec
-from planner.types import Method, Quantization, Strategy
+from planner.types import HOURS_PER_MONTH, Method, Quantization, Strategy
 
 __all__ = [
+    "MAX_BATCH_INSTANCES",
     "MAX_GPUS_PER_INSTANCE",
     "MAX_NODES",
     "MAX_REPLICAS",
     "MAX_TRAINING_HOURS",
     "PLAN_SCHEMA_VERSION",
     "ApiUsage",
+    "BatchPlan",
     "CostLine",
     "OfferChoice",
     "Plan",
@@ -55,7 +57,7 @@ __all__ = [
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 4
+PLAN_SCHEMA_VERSION = 5
 
 # --- what a plan file may say ---------------------------------------------------------------
 # A plan file is read back from disk and may have been written by anyone (the digest is no
@@ -67,7 +69,9 @@ MAX_NODES = 1024
 MAX_GPUS_PER_INSTANCE = 64
 """Most GPUs in one instance (the largest catalog instance has 16)."""
 MAX_REPLICAS = 10_000
-"""Most serving replicas a plan may ask for (the service may scale to twice that)."""
+"""Most serving replicas a plan may ask for (its replica policy's max_replicas included)."""
+MAX_BATCH_INSTANCES = 256
+"""Most instances one batch job may run on in parallel."""
 MAX_TRAINING_HOURS = 10_000.0
 """Longest pessimistic training estimate a plan may carry, h (about 14 months)."""
 _MAX_COUNT = 10**15  # the goal's own cap on counts (planner.spec)
@@ -251,14 +255,11 @@ class TrainingPlan(_Explained):
         return (self.cost_usd_low + self.cost_usd_high) / 2
 
 
-class ServingPlan(_Explained):
-    """A vLLM endpoint: format, GPUs, replicas and the load each replica runs at."""
+class _VllmEngine(_Explained):
+    """What one vLLM engine runs: the weight format, GPUs, scheduler limits and instance."""
 
     quantization: Quantization = Field(description="Weight format served.")
     tensor_parallel: _Gpus = Field(description="GPUs per replica.")
-    replicas: Annotated[int, Strict(), Field(ge=1, le=MAX_REPLICAS)] = Field(
-        description="Replicas needed for peak traffic."
-    )
     max_concurrent_sequences: _Batch = Field(
         description="vLLM --max-num-seqs per replica: the most sequences a step batches "
         "(concurrency_p999 stays within it)."
@@ -270,29 +271,11 @@ class ServingPlan(_Explained):
     max_model_len: _Tokens = Field(
         description="vLLM --max-model-len: the longest prompt + output the goal allows."
     )
-    operating_concurrency: _Amount = Field(
-        description="Mean sequences decoding per replica at the planned load."
-    )
-    concurrency_p999: _Amount = Field(
-        description="99.9th percentile of the sequences in flight per replica (≤ "
-        "max_concurrent_sequences)."
-    )
-    utilization: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = Field(
-        description="Planned load as a share of the replica's saturation (≤ 0.8)."
-    )
-    requests_per_s_per_replica: _Positive = Field(
-        description="Planned requests/s per replica (its SkyServe target QPS)."
-    )
     offer: OfferChoice = Field(description="Instance one replica runs on.")
     alternative_offers: Annotated[tuple[OfferChoice, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(), description="Next-cheapest allowed instances of the same shape (failover)."
     )
     weights_gib_per_gpu: _Amount = Field(description="Weights per GPU, GiB.")
-    network_rtt_s: _Amount = Field(
-        default=0.0,
-        description="Round trip from the serving region to the farthest user area (in "
-        "p95_ttft_s); 0 when the goal does not say where its users are.",
-    )
     served_repo_id: _ModelId | None = Field(
         default=None,
         description="A published pre-quantized checkpoint served instead of the plan's "
@@ -308,6 +291,54 @@ class ServingPlan(_Explained):
         default="the 16-bit weights as they are",
         description="Why the served format is allowed here and how its weights are obtained.",
     )
+
+    def _check_shape(self) -> None:
+        _same_shape((self.offer, *self.alternative_offers), self.tensor_parallel, "tensor_parallel")
+
+
+class ServingPlan(_VllmEngine):
+    """A vLLM endpoint: format, GPUs, replicas and the load each replica runs at."""
+
+    replicas: Annotated[int, Strict(), Field(ge=1, le=MAX_REPLICAS)] = Field(
+        description="Replicas needed for peak traffic (traffic.peak_requests_per_s)."
+    )
+    min_replicas: Annotated[int, Strict(), Field(ge=0, le=MAX_REPLICAS)] = Field(
+        description="SkyServe replica_policy.min_replicas: replicas always up (0: scale to "
+        "zero, a replica starts when a request arrives).",
+    )
+    max_replicas: Annotated[int, Strict(), Field(ge=1, le=MAX_REPLICAS)] = Field(
+        description="SkyServe replica_policy.max_replicas (≥ replicas, so the peak is served).",
+    )
+    replica_hours_per_month: _Amount = Field(
+        description="Expected replica-hours billed per 730-hour month under SkyServe's "
+        "request-rate autoscaler (planner.estimators.autoscale).",
+    )
+    p_cold_start: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        default=0.0,
+        description="Chance a request finds no ready replica (0 unless min_replicas is 0).",
+    )
+    replica_cold_start_s: _Amount = Field(
+        description="Launch of a fresh replica to serving: provisioning and setup (assumed), "
+        "the weights' download (assumed rate) and vLLM's start (published phases), s.",
+    )
+    operating_concurrency: _Amount = Field(
+        description="Mean sequences decoding per replica at the planned load."
+    )
+    concurrency_p999: _Amount = Field(
+        description="99.9th percentile of the sequences in flight per replica (≤ "
+        "max_concurrent_sequences)."
+    )
+    utilization: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        description="Planned load as a share of the replica's saturation (≤ 0.8)."
+    )
+    requests_per_s_per_replica: _Positive = Field(
+        description="Planned requests/s per replica (its SkyServe target QPS)."
+    )
+    network_rtt_s: _Amount = Field(
+        default=0.0,
+        description="Round trip from the serving region to the farthest user area (in "
+        "p95_ttft_s); 0 when the goal does not say where its users are.",
+    )
     p95_ttft_s: _Amount = Field(
         description="Estimated p95 time to first token at the planned load (queueing and "
         "prefill interference included), s."
@@ -315,16 +346,82 @@ class ServingPlan(_Explained):
     output_tokens_per_s_per_stream: _Positive = Field(
         description="Decode speed of one stream at the planned load."
     )
-    monthly_usd: _Usd = Field(description="replicas × $/h × 730 h.")
+    monthly_usd: _Usd = Field(description="replica_hours_per_month × $/h.")
+
+    @property
+    def replicas_label(self) -> str:
+        """The replica count as shown: "2", or "0–3" when the autoscaler moves it."""
+        if self.min_replicas == self.max_replicas:
+            return str(self.max_replicas)
+        return f"{self.min_replicas}–{self.max_replicas}"
 
     @model_validator(mode="after")
     def _consistent(self) -> ServingPlan:
-        offers = (self.offer, *self.alternative_offers)
-        _same_shape(offers, self.tensor_parallel, "tensor_parallel")
+        self._check_shape()
+        if not self.min_replicas <= self.max_replicas or self.replicas > self.max_replicas:
+            raise ValueError(
+                f"replica policy min {self.min_replicas}, max {self.max_replicas} does not "
+                f"hold the {self.replicas} replicas the peak needs (0 ≤ min ≤ max, peak ≤ max)"
+            )
+        low, high = self.min_replicas * HOURS_PER_MONTH, self.max_replicas * HOURS_PER_MONTH
+        if not low * (1 - 1e-9) <= self.replica_hours_per_month <= high * (1 + 1e-9):
+            raise ValueError(
+                f"replica_hours_per_month {self.replica_hours_per_month:g} is outside what the "
+                f"replica policy bills: {low:g} (min {self.min_replicas} replicas all month) to "
+                f"{high:g} (max {self.max_replicas} all month)"
+            )
         if self.concurrency_p999 > self.max_concurrent_sequences:
             raise ValueError(
                 f"concurrency_p999 {self.concurrency_p999:g} exceeds max_concurrent_sequences "
                 f"{self.max_concurrent_sequences} (vLLM would queue those requests)"
+            )
+        return self
+
+
+class BatchPlan(_VllmEngine):
+    """Offline batch jobs: vLLM's run-batch over a file of requests, on instances started for
+    the job and stopped when it ends (a SkyPilot managed job)."""
+
+    instances: Annotated[int, Strict(), Field(ge=1, le=MAX_BATCH_INSTANCES)] = Field(
+        description="Instances a job runs on in parallel, each on its share of the requests "
+        "(more than one only to meet batch.deadline_hours).",
+    )
+    tokens_per_job: Annotated[int, Strict(), Field(ge=1)] = Field(
+        description="Prompt + output tokens of one job (batch.tokens)."
+    )
+    requests_per_job: _Positive = Field(
+        description="Requests in one job: tokens_per_job / the average request's tokens."
+    )
+    jobs_per_month: _Positive = Field(description="Jobs a month (batch.jobs_per_month).")
+    requests_per_s_per_instance: _Positive = Field(
+        description="Requests/s one instance finishes with its batch kept full (vLLM's "
+        "scheduler at max_concurrent_sequences or the KV cache's limit)."
+    )
+    output_tokens_per_s_per_instance: _Positive = Field(
+        description="Generated tokens/s of one instance at that load."
+    )
+    output_tokens_per_s_per_stream: _Positive = Field(
+        description="Decode speed of one sequence in the full batch."
+    )
+    concurrency: _Amount = Field(description="Sequences decoding per instance, on average.")
+    startup_hours: _Hours = Field(
+        description="Launch of an instance to its first request: provisioning and setup "
+        "(assumed), the weights' download (assumed rate) and vLLM's start, hours."
+    )
+    hours_per_job: Annotated[_Hours, Field(gt=0)] = Field(
+        description="A job's wall-clock hours: startup_hours + its share of the requests at "
+        "requests_per_s_per_instance."
+    )
+    cost_per_job_usd: _Usd = Field(description="instances × hours_per_job × $/h.")
+    monthly_usd: _Usd = Field(description="jobs_per_month × cost_per_job_usd.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BatchPlan:
+        self._check_shape()
+        if self.hours_per_job < self.startup_hours:
+            raise ValueError(
+                f"hours_per_job {self.hours_per_job:g} is shorter than startup_hours "
+                f"{self.startup_hours:g}"
             )
         return self
 
@@ -376,6 +473,9 @@ class Plan(_Explained):
     model: _ModelId = Field(description="Catalog model id or provider/model.")
     training: TrainingPlan | None = Field(description="Fine-tuning on our GPUs, if any.")
     serving: ServingPlan | None = Field(description="Self-hosted endpoint, if any.")
+    batch: BatchPlan | None = Field(
+        default=None, description="Self-hosted offline batch jobs, if any (instead of serving)."
+    )
     api: ApiUsage | None = Field(description="Hosted API use, if any.")
     rag: RagSetup | None = Field(description="Retrieval, if any.")
     hf_repo_id: _ModelId | None = Field(
@@ -452,6 +552,12 @@ class Plan(_Explained):
                 )
         return terms
 
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> Plan:
+        if self.serving is not None and self.batch is not None:
+            raise ValueError("a plan serves online or runs batch jobs, not both")
+        return self
+
     def explained(self) -> Plan:
         """This plan with ``estimates`` built from its term builders, and no builder left."""
         update: dict[str, object] = {"estimates": self.built_terms() or self.estimates}
@@ -459,6 +565,8 @@ class Plan(_Explained):
             update["training"] = self.training.without_term_source()
         if self.serving is not None:
             update["serving"] = self.serving.without_term_source()
+        if self.batch is not None:
+            update["batch"] = self.batch.without_term_source()
         return self.model_copy(update=update).without_term_source()
 
 

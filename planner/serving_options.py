@@ -5,6 +5,13 @@ which the queue model of vLLM's scheduler (planner.estimators.load) keeps one st
 ``min_output_tokens_per_s``, the p95 TTFT — queueing and prefill interference included — under
 the target, the p99.9 concurrency within ``max_num_seqs`` and the KV cache, and the replica at
 ≤ 80 % of saturation; replicas = peak requests/s ÷ that rate.
+
+Replicas are billed as SkyServe's request-rate autoscaler keeps them (planner.estimators.
+autoscale): between ``availability.min_replicas`` (DEFAULT_MIN_REPLICAS when unstated) and
+``max_replicas`` (the peak's replicas when unstated), over the day's traffic profile. When the
+goal leaves min_replicas unstated and scaling to zero would save at least
+SCALE_TO_ZERO_SAVING of the bill, a scale-to-zero variant is offered too, its p95 TTFT the
+cold start's whenever more than 5 % of requests meet no ready replica.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from catalog import GpuSku, ModelArch
+from catalog import GpuSku, ModelArch, total_params
 from planner.budget import budget_excesses
+from planner.estimators.autoscale import HourlyProfile, ReplicaPlan, replica_plan
 from planner.estimators.load import (
     CONCURRENCY_Z,
     TARGET_UTILIZATION,
@@ -29,6 +37,7 @@ from planner.estimators.serving import (
     kv_cache_bytes_per_token,
     replica_memory,
     runtime_overhead_bytes,
+    serving_weight_params,
 )
 from planner.estimators.terms import GIB, Term, num
 from planner.offers import OfferIndex
@@ -36,18 +45,33 @@ from planner.pareto import pareto_front
 from planner.plan import MAX_REPLICAS, OfferChoice, ServingPlan
 from planner.quantization import ServedFormat, ServedFormats
 from planner.rules import Reason
-from planner.spec import GoalSpec
-from planner.types import HOURS_PER_MONTH, Quantization
+from planner.spec import DEFAULT_MIN_REPLICAS, GoalSpec
+from planner.types import HOURS_PER_MONTH, SECONDS_PER_MONTH, Quantization, bytes_per_param
 
 __all__ = [
     "HOURS_PER_MONTH",
     "TARGET_UTILIZATION",
+    "cold_start_terms",
+    "context_reason",
+    "offer_basis",
+    "replica_candidates",
     "request_lengths",
     "serving_options",
+    "unservable",
     "vllm_batch_limits",
 ]
 
+EngineStart = Callable[[int, float], Term | None]
 TENSOR_PARALLEL = (1, 2, 4, 8)
+SCALE_TO_ZERO_SAVING = 0.25  # offer min_replicas 0 only when it saves ≥ 25 % of replica-hours
+TTFT_TAIL = 0.05  # the share of requests above the p95
+PROVISION_S = 300.0
+"""Assumption: seconds from a replica's launch to vLLM starting — provisioning the VM, the
+image and ``pip install vllm`` in setup. No published figure was found; providers describe a
+scale-from-zero cold start as "up to a few minutes" (Fireworks autoscaling docs)."""
+DOWNLOAD_BYTES_PER_S = 250e6
+"""Assumption: bytes/s a fresh replica downloads the weights at (~2 Gbit/s from the hub or
+the bucket)."""
 CUDA_GRAPH_MAX_BATCH = 512  # vLLM's default max_cudagraph_capture_size (vllm/config/vllm.py)
 
 
@@ -106,6 +130,7 @@ class _Point:
     lengths: Lengths
     queue: ReplicaQueue
     network_basis: str = ""
+    read_terms: tuple[Term, ...] = ()
 
     @property
     def ttft_s(self) -> float:
@@ -130,7 +155,7 @@ def _kv_capacity_tokens(arch: ModelArch, sku: GpuSku, setup: ServingSetup) -> tu
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class ReplicaCandidate:
     """A replica setup before its load is solved, with the bounds that may rule it out."""
 
     fmt: ServedFormat
@@ -144,6 +169,7 @@ class _Candidate:
     cost_floor_usd: float  # monthly $ at the rate upper bound
     ttft_floor_s: float  # p95 TTFT with no other traffic
     network_basis: str  # where the round trip to the users comes from; "" when not stated
+    read_terms: tuple[Term, ...] = ()  # serve.weight_read_bytes_per_param, when it applies
 
 
 def _candidate(
@@ -155,7 +181,8 @@ def _candidate(
     lengths: Lengths,
     fmt: ServedFormat,
     network: tuple[float, str] = (0.0, ""),
-) -> _Candidate | str:
+    read_term: Term | None = None,
+) -> ReplicaCandidate | str:
     """The replica's queue model and its cost and latency floors, or why it cannot serve."""
     weights, kv_tokens = _kv_capacity_tokens(arch, sku, setup)
     if kv_tokens < lengths.max_model_len:
@@ -182,9 +209,12 @@ def _candidate(
             f"even with no other traffic the p95 prompt's prefill gives a p95 TTFT of "
             f"{floor * 1e3:.0f} ms — misses the latency target"
         )
+    # A lower bound of any policy's bill: the stated minimum always up, and never fewer
+    # replica-hours than the month's requests need at the most a replica could take.
     most = TARGET_UTILIZATION * queue.rate_upper_bound()
-    replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / most))
-    return _Candidate(
+    mean_rate = goal.traffic.requests_per_month / SECONDS_PER_MONTH
+    replicas = max(goal.availability.min_replicas or 0, mean_rate / most)
+    return ReplicaCandidate(
         fmt=fmt,
         tp=setup.tensor_parallel,
         offer=offer,
@@ -196,10 +226,11 @@ def _candidate(
         cost_floor_usd=replicas * offer.usd_per_hour * HOURS_PER_MONTH,
         ttft_floor_s=floor,
         network_basis=network[1],
+        read_terms=(read_term,) if read_term is not None else (),
     )
 
 
-def _operating_point(goal: GoalSpec, c: _Candidate, lengths: Lengths) -> _Point | str:
+def _operating_point(goal: GoalSpec, c: ReplicaCandidate, lengths: Lengths) -> _Point | str:
     """The highest load one replica takes within the latency targets, or why none does."""
     step_limit, ttft_limit = _limits_s(goal)
     load = c.queue.operating_rate(step_limit_s=step_limit, ttft_limit_s=ttft_limit)
@@ -222,14 +253,15 @@ def _operating_point(goal: GoalSpec, c: _Candidate, lengths: Lengths) -> _Point 
         lengths=lengths,
         queue=c.queue,
         network_basis=c.network_basis,
+        read_terms=c.read_terms,
     )
 
 
-def _dominated(c: _Candidate, kept: list[_Option]) -> bool:
+def _dominated(c: ReplicaCandidate, kept: list[_Option]) -> bool:
     """A solved option at most as dear and as slow as this one's floors (strictly better in
     one): this setup cannot reach the Pareto front, so its load is never solved."""
     for o in kept:
-        cost, ttft = o.monthly_usd, o.point.ttft_s
+        cost, ttft = o.monthly_usd, o.ttft_s
         at_most = cost <= c.cost_floor_usd and ttft <= c.ttft_floor_s
         if at_most and (cost < c.cost_floor_usd or ttft < c.ttft_floor_s):
             return True
@@ -245,6 +277,8 @@ class _Option:
     offer: OfferChoice
     point: _Point
     replicas: int
+    policy: ReplicaPlan
+    cold_start: tuple[Term, ...]
 
     @property
     def quantization(self) -> Quantization:
@@ -255,18 +289,134 @@ class _Option:
         return self.point.load.rate_per_s
 
     @property
+    def cold_dominates(self) -> bool:
+        """More than 5 % of requests meet no ready replica: the p95 is a cold start's."""
+        return self.policy.p_cold_start > TTFT_TAIL
+
+    @property
+    def ttft_s(self) -> float:
+        return self.policy.cold_start_ttft_s if self.cold_dominates else self.point.ttft_s
+
+    @property
     def monthly_usd(self) -> float:
-        return self.replicas * self.offer.usd_per_hour * HOURS_PER_MONTH
+        return self.policy.replica_hours_per_month * self.offer.usd_per_hour
 
 
-def _option(
-    goal: GoalSpec, fmt: ServedFormat, tp: int, offer: OfferChoice, point: _Point
-) -> _Option:
-    replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / point.load.rate_per_s))
-    return _Option(fmt, tp, offer, point, replicas)
+MAX_PEAK_TO_AVERAGE = 3.0
+"""Assumption: without availability.hourly_profile, the busiest hour runs at most 3 × the
+day's average rate (a business-hours day); a peak_requests_per_s above that is a burst within
+the hour, which max_replicas still covers."""
 
 
-def _offer_basis(offer: OfferChoice) -> str:
+def traffic_profile(goal: GoalSpec) -> HourlyProfile:
+    """The goal's hourly profile, or a one-peak day whose busiest hour is the peak rate (at
+    most MAX_PEAK_TO_AVERAGE × the average)."""
+    if (weights := goal.availability.hourly_profile) is not None:
+        return HourlyProfile(weights=tuple(weights), basis="availability.hourly_profile")
+    t = goal.traffic
+    ratio = t.peak_rate / (t.requests_per_month / SECONDS_PER_MONTH)
+    profile = HourlyProfile.from_peak_to_average(min(max(ratio, 1.0), MAX_PEAK_TO_AVERAGE))
+    if ratio > MAX_PEAK_TO_AVERAGE:
+        basis = (
+            f"{profile.basis}; traffic.peak_requests_per_s is {ratio:,.3g} × the average, "
+            f"taken as a burst: the busiest hour is capped at {MAX_PEAK_TO_AVERAGE:g} × "
+            "(assumption, MAX_PEAK_TO_AVERAGE)"
+        )
+        profile = profile.model_copy(update={"basis": basis})
+    return profile
+
+
+def cold_start_terms(
+    arch: ModelArch, fmt: ServedFormat, tp: int, engine_start: EngineStart
+) -> tuple[Term, ...]:
+    """A fresh replica's launch to serving: provisioning and setup (assumed) + downloading the
+    checkpoint (assumed rate) + vLLM's start (published phases, ``engine_start``)."""
+    dynamic = fmt.vllm_quantization is not None or fmt.quantization is Quantization.BF16
+    per_weight = 2.0 if dynamic else bytes_per_param(fmt.quantization)
+    weight_bytes = total_params(arch) * per_weight
+    engine = engine_start(tp, per_weight)
+    engine_s = engine.value if engine is not None else 0.0
+    total = Term(
+        name="serve.replica_cold_start",
+        value=PROVISION_S + weight_bytes / DOWNLOAD_BYTES_PER_S + engine_s,
+        unit="s",
+        formula=f"{num(PROVISION_S)} + {num(weight_bytes)} / {num(DOWNLOAD_BYTES_PER_S)} + "
+        f"{num(engine_s)}",
+        basis=f"provisioning, image and setup {PROVISION_S:g} s (assumption, PROVISION_S) + "
+        f"downloading {weight_bytes / 1e9:,.1f} GB of weights at {DOWNLOAD_BYTES_PER_S / 1e6:g} "
+        "MB/s (assumption, DOWNLOAD_BYTES_PER_S) + vLLM's start (serve.cold_start"
+        + ("" if engine is not None else ": no published phases in the catalog, counted 0")
+        + ")",
+    )
+    return (total,) if engine is None else (engine, total)
+
+
+def _policies(goal: GoalSpec, point: _Point, cold_s: float) -> tuple[list[ReplicaPlan], str]:
+    """The replica policies to price for this setup (min_replicas as stated or the default,
+    and scale to zero when unstated and ≥ SCALE_TO_ZERO_SAVING cheaper), or why none holds."""
+    a, t = goal.availability, goal.traffic
+    rps = point.load.rate_per_s
+    profile = traffic_profile(goal)
+    busiest = t.requests_per_month / SECONDS_PER_MONTH * max(profile.weights)
+    need = max(1, math.ceil(max(t.peak_rate, busiest) / rps - 1e-9))
+    if a.max_replicas is not None and a.max_replicas < need:
+        return [], (
+            f"the peak needs {need:,} replicas at {rps:.3g} requests/s each, more than "
+            f"availability.max_replicas ({a.max_replicas})"
+        )
+    low = DEFAULT_MIN_REPLICAS if a.min_replicas is None else a.min_replicas
+    high = a.max_replicas or max(need, low, 1)
+
+    def plan(minimum: int) -> ReplicaPlan:
+        return replica_plan(
+            profile=profile,
+            rate_per_replica=rps,
+            min_replicas=minimum,
+            max_replicas=high,
+            cold_start_s=cold_s,
+            ttft_s=point.ttft_s,
+            requests_per_month=t.requests_per_month,
+        )
+
+    plans = [plan(low)]
+    if a.min_replicas is None and low > 0:
+        zero = plan(0)
+        if zero.replica_hours_per_month <= (1 - SCALE_TO_ZERO_SAVING) * (
+            plans[0].replica_hours_per_month
+        ):
+            plans.append(zero)
+    return plans, ""
+
+
+def _options(
+    goal: GoalSpec,
+    arch: ModelArch,
+    c: ReplicaCandidate,
+    point: _Point,
+    replicas: int,
+    engine_start: EngineStart,
+) -> tuple[list[_Option], list[str]]:
+    """The priced options of one solved setup (one per replica policy), and why a policy that
+    was tried cannot serve."""
+    cold = cold_start_terms(arch, c.fmt, c.tp, engine_start)
+    policies, why = _policies(goal, point, cold[-1].value)
+    options = [_Option(c.fmt, c.tp, c.offer, point, replicas, pol, cold) for pol in policies]
+    _, ttft_limit = _limits_s(goal)
+    kept = [o for o in options if o.ttft_s <= ttft_limit]
+    problems = [why] if why else []
+    for o in options:
+        if o.ttft_s > ttft_limit:
+            pol = o.policy
+            problems.append(
+                f"scale to zero ({pol.replica_hours_per_month:,.0f} replica-h/month, "
+                f"${o.monthly_usd:,.0f}/month): {pol.p_cold_start:.0%} of requests meet no "
+                f"ready replica and wait {pol.cold_start_ttft_s:,.0f} s (replica cold start "
+                f"{cold[-1].value:,.0f} s), so the p95 TTFT misses the target"
+            )
+    return kept, problems
+
+
+def offer_basis(offer: OfferChoice) -> str:
     kind = "spot" if offer.spot else "on-demand"
     return (
         f"{offer.cloud}/{offer.region} {offer.instance_type} ({offer.gpus_per_instance}× "
@@ -412,14 +562,35 @@ def _serving_terms(goal: GoalSpec, o: _Option) -> tuple[Term, ...]:
     batch = max(1, round(p.load.decode_concurrency))
     base = [t.model_copy(update={"name": f"serve.{t.name}"}) for t in p.model.terms(batch)]
     base = [t for t in base if t.name != "serve.max_concurrent_sequences"]
+    load = _load_terms(p)
+    if o.cold_dominates:
+        pol = o.policy
+        load = [
+            t.model_copy(update={"name": "serve.warm_ttft"}) if t.name == "serve.ttft" else t
+            for t in load
+        ]
+        load.append(
+            Term(
+                name="serve.ttft",
+                value=pol.cold_start_ttft_s,
+                unit="s",
+                formula=num(pol.cold_start_ttft_s),
+                basis=f"p95 TTFT with scale to zero: {pol.p_cold_start:.1%} of requests "
+                f"(serve.p_cold_start, more than {TTFT_TAIL:.0%}) meet no ready replica, so "
+                "the p95 is a cold request's wait (serve.cold_start_ttft_s)",
+            )
+        )
     return (
+        *p.read_terms,
         *base,
-        *_load_terms(p),
+        *load,
+        *o.cold_start,
+        *o.policy.terms,
         Term(
             name="serve.replicas",
             value=o.replicas,
             unit="replicas",
-            formula=f"max(1, ceil({num(goal.traffic.peak_requests_per_s, 12)} / "
+            formula=f"max(1, ceil({num(goal.traffic.peak_rate, 12)} / "
             f"{num(o.rps_per_replica, 12)}))",
             basis="peak requests/s / the rate one replica takes within the targets",
         ),
@@ -427,8 +598,9 @@ def _serving_terms(goal: GoalSpec, o: _Option) -> tuple[Term, ...]:
             name="serve.monthly_usd",
             value=o.monthly_usd,
             unit="USD/month",
-            formula=f"{o.replicas} × {num(o.offer.usd_per_hour)} × {HOURS_PER_MONTH}",
-            basis=f"replicas × {_offer_basis(o.offer)} × hours per month",
+            formula=f"{num(o.policy.replica_hours_per_month)} × {num(o.offer.usd_per_hour)}",
+            basis=f"replica-hours per month (serve.replica_hours_per_month) × "
+            f"{offer_basis(o.offer)}",
         ),
     )
 
@@ -439,6 +611,11 @@ def _plan(goal: GoalSpec, o: _Option, offers: OfferIndex) -> ServingPlan:
         quantization=o.quantization,
         tensor_parallel=o.tp,
         replicas=o.replicas,
+        min_replicas=o.policy.min_replicas,
+        max_replicas=o.policy.max_replicas,
+        replica_hours_per_month=o.policy.replica_hours_per_month,
+        p_cold_start=o.policy.p_cold_start,
+        replica_cold_start_s=o.cold_start[-1].value,
         max_concurrent_sequences=p.max_num_seqs,
         max_num_batched_tokens=p.max_num_batched_tokens,
         max_model_len=p.lengths.max_model_len,
@@ -453,14 +630,14 @@ def _plan(goal: GoalSpec, o: _Option, offers: OfferIndex) -> ServingPlan:
         served_repo_id=o.fmt.hf_repo_id,
         vllm_quantization=o.fmt.vllm_quantization,
         format_basis=o.fmt.basis,
-        p95_ttft_s=p.ttft_s,
+        p95_ttft_s=o.ttft_s,
         output_tokens_per_s_per_stream=p.load.tokens_per_s_per_stream,
         monthly_usd=o.monthly_usd,
     )
     return plan.with_term_source(lambda: _serving_terms(goal, o))
 
 
-def _unservable(arch: ModelArch, quant: Quantization, tp: int, gpu: str, detail: str) -> Reason:
+def unservable(arch: ModelArch, quant: Quantization, tp: int, gpu: str, detail: str) -> Reason:
     return Reason(
         subject=f"serve {arch.id} {quant} on {tp}× {gpu}",
         constraint="GPU memory / latency targets",
@@ -469,17 +646,75 @@ def _unservable(arch: ModelArch, quant: Quantization, tp: int, gpu: str, detail:
     )
 
 
-def _too_many(subject: str, option: _Option) -> Reason:
+def _too_many(subject: str, replicas: int) -> Reason:
     return Reason(
         subject=subject,
         constraint="replicas",
-        detail=f"peak traffic needs {option.replicas:,} replicas, more than a plan may ask for "
+        detail=f"peak traffic needs {replicas:,} replicas, more than a plan may ask for "
         f"({MAX_REPLICAS:,})",
         fix="a faster GPU or format, or lower traffic.peak_requests_per_s",
     )
 
 
-def _candidates(
+SPEED_CONTEXT_TOKENS = (1, 2048)
+"""(prompt, output) tokens of the published format-speed measurements (the Qwen2.5 and Qwen3
+speed benchmarks: batch 1, one prompt token, 2,048 generated), where the weights' read sets
+the decode step."""
+
+
+def kernel_read_bytes(
+    arch: ModelArch, sku: GpuSku, tp: int, fmt: ServedFormat
+) -> tuple[float | None, Term | None]:
+    """(bytes a decode step pays per linear weight, its term) of a quantized format whose
+    decode speed is published (``fmt.speed_vs_bf16``, ×bf16 at batch 1): the read that makes
+    the step model's batch-1 step bf16's ÷ that speed. Dequantizing kernels read slower than
+    their bytes say (AWQ int4 at 0.5 B per weight decodes ~1.8× bf16, not ~4×); never below
+    the stored size. (None, None) for bf16 and for formats without a published speed."""
+    speed, quant = fmt.speed_vs_bf16, fmt.quantization
+    if speed is None or quant is Quantization.BF16:
+        return None, None
+    prompt, output = SPEED_CONTEXT_TOKENS
+    base = DecodeModel(
+        arch,
+        sku,
+        ServingSetup(
+            quantization=Quantization.BF16,
+            tensor_parallel=tp,
+            input_tokens=prompt,
+            output_tokens=output,
+        ),
+    )
+    quantized = DecodeModel(
+        arch,
+        sku,
+        ServingSetup(
+            quantization=quant, tensor_parallel=tp, input_tokens=prompt, output_tokens=output
+        ),
+    )
+    target = base.step_s(1) / speed.value
+    fixed = quantized.allreduce_s(1) + quantized.overhead_s(1)
+    kv = quantized.context_tokens * quantized.kv_bytes_per_token
+    linear, other = serving_weight_params(arch)
+    solved = ((target - fixed) * quantized.bandwidth_bytes_per_s - kv) * tp - other * 2.0
+    nominal = bytes_per_param(quant)
+    per_param = max(nominal, solved / linear)
+    term = Term(
+        name="serve.weight_read_bytes_per_param",
+        value=per_param,
+        unit="B",
+        formula=f"max({num(nominal)}, ((({num(target, 12)} − {num(fixed, 12)}) × "
+        f"{num(quantized.bandwidth_bytes_per_s, 12)} − {num(kv, 12)}) × {tp} − {other:,} × 2) "
+        f"/ {linear:,})",
+        basis=f"the {quant} kernels' read per linear weight that gives the published decode "
+        f"speed (serve.speed_vs_bf16 = {speed.value:.3g}× bf16 at batch 1): the step model's "
+        f"batch-1 bf16 step {base.step_s(1) * 1e3:.3g} ms ÷ {speed.value:.3g}, less the fixed "
+        "overheads and the KV read, over the linear weights; at least the stored "
+        f"{num(nominal)} B",
+    )
+    return (None, None) if per_param == nominal else (per_param, term)
+
+
+def replica_candidates(
     goal: GoalSpec,
     arch: ModelArch,
     offers: OfferIndex,
@@ -487,23 +722,26 @@ def _candidates(
     lengths: Lengths,
     reasons: list[Reason],
     formats: Callable[[GpuSku], ServedFormats],
-) -> list[_Candidate]:
+) -> list[ReplicaCandidate]:
     """Every (GPU shape, format) the budget allows with its queue model and floors; a Reason
     appended for each one that cannot serve at all."""
-    candidates: list[_Candidate] = []
+    candidates: list[ReplicaCandidate] = []
     seen: dict[str, ServedFormats] = {}
     for gpu_name, count in offers.serving_shapes():
         if count not in TENSOR_PARALLEL or arch.num_attention_heads % count:
             continue
         sku = gpus[gpu_name]
         for offer, rtt_s, rtt_basis in offers.serving_choices(gpu_name, count):
-            floor_usd = offer.usd_per_hour * HOURS_PER_MONTH
+            # the replicas always up: the stated minimum, else one unless scale to zero
+            # (tried when min_replicas is unstated) could be cheaper
+            always = goal.availability.min_replicas
+            floor_usd = (0 if always is None else always) * offer.usd_per_hour * HOURS_PER_MONTH
             if over := budget_excesses(goal.budget, monthly_usd=floor_usd):
                 reasons.append(
                     Reason(
                         subject=f"serve {arch.id} on {count}× {gpu_name}",
                         constraint=over[0].field,
-                        detail=f"one replica costs {over[0].detail}",
+                        detail=f"{always} replicas always up cost {over[0].detail}",
                         fix="raise budget.monthly_usd",
                     )
                 )
@@ -513,18 +751,28 @@ def _candidates(
                 seen[gpu_name] = formats(sku)
             for fmt in _launchable(seen[gpu_name], arch, offer, reasons, first):
                 quant = fmt.quantization
+                read, read_term = kernel_read_bytes(arch, sku, count, fmt)
                 setup = ServingSetup(
                     quantization=quant,
                     tensor_parallel=count,
                     batch=1,
                     input_tokens=lengths.input_mean,
                     output_tokens=goal.traffic.avg_output_tokens,
+                    weight_read_bytes_per_param=read,
                 )
                 found = _candidate(
-                    goal, arch, sku, offer, setup, lengths, fmt, network=(rtt_s, rtt_basis)
+                    goal,
+                    arch,
+                    sku,
+                    offer,
+                    setup,
+                    lengths,
+                    fmt,
+                    network=(rtt_s, rtt_basis),
+                    read_term=read_term,
                 )
                 if isinstance(found, str):
-                    reasons.append(_unservable(arch, quant, count, gpu_name, found))
+                    reasons.append(unservable(arch, quant, count, gpu_name, found))
                     continue
                 candidates.append(found)
     return candidates
@@ -563,6 +811,21 @@ def _launchable(
     return kept
 
 
+def context_reason(arch: ModelArch, lengths: Lengths) -> Reason | None:
+    """Why the model cannot take the goal's longest request, or None when it can."""
+    if lengths.max_model_len <= arch.max_context_tokens:
+        return None
+    return Reason(
+        subject=f"serve {arch.id}",
+        constraint="traffic.max_input_tokens / max_output_tokens",
+        detail=f"the longest request ({lengths.input_max:,} prompt + "
+        f"{lengths.output_max:,} output tokens) exceeds the model's "
+        f"{arch.max_context_tokens:,}-token context",
+        fix="state traffic.max_input_tokens and max_output_tokens (the defaults are "
+        "4 × the averages), or choose a model with a longer context",
+    )
+
+
 def serving_options(
     goal: GoalSpec,
     arch: ModelArch,
@@ -570,26 +833,19 @@ def serving_options(
     gpus: dict[str, GpuSku],
     *,
     formats: Callable[[GpuSku], ServedFormats],
+    engine_start: EngineStart = lambda tp, per_weight: None,
     extra_input_tokens: int = 0,
 ) -> tuple[list[ServingPlan], list[Reason]]:
     """The Pareto front (cost × TTFT) of replica setups that meet the latency targets, and a
     Reason for every (format, GPU, tensor-parallel) setup that does not. ``formats(sku)``
-    gives the weight formats the plan may serve on a GPU (planner.quantization)."""
+    gives the weight formats the plan may serve on a GPU (planner.quantization);
+    ``engine_start(tensor_parallel, bytes_per_weight)`` vLLM's start-up time
+    (planner.quantization.cold_start_seconds), None when unpublished."""
     lengths = request_lengths(goal, extra_input_tokens)
-    if lengths.max_model_len > arch.max_context_tokens:
-        return [], [
-            Reason(
-                subject=f"serve {arch.id}",
-                constraint="traffic.max_input_tokens / max_output_tokens",
-                detail=f"the longest request ({lengths.input_max:,} prompt + "
-                f"{lengths.output_max:,} output tokens) exceeds the model's "
-                f"{arch.max_context_tokens:,}-token context",
-                fix="state traffic.max_input_tokens and max_output_tokens (the defaults are "
-                "4 × the averages), or choose a model with a longer context",
-            )
-        ]
+    if (too_long := context_reason(arch, lengths)) is not None:
+        return [], [too_long]
     reasons: list[Reason] = []
-    candidates = _candidates(goal, arch, offers, gpus, lengths, reasons, formats)
+    candidates = replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats)
     options: list[_Option] = []
     candidates.sort(key=lambda c: (c.cost_floor_usd, c.ttft_floor_s, c.tp))
     for c in candidates:
@@ -598,15 +854,19 @@ def serving_options(
         subject = f"serve {arch.id} {c.fmt.quantization} on {c.tp}× {c.offer.gpu}"
         point = _operating_point(goal, c, lengths)
         if isinstance(point, str):
-            reasons.append(_unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, point))
+            reasons.append(unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, point))
             continue
-        option = _option(goal, c.fmt, c.tp, c.offer, point)
-        if option.replicas > MAX_REPLICAS:
-            reasons.append(_too_many(subject, option))
+        replicas = max(1, math.ceil(goal.traffic.peak_rate / point.load.rate_per_s))
+        if replicas > MAX_REPLICAS:
+            reasons.append(_too_many(subject, replicas))
             continue
-        options.append(option)
+        found, problems = _options(goal, arch, c, point, replicas, engine_start)
+        options.extend(found)
+        reasons.extend(
+            unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, why) for why in problems
+        )
     front = pareto_front(
-        options, cost=lambda o: o.monthly_usd, latency=lambda o: o.point.ttft_s, tiebreak=_tp
+        options, cost=lambda o: o.monthly_usd, latency=lambda o: o.ttft_s, tiebreak=_tp
     )
     return [_plan(goal, o, offers) for o in front], reasons
 

@@ -165,6 +165,25 @@ def _check_traffic(traffic: TrafficSpec) -> None:
     """A peak rate below the month's average rate is impossible; lengths are ordered."""
     _check_lengths(traffic)
     average = traffic.average_requests_per_s
+    if traffic.requests_per_month == 0:
+        if traffic.peak_requests_per_s is not None:
+            raise conflict(
+                "is set, but traffic.requests_per_month is 0: a batch-only goal serves no "
+                "online requests",
+                fix="delete `traffic.peak_requests_per_s`, or give `traffic.requests_per_month` "
+                "the online requests a month",
+                field="peak_requests_per_s",
+            )
+        return
+    if traffic.peak_requests_per_s is None:
+        raise conflict(
+            f"is missing, but traffic.requests_per_month is {traffic.requests_per_month:,}: "
+            "replicas are sized for the peak",
+            fix=f"add `traffic.peak_requests_per_s` (busy hours commonly run 2-5x the average "
+            f"of {round_up(average)} requests/s, e.g. {round_up(3 * average)}), or set "
+            "`traffic.requests_per_month: 0` and a `batch` section for offline jobs only",
+            field="peak_requests_per_s",
+        )
     if traffic.peak_requests_per_s < average:
         most = math.floor(traffic.peak_requests_per_s * traffic.requests_per_month / average)
         raise conflict(
@@ -203,7 +222,9 @@ def _check_models(models: ModelsSpec) -> None:
 
 
 def _check_goal(goal: GoalSpec) -> None:
-    """Custom behavior is taught by fine-tuning, which needs examples (50 at least: seed 001 §4)."""
+    """Custom behavior is taught by fine-tuning, which needs examples (50 at least: seed 001 §4).
+    A batch section goes with ``requests_per_month: 0`` (and no latency targets); 0 needs one."""
+    _check_batch(goal)
     if goal.task.needs_custom_behavior and goal.data.train_examples == 0:
         raise conflict(
             "is 0, but task.needs_custom_behavior is true: fine-tuning needs examples",
@@ -214,9 +235,68 @@ def _check_goal(goal: GoalSpec) -> None:
         )
 
 
+def _check_batch(goal: GoalSpec) -> None:
+    online = goal.traffic.requests_per_month > 0
+    if not online and goal.batch is None:
+        raise conflict(
+            "is 0 and the goal has no batch section: nothing would ever run",
+            fix="add a `batch` section (tokens: prompt + output tokens of one job, "
+            "jobs_per_month, optionally deadline_hours) for offline jobs, or give "
+            "`traffic.requests_per_month` the online requests a month",
+            field="traffic.requests_per_month",
+        )
+    if online and goal.batch is not None:
+        raise conflict(
+            f"is set, but traffic.requests_per_month is {goal.traffic.requests_per_month:,}: "
+            "tailor plans an online service or offline batch jobs, not both in one goal",
+            fix="set `traffic.requests_per_month: 0` for batch jobs only, or delete the batch "
+            "section and plan the batch work as a second goal",
+            field="batch",
+        )
+    lat = goal.latency
+    if not online and (
+        lat.p95_time_to_first_token_ms is not None or lat.min_output_tokens_per_s is not None
+    ):
+        raise conflict(
+            "sets online latency targets, but traffic.requests_per_month is 0: a batch job's "
+            "results arrive when it ends",
+            fix="delete the latency section and bound the job with `batch.deadline_hours`",
+            field="latency",
+        )
+
+
 _GOAL_RULE: JsonDict = {  # _check_goal, as JSON Schema states it
-    "if": _when("task", _when("needs_custom_behavior", {"const": True})),
-    "then": _when("data", _when("train_examples", {"minimum": 1})),
+    "allOf": [
+        {
+            "if": _when("task", _when("needs_custom_behavior", {"const": True})),
+            "then": _when("data", _when("train_examples", {"minimum": 1})),
+        },
+        {  # _check_batch and _check_traffic's batch-only rules
+            "if": _when("traffic", _when("requests_per_month", {"const": 0})),
+            "then": {
+                "required": ["batch"],
+                "properties": {
+                    "batch": {"type": "object"},
+                    "traffic": {"properties": {"peak_requests_per_s": {"type": "null"}}},
+                    "latency": {
+                        "properties": {
+                            "p95_time_to_first_token_ms": {"type": "null"},
+                            "min_output_tokens_per_s": {"type": "null"},
+                        }
+                    },
+                },
+            },
+            "else": {
+                "properties": {
+                    "batch": {"type": "null"},
+                    "traffic": {
+                        "required": ["peak_requests_per_s"],
+                        "properties": {"peak_requests_per_s": {"type": "number"}},
+                    },
+                }
+            },
+        },
+    ]
 }
 
 
@@ -353,13 +433,17 @@ class DataSpec(_Section):
 class TrafficSpec(_Section):
     """How the adapted model is used once it serves."""
 
-    requests_per_month: _PositiveCount = Field(
-        description="Requests served in a month (730 hours).", examples=[1_000_000]
+    requests_per_month: _Count = Field(
+        description="Requests served online in a month (730 hours). 0: no online service, the "
+        "model only runs offline batch jobs (the batch section).",
+        examples=[1_000_000],
     )
-    peak_requests_per_s: _PositiveAmount = Field(
+    peak_requests_per_s: _PositiveAmount | None = Field(
+        default=None,
         description="Highest sustained request rate the service must absorb, requests/s; at "
         "least the month's average, requests_per_month / 2,628,000 (the seconds in 730 hours; "
-        "not checked by the JSON Schema, which compares no two fields).",
+        "not checked by the JSON Schema, which compares no two fields). Required when "
+        "requests_per_month is above 0; left out for a batch-only goal.",
         examples=[5],
     )
     avg_input_tokens: _PositiveCount = Field(
@@ -422,6 +506,14 @@ class TrafficSpec(_Section):
     def _check(self) -> TrafficSpec:
         _check_traffic(self)
         return self
+
+    @property
+    def peak_rate(self) -> float:
+        """``peak_requests_per_s`` of an online goal, requests/s (the parser requires it when
+        requests_per_month is above 0); ValueError for a batch-only goal."""
+        if self.peak_requests_per_s is None:
+            raise ValueError("a batch-only goal (requests_per_month 0) has no peak rate")
+        return self.peak_requests_per_s
 
     @property
     def average_requests_per_s(self) -> float:
@@ -538,6 +630,31 @@ class AvailabilitySpec(_Section):
         return self
 
 
+class BatchSpec(_Section):
+    """Offline jobs: a file of prompts run through the model, results written back."""
+
+    tokens: _PositiveCount = Field(
+        description="Prompt + output tokens of one job (traffic.avg_input_tokens and "
+        "avg_output_tokens give its split and its requests).",
+        examples=[50_000_000],
+    )
+    jobs_per_month: _PositiveAmount = Field(
+        default=1.0,
+        description="Jobs run in a month (730 hours); 4.3 is weekly, 30.4 daily.",
+        examples=[4.3],
+    )
+    deadline_hours: _PositiveAmount | None = Field(
+        default=None,
+        description="Longest a job may take from launch to its last result, hours; more "
+        "instances run in parallel to meet it. None: one instance, however long it takes.",
+        examples=[8],
+    )
+
+    def requests(self, avg_input_tokens: int, avg_output_tokens: int) -> float:
+        """Requests in one job: its tokens over the average request's."""
+        return self.tokens / (avg_input_tokens + avg_output_tokens)
+
+
 class BudgetSpec(_Section):
     """Spending caps; omitted fields (or section) mean no cap."""
 
@@ -549,7 +666,7 @@ class BudgetSpec(_Section):
     )
     monthly_usd: _PositiveAmount | None = Field(
         default=None,
-        description="Most to spend on serving per 30-day month, USD; none: no cap.",
+        description="Most to spend on serving (or batch jobs) per 30-day month, USD; none: no cap.",
         examples=[3000],
     )
 
@@ -670,6 +787,11 @@ class GoalSpec(_Section):
         default_factory=AvailabilitySpec,
         description="Replicas always up, the autoscaling range and the daily traffic shape.",
     )
+    batch: BatchSpec | None = Field(
+        default=None,
+        description="Offline batch jobs, with traffic.requests_per_month 0; None: an online "
+        "service.",
+    )
     budget: BudgetSpec = Field(default_factory=BudgetSpec, description="Spending caps.")
     privacy: PrivacySpec = Field(default_factory=PrivacySpec, description="Where data may go.")
     models: ModelsSpec = Field(default_factory=ModelsSpec, description="Models to consider.")
@@ -684,6 +806,15 @@ class GoalSpec(_Section):
     def _check(self) -> GoalSpec:
         _check_goal(self)
         return self
+
+    @property
+    def monthly_requests(self) -> float:
+        """Requests the model answers in a month: online, or the batch jobs' requests."""
+        t = self.traffic
+        if self.batch is None:
+            return float(t.requests_per_month)
+        per_job = self.batch.requests(t.avg_input_tokens, t.avg_output_tokens)
+        return per_job * self.batch.jobs_per_month
 
 
 def parse_goal(data: dict[str, Any], source: str = "<goal>") -> GoalSpec:

@@ -181,7 +181,7 @@ def _price_shape(
     return _Priced(shape, fitting[0], fitting[1], timing, price * nodes)
 
 
-def _offer_basis(offer: OfferChoice) -> str:
+def offer_basis(offer: OfferChoice) -> str:
     kind = "spot" if offer.spot else "on-demand"
     return (
         f"{offer.cloud}/{offer.region} {offer.instance_type} ({offer.gpus_per_instance}× "
@@ -211,7 +211,7 @@ def _training_terms(best: _Priced, offer: OfferChoice, sku) -> tuple[Term, ...]:
             unit="USD",
             formula=f"{num(timing.hours)} × {nodes} × {num(offer.usd_per_hour)}",
             basis=f"mid hours ({timing.hours_low:.2f}–{timing.hours_high:.2f} h) × nodes × "
-            + _offer_basis(offer),
+            + offer_basis(offer),
         )
     )
     return tuple(terms)

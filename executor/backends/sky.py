@@ -1,4 +1,5 @@
-"""The SkyPilot backend: training as a managed job, serving as a SkyServe service.
+"""The SkyPilot backend: training as a managed job, then serving as a SkyServe service or the
+plan's batch job as another managed job.
 
 All calls to SkyPilot go through a ``SkyClient`` (the cloud boundary). The default client uses
 the SkyPilot SDK (``sky.jobs`` / ``sky.serve``, imported only when called); tests inject a fake.
@@ -12,9 +13,15 @@ from typing import Any, Protocol
 
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError
-from executor.render import RenderOptions, render_serve_task, render_train_task
+from executor.render import (
+    RenderOptions,
+    render_batch_task,
+    render_serve_task,
+    render_train_task,
+)
 from executor.state import Phase, Run
 from planner.plan import PlanFile
+from planner.types import HOURS_PER_MONTH
 
 __all__ = ["SkyBackend", "SkyClient", "SkySdkClient"]
 
@@ -132,10 +139,12 @@ class SkyBackend:
             checkpoint_bucket=ctx.extra.get("bucket", f"tailor-{run.id}"),
             recipe_source=ctx.extra.get("recipe_source", "executor/recipes"),
             data_format=ctx.data_format,
+            batch_input=str(ctx.extra.get("batch_input", "batch.jsonl")),
         )
 
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
-        """Submit the training job, or the service when the plan trains nothing."""
+        """Submit the training job, or (the plan trains nothing, or training finished) the
+        service or the batch job."""
         options = self._options(run, ctx)
         if plan_file.plan.training is not None and not run.trained:
             task = render_train_task(plan_file, options)
@@ -144,7 +153,19 @@ class SkyBackend:
             return ctx.store.transition(
                 run.id, Phase.TRAINING, f"managed job {task['name']} submitted"
             )
+        return self._next(run, plan_file, ctx)
+
+    def _next(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        """What follows training: the batch job or the service."""
+        if plan_file.plan.batch is not None:
+            return self._batch(run, plan_file, ctx)
         return self._serve(run, plan_file, ctx)
+
+    def _batch(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
+        task = render_batch_task(plan_file, self._options(run, ctx))
+        ctx.store.add_resource(run.id, "job", task["name"])
+        self.client.launch_job(task, task["name"])
+        return ctx.store.transition(run.id, Phase.BATCH, f"batch job {task['name']} submitted")
 
     def _serve(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         task = render_serve_task(plan_file, self._options(run, ctx))
@@ -158,7 +179,10 @@ class SkyBackend:
         if plan.training is not None and run.phase is Phase.TRAINING:
             total += hours * plan.training.offer.usd_per_hour * plan.training.nodes
         if plan.serving is not None and run.phase in (Phase.SERVING, Phase.READY):
-            total += hours * plan.serving.offer.usd_per_hour * plan.serving.replicas
+            mean_replicas = plan.serving.replica_hours_per_month / HOURS_PER_MONTH
+            total += hours * plan.serving.offer.usd_per_hour * mean_replicas
+        if plan.batch is not None and run.phase is Phase.BATCH:
+            total += hours * plan.batch.offer.usd_per_hour * plan.batch.instances
         return max(run.spend_usd, total)
 
     def poll(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
@@ -166,6 +190,8 @@ class SkyBackend:
         spend = self._spend(run, plan_file)
         if run.phase is Phase.TRAINING:
             return self._poll_job(run, plan_file, ctx, spend)
+        if run.phase is Phase.BATCH:
+            return self._poll_batch(run, ctx, spend)
         if run.phase is Phase.SERVING:
             return self._poll_service(run, ctx, spend)
         return run
@@ -191,9 +217,33 @@ class SkyBackend:
         if not ctx.store.mark_trained(run.id):
             return ctx.store.get(run.id)  # another poller hands over to serving
         ctx.store.transition(run.id, Phase.TRAINING, "training job succeeded", spend_usd=spend)
-        if plan_file.plan.serving is None:
+        if plan_file.plan.serving is None and plan_file.plan.batch is None:
             return ctx.store.transition(run.id, Phase.READY, "adapter saved")
-        return self._serve(ctx.store.get(run.id), plan_file, ctx)
+        return self._next(ctx.store.get(run.id), plan_file, ctx)
+
+    def _poll_batch(self, run: Run, ctx: LaunchContext, spend: float) -> Run:
+        job = f"{run.id}-batch"
+        status = self.client.job_status(job)
+        if status is None or status in _JOB_FAILED | _JOB_DONE:
+            ctx.store.mark_deleted(run.id, "job", job)  # a finished or unknown job holds nothing
+        if status is None:
+            why = f"SkyPilot has no managed job {job} (cancelled outside tailor, or lost)"
+            return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
+        if status in _JOB_FAILED:
+            return ctx.store.transition(
+                run.id, Phase.FAILED, f"batch job {status}", spend_usd=spend
+            )
+        if status in _JOB_DONE:
+            bucket = ctx.extra.get("bucket", f"tailor-{run.id}")
+            return ctx.store.transition(
+                run.id,
+                Phase.READY,
+                f"batch job succeeded: results in bucket {bucket}, {run.id}/results/",
+                spend_usd=spend,
+            )
+        if spend == run.spend_usd:
+            return run
+        return ctx.store.transition(run.id, Phase.BATCH, f"batch job {status}", spend_usd=spend)
 
     def _poll_service(self, run: Run, ctx: LaunchContext, spend: float) -> Run:
         service = f"{run.id}-serve"
@@ -211,8 +261,10 @@ class SkyBackend:
         return run
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:
-        """The training job's logs."""
-        return self.client.job_logs(f"{run.id}-train", follow=follow)
+        """The batch job's logs once it is submitted, else the training job's."""
+        jobs = {r.name for r in ctx.store.resources(run.id, live_only=False)}
+        name = f"{run.id}-batch" if f"{run.id}-batch" in jobs else f"{run.id}-train"
+        return self.client.job_logs(name, follow=follow)
 
     def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
         """Cancel the job and take the service down; record each removal."""

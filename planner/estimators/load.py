@@ -274,6 +274,51 @@ class ReplicaQueue:
             low, high = (mid, high) if stable(mid) else (low, mid)
         return low
 
+    def offline_concurrency(self) -> float:
+        """Sequences decoding in an offline job, whose every prompt is queued from the start:
+        the batch stays full, at max_num_seqs or what the KV cache holds of the mean context
+        in flight (no arrival noise, so no p99.9 margin), leaving at least one token of the
+        step's budget for prompts."""
+        return max(
+            0.0,
+            min(
+                float(self.max_num_seqs),
+                self.kv_capacity_tokens / self.lengths.context_in_flight,
+                self.budget - 1.0,
+            ),
+        )
+
+    def offline_prefill_tokens(self, d: float) -> float:
+        """Prompt tokens per step in an offline job at ``d`` sequences decoding: prompts are
+        always waiting, so each step tops its decodes up with prompt chunks at the pace
+        sequences finish — ``I·d/O`` tokens (one new prompt per O/d steps per slot) — or the
+        step's whole remaining budget ``B − d`` when that is less (prefill-bound)."""
+        n = self.lengths
+        return min(n.input_mean * d / n.output_mean, self.budget - d)
+
+    def offline_step_s(self, d: float) -> float:
+        """An offline job's mean step at ``d`` decoding: d decodes + its prompt tokens, s."""
+        return self.prefill_step_s(d, self.offline_prefill_tokens(d))
+
+    def offline_rate(self, d: float) -> float:
+        """Requests/s an offline job finishes at ``d`` sequences decoding (a fluid model): every
+        step decodes d tokens and prefills ``p = offline_prefill_tokens(d)``, so
+        ``λ = min(d / O, p / I) / τ`` — decode-bound, or prefill-bound when the budget runs
+        out first. It errs fast where the KV cache is the limit: there vLLM preempts and
+        recomputes, and admits prompts in bursts (tests/planner/test_batch.py measures it)."""
+        n = self.lengths
+        p, tau = self.offline_prefill_tokens(d), self.offline_step_s(d)
+        return min(d / n.output_mean, p / n.input_mean) / tau
+
+    def offline_rate_formula(self, d: float) -> str:
+        """``offline_rate`` at ``d``, numbers substituted."""
+        n = self.lengths
+        p = self.offline_prefill_tokens(d)
+        return (
+            f"min({num(d, 12)} / {num(n.output_mean)}, {num(p, 12)} / {num(n.input_mean)}) / "
+            f"{num(self.offline_step_s(d), 12)}"
+        )
+
     def steady_concurrency(self, rate: float) -> float:
         """Mean sequences decoding at ``rate`` requests/s (the inverse of ``rate_at``, by
         bisection; inf past saturation)."""

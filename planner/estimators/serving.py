@@ -33,6 +33,7 @@ __all__ = [
     "runtime_overhead_bytes",
     "serving_weight_bytes",
     "serving_weight_params",
+    "weight_read_bytes",
 ]
 
 GPU_MEMORY_UTILIZATION = 0.90  # vLLM's default --gpu-memory-utilization
@@ -52,6 +53,14 @@ class ServingSetup(BaseModel):
     input_tokens: int = Field(gt=0, description="Prompt tokens per request.")
     output_tokens: int = Field(gt=0, description="Generated tokens per request.")
     kv_cache_bytes_per_value: float = Field(default=2.0, description="2 = bf16 KV, 1 = fp8 KV.")
+    weight_read_bytes_per_param: float | None = Field(
+        default=None,
+        gt=0,
+        description="What reading one linear-layer weight costs a decode step, in bytes of "
+        "bandwidth; None: its stored size (bytes_per_param). Quantized kernels that dequantize "
+        "while they read run slower than their bytes say (planner.serving_options."
+        "kernel_read_bytes derives it from the published decode speed of the format).",
+    )
 
 
 class ServingEstimate(BaseModel):
@@ -104,16 +113,27 @@ def runtime_overhead_bytes(arch: ModelArch, tensor_parallel: int) -> float:
     return RUNTIME_OVERHEAD_GIB * GIB + activations
 
 
-def _weights_read_per_step(arch: ModelArch, q: Quantization, batch: float) -> float:
+def weight_read_bytes(arch: ModelArch, q: Quantization, per_param: float | None = None) -> float:
+    """Bytes a decode step reads for all the weights: linear layers at ``per_param`` (their
+    stored size when None), embeddings, lm_head and norms at 2."""
+    if per_param is None:
+        return serving_weight_bytes(arch, q)
+    linear, other = serving_weight_params(arch)
+    return linear * per_param + other * 2.0
+
+
+def _weights_read_per_step(
+    arch: ModelArch, q: Quantization, batch: float, per_param: float | None = None
+) -> float:
     """Bytes of weights one decode step reads; MoE reads only the experts the batch routes to."""
-    stored = serving_weight_bytes(arch, q)
+    stored = weight_read_bytes(arch, q, per_param)
     if not arch.is_moe:
         return stored
     assert arch.num_experts and arch.num_experts_per_token
     share = arch.num_experts_per_token / arch.num_experts
     touched = arch.num_experts * (1 - (1 - share) ** batch)
     idle = (arch.num_experts - touched) * expert_params(arch) * arch.num_layers
-    return stored - idle * bytes_per_param(q)
+    return stored - idle * (bytes_per_param(q) if per_param is None else per_param)
 
 
 def dense_peak_tflops(gpu: GpuSku, quantization: Quantization) -> float:
@@ -164,7 +184,7 @@ class DecodeModel:
             arch, int(self.context_tokens)
         )
         self.link_bytes_per_s = gpu.interconnect_gb_per_s / 2 * 1e9
-        self.weights_bytes = serving_weight_bytes(arch, s.quantization)
+        self.weights_bytes = weight_read_bytes(arch, s.quantization, s.weight_read_bytes_per_param)
         self.step_overhead_s = arch.num_layers * efficiency.layer_overhead_s
         self.sequence_overhead_s = efficiency.sequence_overhead_s
 
@@ -173,7 +193,9 @@ class DecodeModel:
         if not self.arch.is_moe:
             return self.weights_bytes / self.setup.tensor_parallel
         return (
-            _weights_read_per_step(self.arch, self.setup.quantization, batch)
+            _weights_read_per_step(
+                self.arch, self.setup.quantization, batch, self.setup.weight_read_bytes_per_param
+            )
             / self.setup.tensor_parallel
         )
 

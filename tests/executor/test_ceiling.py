@@ -35,9 +35,9 @@ def test_ceiling_is_what_the_rendered_tasks_may_rent(source: Path) -> None:
     t, s = plan_file.plan.training, plan_file.plan.serving
     assert t is not None and s is not None
     catalog = load_catalog()
-    # the job's timeout is hours_high × 1.5; the service may scale out to 2 × replicas
+    # the job's timeout is hours_high × 1.5; the service may scale out to max_replicas
     training = t.nodes * _price(t.offer, catalog) * t.hours_high * 1.5
-    serving = 2 * s.replicas * _price(s.offer, catalog) * HOURS_PER_MONTH
+    serving = s.max_replicas * _price(s.offer, catalog) * HOURS_PER_MONTH
     # every other cost line (disks, controllers, egress, storage): one-time + one month
     lines = plan_file.plan.extra_costs
     assert lines, "a cloud plan bills disks and controllers"
@@ -45,7 +45,7 @@ def test_ceiling_is_what_the_rendered_tasks_may_rent(source: Path) -> None:
     assert cost_ceiling_usd(plan_file) == pytest.approx(training + serving + other, rel=1e-9)
     shown = preview(plan_file, "sky")
     assert shown.cost_ceiling_usd == pytest.approx(training + serving + other, rel=1e-9)
-    assert f"up to {2 * s.replicas} replicas" in shown.ceiling_basis
+    assert f"up to {s.max_replicas} replicas" in shown.ceiling_basis
     assert f"catalog of {catalog.snapshot_date}" in shown.ceiling_basis
     check_budget(plan_file)  # within the goal's budget as planned
 
@@ -70,7 +70,10 @@ def test_zeroed_costs_do_not_give_a_zero_ceiling(tmp_path: Path) -> None:
 def test_more_replicas_than_the_costs_say_is_refused(tmp_path: Path) -> None:
     data = _data()
     planned = data["plan"]["serving"]["monthly_usd"]
-    data["plan"]["serving"]["replicas"] = 5_000  # within the cap; the costs left as they were
+    serving = data["plan"]["serving"]
+    # within the cap, the policy consistent, the costs left as they were
+    serving.update(replicas=5_000, min_replicas=5_000, max_replicas=5_000)
+    serving["replica_hours_per_month"] = 5_000 * HOURS_PER_MONTH
     plan_file = load_plan_file(_write(tmp_path, data))
     shown = re.escape(f"serving.monthly_usd is {planned:,.4f}, but")
     with pytest.raises(ExecutorError, match=shown) as error:
@@ -83,15 +86,17 @@ def test_consistent_totals_for_more_replicas_are_priced_at_the_most_replicas(
 ) -> None:
     data = _data()
     plan, serving = data["plan"], data["plan"]["serving"]
-    price = serving["monthly_usd"] / serving["replicas"] / HOURS_PER_MONTH
+    price = serving["monthly_usd"] / serving["replica_hours_per_month"]
     other = plan["monthly_usd"] - serving["monthly_usd"]  # the plan's other monthly lines
-    serving.update(replicas=5_000, monthly_usd=5_000 * price * HOURS_PER_MONTH)
+    hours = 5_000 * HOURS_PER_MONTH
+    serving.update(replicas=5_000, min_replicas=5_000, max_replicas=10_000)
+    serving.update(replica_hours_per_month=hours, monthly_usd=hours * price)
     plan.update(
         monthly_usd=serving["monthly_usd"] + other,
         first_year_usd=plan["one_time_usd"] + 12 * (serving["monthly_usd"] + other),
     )
     plan_file = load_plan_file(_write(tmp_path, data))
-    assert cost_ceiling_usd(plan_file) > 2 * 5_000 * price * HOURS_PER_MONTH
+    assert cost_ceiling_usd(plan_file) > 10_000 * price * HOURS_PER_MONTH
     with pytest.raises(ExecutorError, match=r"budget\.monthly_usd"):
         check_budget(plan_file)
 

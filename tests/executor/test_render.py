@@ -71,7 +71,12 @@ def test_skypilot_parses_train_and_serve_tasks(financial: PlanFile, multinode: P
         serve = sky.Task.from_yaml_config(render_serve_task(plan, OPTIONS))
         assert serve.service is not None
         assert serve.service.readiness_path == "/v1/models"
-        assert serve.service.min_replicas == plan.plan.serving.replicas
+        s = plan.plan.serving
+        assert serve.service.min_replicas == s.min_replicas
+        assert serve.service.max_replicas == s.max_replicas >= s.replicas
+        assert serve.service.target_qps_per_replica == pytest.approx(
+            s.requests_per_s_per_replica, rel=1e-3
+        )
 
 
 def test_multinode_run_uses_skypilot_node_environment(multinode: PlanFile) -> None:

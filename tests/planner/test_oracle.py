@@ -16,6 +16,7 @@ from functools import cache
 import pytest
 
 from catalog import Catalog, load_catalog
+from planner.estimators.autoscale import replica_plan
 from planner.estimators.efficiency import training_mfu
 from planner.estimators.load import TARGET_UTILIZATION, Lengths, ReplicaQueue
 from planner.estimators.serving import (
@@ -28,8 +29,8 @@ from planner.estimators.serving import (
 from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
 from planner.estimators.training_time import training_flops_per_token
 from planner.rank import plan_goal
-from planner.serving_options import HOURS_PER_MONTH, vllm_batch_limits
-from planner.spec import Objective, parse_goal
+from planner.serving_options import HOURS_PER_MONTH, traffic_profile, vllm_batch_limits
+from planner.spec import DEFAULT_MIN_REPLICAS, Objective, parse_goal
 from planner.training_options import (
     GLOBAL_BATCH_SEQUENCES,
     MICRO_BATCHES,
@@ -196,7 +197,19 @@ def _serving_costs(goal, catalog, arch):
             if not rate:
                 continue
             replicas = max(1, math.ceil(goal.traffic.peak_requests_per_s / rate))
-            monthly = replicas * offer.price_usd_per_hour * HOURS_PER_MONTH
+            # SkyServe's autoscaler follows the day: replica-hours, not replicas × 730 h
+            # (planner.estimators.autoscale, checked against SkyPilot's own autoscaler)
+            policy = replica_plan(
+                profile=traffic_profile(goal),
+                rate_per_replica=rate,
+                min_replicas=DEFAULT_MIN_REPLICAS,
+                max_replicas=replicas,
+                cold_start_s=0.0,
+                ttft_s=0.0,
+                requests_per_month=goal.traffic.requests_per_month,
+            )
+            assert policy.replica_hours_per_month <= replicas * HOURS_PER_MONTH
+            monthly = policy.replica_hours_per_month * offer.price_usd_per_hour
             if monthly <= goal.budget.monthly_usd:
                 results.append((monthly, rate))
     return results

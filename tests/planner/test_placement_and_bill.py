@@ -19,7 +19,7 @@ PRIVATE = [g for g in GOALS if not load_goal(g).privacy.data_can_leave]
 
 def _offers(plan: Plan) -> list:
     found = []
-    for part in (plan.training, plan.serving):
+    for part in (plan.training, plan.serving, plan.batch):
         if part is not None:
             found += [part.offer, *part.alternative_offers]
     return found
@@ -60,6 +60,10 @@ def test_every_cost_line_has_a_basis_and_is_in_the_totals(path: Path) -> None:
             assert {"response egress", "serving disks", "serve controller"} <= {
                 line.name for line in lines
             }
+        if plan.batch is not None:
+            assert {"results download", "batch disks", "batch jobs controller"} <= {
+                line.name for line in lines
+            }
         if plan.training is not None:
             assert {"training disks", "jobs controller", "checkpoint bucket"} <= {
                 line.name for line in lines
@@ -69,6 +73,7 @@ def test_every_cost_line_has_a_basis_and_is_in_the_totals(path: Path) -> None:
         base_monthly = (plan.serving.monthly_usd if plan.serving else 0) + (
             plan.api.monthly_usd if plan.api else 0
         )
+        base_monthly += plan.batch.monthly_usd if plan.batch else 0
         base_monthly += plan.rag.vector_store_usd_per_month if plan.rag else 0
         extra = sum(line.monthly_usd for line in lines)
         assert plan.monthly_usd == pytest.approx(base_monthly + extra)

@@ -29,6 +29,7 @@ from executor.launch import cost_ceiling_usd
 from executor.render import RenderOptions, render_serve_task, render_train_task, training_config
 from planner import PlannerError, load_plan_file
 from planner.plan import MAX_REPLICAS, PlanFile
+from planner.types import HOURS_PER_MONTH
 from tests.conftest import TEST_DATA
 from tui.cli import cli
 
@@ -201,6 +202,9 @@ def test_hostile_strings_are_refused_naming_the_field(
         (("plan", "training", "hours_low"), math.nan),
         (("plan", "serving", "replicas"), 1_000_000),
         (("plan", "serving", "replicas"), 0),
+        (("plan", "serving", "max_replicas"), 0),
+        (("plan", "serving", "min_replicas"), -1),
+        (("plan", "serving", "p_cold_start"), 1.5),
         (("plan", "training", "nodes"), 0),
         (("plan", "training", "gpus_per_node"), -8),
         (("plan", "training", "learning_rate"), 0.0),
@@ -232,6 +236,31 @@ def test_nan_cost_fails_the_launch_before_any_run_is_recorded(tmp_path: Path) ->
 def test_a_million_replicas_is_over_the_cap(tmp_path: Path) -> None:
     with pytest.raises(PlannerError, match=f"less than or equal to {MAX_REPLICAS}"):
         load_plan_file(_edited(tmp_path, ("plan", "serving", "replicas"), 1_000_000))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("replica_hours_per_month", 1e9, "outside what the replica policy bills"),
+        ("replica_hours_per_month", 1.0, "outside what the replica policy bills"),
+        ("min_replicas", 9_000, "does not hold the"),
+        ("max_replicas", 1, "does not hold the"),
+    ],
+)
+def test_a_replica_policy_that_does_not_hold_is_refused(
+    tmp_path: Path, field: str, value: float, says: str
+) -> None:
+    """An edited policy cannot bill fewer replica-hours than min_replicas keeps up all month,
+    more than max_replicas can, or cap below the replicas the peak needs."""
+    data = _data()
+    serving = data["plan"]["serving"]
+    serving.update(replicas=2, min_replicas=1, max_replicas=2)
+    serving["replica_hours_per_month"] = 1.5 * HOURS_PER_MONTH
+    load_plan_file(_write(tmp_path, data, "consistent.json"))  # the baseline loads
+    serving[field] = value
+    with pytest.raises(PlannerError, match=says) as error:
+        load_plan_file(_write(tmp_path, data))
+    _assert_one_paragraph_naming(str(error.value), "plan.serving")
 
 
 # --- the property: whatever a plan file says, it is refused or it renders safe tasks ----------

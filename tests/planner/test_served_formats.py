@@ -336,3 +336,43 @@ def test_every_choice_obeys_the_rules(arch: ModelArch, gpu: GpuSku, weights: Ser
             _evaluates(o.speed_vs_bf16)
         if o.step is not None:
             _evaluates(o.step.gpu_hours)
+
+
+@pytest.mark.parametrize(
+    ("model", "gpu", "tp"),
+    [("qwen2.5-7b", "A100-80GB", 1), ("llama-3.1-70b", "H100", 4), ("llama-3.1-8b", "L4", 1)],
+)
+def test_a_quantized_format_decodes_at_its_published_speed_not_its_bytes(
+    model: str, gpu: str, tp: int
+) -> None:
+    """int4 kernels dequantize as they read: the step model runs them at the measured ×bf16,
+    not at the 4× their 0.5 B per weight would give."""
+    from planner.estimators.serving import DecodeModel, ServingSetup
+    from planner.serving_options import SPEED_CONTEXT_TOKENS, kernel_read_bytes
+
+    arch, sku = CATALOG.model(model), CATALOG.gpu(gpu)
+    prompt, output = SPEED_CONTEXT_TOKENS
+
+    def step(q: Quantization, read: float | None = None) -> float:
+        setup = ServingSetup(
+            quantization=q,
+            tensor_parallel=tp,
+            input_tokens=prompt,
+            output_tokens=output,
+            weight_read_bytes_per_param=read,
+        )
+        return DecodeModel(arch, sku, setup).step_s(1)
+
+    fmt = _options(model, gpu, PUBLISHED)[Quantization.INT4]
+    assert fmt.speed_vs_bf16 is not None
+    read, term = kernel_read_bytes(arch, sku, tp, fmt)
+    assert read is not None and term is not None and read > 0.5
+    _evaluates(term)
+    nominal = step(Quantization.BF16) / step(Quantization.INT4)
+    assert nominal > fmt.speed_vs_bf16.value * 1.2  # the bytes alone would be too fast
+    assert step(Quantization.BF16) / step(Quantization.INT4, read) == pytest.approx(
+        fmt.speed_vs_bf16.value, rel=1e-6
+    )
+    fp8 = _options(model, gpu, PUBLISHED).get(Quantization.FP8)
+    if fp8 is not None:  # fp8's measured 2.03× is what its 1 B per weight gives: unchanged
+        assert kernel_read_bytes(arch, sku, tp, fp8) == (None, None)

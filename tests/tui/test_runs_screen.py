@@ -82,7 +82,9 @@ async def test_launch_screen_shows_what_is_created_and_the_ceiling(
         body = str(screen.query_one("#launch-body", Static).render())
         assert "sky: training job" in body and "sky: vLLM endpoint" in body
         assert "(the high estimate × 1.5, when the job's timeout stops it)" in body
-        assert "one month of serving at up to 2 replicas" in body
+        assert (
+            f"one month of serving at up to {plan_file.plan.serving.max_replicas} replicas" in body
+        )
         assert "Training stops after" in body
         assert "Goal budget caps: training $200.00, serving $2,000.00/month." in body
         await pilot.press(key)

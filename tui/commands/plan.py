@@ -13,7 +13,7 @@ from rich.table import Table
 
 from catalog import load_catalog
 from planner.errors import GoalSpecError, PlannerError
-from planner.explain import compare_plans, explain_plan, summary_row
+from planner.explain import compare_plans, explain_plan, latency_text, summary_row
 from planner.export import GRAPH_FORMATS, export_graph
 from planner.goal_file import read_goal_text
 from planner.plan import Plan, PlanFile, load_plan_file, save_plan_file
@@ -118,13 +118,13 @@ def _plans_table(result: PlanningResult, plans: tuple[Plan, ...] | None = None) 
             "-" if r["train_hours"] is None else f"{r['train_hours']:.1f}",
             _money(plan.one_time_usd),
             f"{r['quantization']} {r['serve_gpus']}"
-            if plan.serving
+            if plan.serving or plan.batch
             else plan.api.model
             if plan.api
             else "-",
             _money(plan.monthly_usd),
             _money(plan.first_year_usd),
-            f"{r['p95_ttft_ms']} ms",
+            latency_text(plan),
             f"{r['tokens_per_s']:.0f}",
             _quality_cell(plan),
         )
@@ -166,10 +166,20 @@ def _breakdown_table(plan: Plan) -> Table:
             "serving",
             f"{s.tensor_parallel}× {s.offer.gpu} {s.quantization} "
             f"{s.offer.instance_type} {s.offer.cloud}/{s.offer.region} ({s.offer.tier})",
-            f"730 h × {s.replicas}",
+            f"{s.replica_hours_per_month:,.0f} replica-h ({s.replicas_label})",
             f"${s.offer.usd_per_hour:.4g}/h",
             "",
             f"{s.monthly_usd:,.2f}",
+        )
+    if (b := plan.batch) is not None:
+        table.add_row(
+            "batch",
+            f"{b.instances}×{b.tensor_parallel}× {b.offer.gpu} {b.quantization} "
+            f"{b.offer.instance_type} {b.offer.cloud}/{b.offer.region} ({b.offer.tier})",
+            f"{b.hours_per_job:.2f} h × {b.instances} × {b.jobs_per_month:g} jobs",
+            f"${b.offer.usd_per_hour:.4g}/h",
+            "",
+            f"{b.monthly_usd:,.2f}",
         )
     if (a := plan.api) is not None:
         table.add_row(

@@ -55,7 +55,12 @@ def _when(ts: float) -> str:
 
 def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
     from executor.backends.sky_dryrun import optimize_offline
-    from executor.render import RenderOptions, render_serve_task, render_train_task
+    from executor.render import (
+        RenderOptions,
+        render_batch_task,
+        render_serve_task,
+        render_train_task,
+    )
 
     options = RenderOptions(
         run_name=f"{plan_file.goal.name}-{plan_file.plan.id}",
@@ -67,7 +72,12 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
     for header in ("task", "SkyPilot chose", "$/h", "plan priced", "$/h", "agree"):
         table.add_column(header)
     plan = plan_file.plan
-    for render, part in ((render_train_task, plan.training), (render_serve_task, plan.serving)):
+    parts = (
+        (render_train_task, plan.training),
+        (render_serve_task, plan.serving),
+        (render_batch_task, plan.batch),
+    )
+    for render, part in parts:
         if part is None:
             continue
         choice = optimize_offline(
@@ -103,6 +113,12 @@ def _dryrun(plan_file: PlanFile, store: RunStore) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Training JSONL [default: the goal's data.path].",
 )
+@click.option(
+    "--batch-input",
+    metavar="FILE|URI",
+    help="A batch plan's requests: JSONL in the OpenAI batch format (vLLM run-batch), or a "
+    "bucket URI.",
+)
 @click.option("--detach", is_flag=True, help="Return once started; follow with `tailor status`.")
 @click.option(
     "--timeout",
@@ -122,6 +138,7 @@ def launch_command(
     yes: bool,
     dryrun: bool,
     data: Path | None,
+    batch_input: str | None,
     detach: bool,
     timeout_s: float,
     local_model: Path | None,
@@ -153,7 +170,11 @@ def launch_command(
     chosen = make_backend(backend)
     extra = {
         k: v
-        for k, v in {"local_model": local_model, "max_steps": max_steps}.items()
+        for k, v in {
+            "local_model": local_model,
+            "max_steps": max_steps,
+            "batch_input": batch_input,
+        }.items()
         if v is not None
     }
     ctx = launch_context(

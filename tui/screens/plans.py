@@ -306,7 +306,7 @@ class PlansScreen(Screen[None]):
                 "longer applies and re-plan."
             )
             return
-        if plan.training is None and plan.serving is None:
+        if plan.training is None and plan.serving is None and plan.batch is None:
             self.status = (
                 f"{plan.id} uses a hosted API ({plan.api.model if plan.api else plan.model}): "
                 "nothing to launch. To fix: call the provider's API directly, or pick a "

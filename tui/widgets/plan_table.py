@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catalog import Catalog
-from planner.plan import Plan
+from planner.explain import latency_text
+from planner.plan import BatchPlan, Plan, ServingPlan
 
 __all__ = ["COLUMNS", "Column", "SortKey", "fits_text", "plan_cells", "quality_text", "sort_plans"]
 
@@ -30,8 +31,7 @@ def fits_text(plan: Plan, catalog: Catalog | None) -> str:
     if plan.training is not None:
         t = plan.training
         return f"{t.peak_memory_gib_per_gpu:.0f}/{t.gpu_memory_gib:.0f}G"
-    if plan.serving is not None:
-        s = plan.serving
+    if (s := _served(plan)) is not None:
         gpu = catalog.find_gpu(s.offer.gpu) if catalog is not None else None
         total = f"{gpu.memory_gib:.0f}" if gpu is not None else "?"
         return f"w{s.weights_gib_per_gpu:.0f}/{total}G"
@@ -89,10 +89,23 @@ def _train_gpus(plan: Plan) -> str:
 
 
 def _serving(plan: Plan) -> str:
-    s = plan.serving
+    s, b = plan.serving, plan.batch
     if s is not None:
-        return f"{s.tensor_parallel}×{s.offer.gpu}×{s.replicas}"
+        return f"{s.tensor_parallel}×{s.offer.gpu}×{s.replicas_label}"
+    if b is not None:
+        return f"batch {b.tensor_parallel}×{b.offer.gpu}×{b.instances}"
     return plan.api.model if plan.api else "-"
+
+
+def _served(plan: Plan) -> ServingPlan | BatchPlan | None:
+    return plan.serving or plan.batch
+
+
+def _gpus_key(plan: Plan) -> int:
+    s, b = plan.serving, plan.batch
+    if s is not None:
+        return s.tensor_parallel * s.replicas
+    return b.tensor_parallel * b.instances if b is not None else 0
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -111,8 +124,8 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "quant",
-        lambda p: str(p.serving.quantization) if p.serving else "-",
-        lambda p: str(p.serving.quantization) if p.serving else "",
+        lambda p: str(q.quantization) if (q := _served(p)) else "-",
+        lambda p: str(q.quantization) if (q := _served(p)) else "",
     ),
     Column(
         "train GPUs",
@@ -128,12 +141,12 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "serving",
         _serving,
-        lambda p: p.serving.tensor_parallel * p.serving.replicas if p.serving else 0,
+        _gpus_key,
     ),
     Column("$/month", lambda p: _money(p.monthly_usd), lambda p: p.monthly_usd),
     Column("1st-year $", lambda p: _money(p.first_year_usd), lambda p: p.first_year_usd),
     Column("quality", quality_text, _quality_key),
-    Column("p95 TTFT", lambda p: f"{p.p95_ttft_s * 1000:,.0f} ms", lambda p: p.p95_ttft_s),
+    Column("p95 TTFT", latency_text, lambda p: p.p95_ttft_s),
     Column("tok/s", lambda p: f"{p.output_tokens_per_s:.0f}", lambda p: p.output_tokens_per_s),
     Column("fits", lambda p: "", _fits_key),  # text needs the catalog: see plan_cells
     Column("★", _marker, _marker_key),
