@@ -17,12 +17,19 @@ cold start's whenever more than 5 % of requests meet no ready replica.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from catalog import GpuSku, ModelArch, total_params
 from planner.budget import budget_excesses
-from planner.estimators.autoscale import HourlyProfile, ReplicaPlan, replica_plan
+from planner.estimators.autoscale import (
+    HourlyProfile,
+    ReplicaPlan,
+    replica_plan,
+    scale_to_zero_cold,
+    scale_to_zero_up,
+)
 from planner.estimators.load import (
     CONCURRENCY_Z,
     TARGET_UTILIZATION,
@@ -136,6 +143,11 @@ class _Point:
     def ttft_s(self) -> float:
         return self.load.ttft_p95_s
 
+    @property
+    def load_rate_bound(self) -> float:
+        """Most requests/s a replica could take at the planned utilisation (a bill's floor)."""
+        return TARGET_UTILIZATION * self.queue.rate_upper_bound()
+
 
 def _limits_s(goal: GoalSpec) -> tuple[float, float]:
     """(longest decode step, longest p95 TTFT) the latency targets allow, s."""
@@ -167,6 +179,7 @@ class ReplicaCandidate:
     kv_capacity_tokens: float
     weights_gib_per_gpu: float
     cost_floor_usd: float  # monthly $ at the rate upper bound
+    load_replicas: float  # the month's mean rate / the most a replica could take
     ttft_floor_s: float  # p95 TTFT with no other traffic
     network_basis: str  # where the round trip to the users comes from; "" when not stated
     read_terms: tuple[Term, ...] = ()  # serve.weight_read_bytes_per_param, when it applies
@@ -213,7 +226,7 @@ def _candidate(
     # replica-hours than the month's requests need at the most a replica could take.
     most = TARGET_UTILIZATION * queue.rate_upper_bound()
     mean_rate = goal.traffic.requests_per_month / SECONDS_PER_MONTH
-    replicas = max(goal.availability.min_replicas or 0, mean_rate / most)
+    replicas = max(_least_replicas(goal), mean_rate / most)
     return ReplicaCandidate(
         fmt=fmt,
         tp=setup.tensor_parallel,
@@ -224,6 +237,7 @@ def _candidate(
         kv_capacity_tokens=kv_tokens,
         weights_gib_per_gpu=weights / GIB,
         cost_floor_usd=replicas * offer.usd_per_hour * HOURS_PER_MONTH,
+        load_replicas=mean_rate / most,
         ttft_floor_s=floor,
         network_basis=network[1],
         read_terms=(read_term,) if read_term is not None else (),
@@ -257,13 +271,34 @@ def _operating_point(goal: GoalSpec, c: ReplicaCandidate, lengths: Lengths) -> _
     )
 
 
-def _dominated(c: ReplicaCandidate, kept: list[_Option]) -> bool:
-    """A solved option at most as dear and as slow as this one's floors (strictly better in
-    one): this setup cannot reach the Pareto front, so its load is never solved."""
+def _dominated(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_Option]) -> bool:
+    """For each replica policy this setup could have, a solved option at most as dear and as
+    slow as that policy's floors (strictly better in one): this setup cannot reach the Pareto
+    front, so its load is never solved. Warm: at least min_replicas (or the default) up, the
+    TTFT floor; scale to zero: at least the mean chance a replica is up, and the cold wait on
+    top of the TTFT floor when more than TTFT_TAIL of requests meet a cold service."""
+    a, per_replica = goal.availability, c.offer.usd_per_hour * HOURS_PER_MONTH
+    if goal.traffic.requests_per_month == 0 or a.min_replicas is not None:
+        return _beats(kept, c.cost_floor_usd, c.ttft_floor_s)
+    warm = max(DEFAULT_MIN_REPLICAS, c.load_replicas) * per_replica
+    if not _beats(kept, warm, c.ttft_floor_s):
+        return False
+    if not prices_scale_to_zero(goal):
+        return True
+    profile, rpm = traffic_profile(goal), goal.traffic.requests_per_month
+    p_cold, wait = scale_to_zero_cold(profile, rpm, cold_s)
+    ttft = c.ttft_floor_s + (wait if p_cold > TTFT_TAIL else 0.0)
+    zero = max(scale_to_zero_up(profile, rpm)[1], c.load_replicas) * per_replica
+    return _beats(kept, zero, ttft)
+
+
+def _beats(kept: Sequence[_Option], cost_floor_usd: float, ttft_floor_s: float) -> bool:
+    """Some option in ``kept`` is at most as dear and as slow as these floors, and strictly
+    better in one."""
     for o in kept:
         cost, ttft = o.monthly_usd, o.ttft_s
-        at_most = cost <= c.cost_floor_usd and ttft <= c.ttft_floor_s
-        if at_most and (cost < c.cost_floor_usd or ttft < c.ttft_floor_s):
+        at_most = cost <= cost_floor_usd and ttft <= ttft_floor_s
+        if at_most and (cost < cost_floor_usd or ttft < ttft_floor_s):
             return True
     return False
 
@@ -311,10 +346,18 @@ the hour, which max_replicas still covers."""
 def traffic_profile(goal: GoalSpec) -> HourlyProfile:
     """The goal's hourly profile, or a one-peak day whose busiest hour is the peak rate (at
     most MAX_PEAK_TO_AVERAGE × the average)."""
-    if (weights := goal.availability.hourly_profile) is not None:
-        return HourlyProfile(weights=tuple(weights), basis="availability.hourly_profile")
+    weights = goal.availability.hourly_profile
     t = goal.traffic
-    ratio = t.peak_rate / (t.requests_per_month / SECONDS_PER_MONTH)
+    return _profile(None if weights is None else tuple(weights), t.peak_rate, t.requests_per_month)
+
+
+@lru_cache(maxsize=64)
+def _profile(
+    weights: tuple[float, ...] | None, peak_rate: float, requests_per_month: float
+) -> HourlyProfile:
+    if weights is not None:
+        return HourlyProfile(weights=weights, basis="availability.hourly_profile")
+    ratio = peak_rate / (requests_per_month / SECONDS_PER_MONTH)
     profile = HourlyProfile.from_peak_to_average(min(max(ratio, 1.0), MAX_PEAK_TO_AVERAGE))
     if ratio > MAX_PEAK_TO_AVERAGE:
         basis = (
@@ -351,9 +394,48 @@ def cold_start_terms(
     return (total,) if engine is None else (engine, total)
 
 
-def _policies(goal: GoalSpec, point: _Point, cold_s: float) -> tuple[list[ReplicaPlan], str]:
+SCALE_TO_ZERO_SKIP_UP = 0.9
+"""Scale to zero is not priced where a replica would be up ≥ 90 % of every hour
+(``scale_to_zero_up``): it then bills at least 90 % of the one-replica plan's hours (both floor
+the autoscaler's target at one replica), far from SCALE_TO_ZERO_SAVING; the 15-point margin
+covers the hourly sampling of both."""
+
+
+def prices_scale_to_zero(goal: GoalSpec) -> bool:
+    """Whether a scale-to-zero variant is worth pricing: min_replicas unstated, and traffic
+    sparse enough that a replica is not up nearly all the time."""
+    if goal.availability.min_replicas is not None or DEFAULT_MIN_REPLICAS != 1:
+        return False
+    if goal.traffic.requests_per_month == 0:  # batch jobs: no service
+        return False
+    least, _ = scale_to_zero_up(traffic_profile(goal), goal.traffic.requests_per_month)
+    return least < SCALE_TO_ZERO_SKIP_UP
+
+
+def _least_replicas(goal: GoalSpec) -> float:
+    """Replicas every hour bills at least, whatever the policy: the stated minimum; unstated,
+    one, or with scale to zero priced the mean chance a replica is up (scale_to_zero_up)."""
+    if (stated := goal.availability.min_replicas) is not None:
+        return stated
+    if goal.traffic.requests_per_month == 0:  # batch jobs: no service
+        return 0.0
+    if prices_scale_to_zero(goal):
+        return scale_to_zero_up(traffic_profile(goal), goal.traffic.requests_per_month)[1]
+    return DEFAULT_MIN_REPLICAS
+
+
+def _policies(
+    goal: GoalSpec,
+    point: _Point,
+    cold_s: float,
+    beaten: Callable[[float, float], bool] = lambda replicas, ttft_s: False,
+) -> tuple[list[ReplicaPlan], str]:
     """The replica policies to price for this setup (min_replicas as stated or the default,
-    and scale to zero when unstated and ≥ SCALE_TO_ZERO_SAVING cheaper), or why none holds."""
+    and scale to zero when unstated and ≥ SCALE_TO_ZERO_SAVING cheaper), or why none holds.
+
+    ``beaten(replicas, ttft_s)``: whether a priced option already beats any plan billing at
+    least ``replicas`` × 730 hours with a p95 TTFT of at least ``ttft_s``; such a policy is
+    left out unpriced (it cannot reach the Pareto front)."""
     a, t = goal.availability, goal.traffic
     rps = point.load.rate_per_s
     profile = traffic_profile(goal)
@@ -378,11 +460,22 @@ def _policies(goal: GoalSpec, point: _Point, cold_s: float) -> tuple[list[Replic
             requests_per_month=t.requests_per_month,
         )
 
-    plans = [plan(low)]
-    if a.min_replicas is None and low > 0:
+    # Floors of each policy's bill in replicas (see _candidate): warm, at least the minimum;
+    # scale to zero, at least the mean chance a replica is up (scale_to_zero_up).
+    load_floor = t.requests_per_month / SECONDS_PER_MONTH / point.load_rate_bound
+    zero_priced = prices_scale_to_zero(goal)
+    warm_beaten = beaten(max(low, load_floor), point.ttft_s)
+    zero_beaten = not zero_priced or beaten(
+        max(scale_to_zero_up(profile, t.requests_per_month)[1], load_floor), point.ttft_s
+    )
+    if warm_beaten and zero_beaten:
+        return [], ""
+    warm = plan(low)  # scale to zero is weighed against it even when it is beaten
+    plans = [] if warm_beaten else [warm]
+    if not zero_beaten:
         zero = plan(0)
         if zero.replica_hours_per_month <= (1 - SCALE_TO_ZERO_SAVING) * (
-            plans[0].replica_hours_per_month
+            warm.replica_hours_per_month
         ):
             plans.append(zero)
     return plans, ""
@@ -390,16 +483,21 @@ def _policies(goal: GoalSpec, point: _Point, cold_s: float) -> tuple[list[Replic
 
 def _options(
     goal: GoalSpec,
-    arch: ModelArch,
     c: ReplicaCandidate,
     point: _Point,
     replicas: int,
-    engine_start: EngineStart,
+    cold: tuple[Term, ...],
+    priced: Sequence[_Option] = (),
 ) -> tuple[list[_Option], list[str]]:
-    """The priced options of one solved setup (one per replica policy), and why a policy that
-    was tried cannot serve."""
-    cold = cold_start_terms(arch, c.fmt, c.tp, engine_start)
-    policies, why = _policies(goal, point, cold[-1].value)
+    """The priced options of one solved setup (one per replica policy; ``cold``: its cold
+    start terms), and why a policy that was tried cannot serve; a policy an option in
+    ``priced`` already beats is not priced."""
+    per_replica_month = c.offer.usd_per_hour * HOURS_PER_MONTH
+
+    def beaten(least_replicas: float, ttft_s: float) -> bool:
+        return _beats(priced, least_replicas * per_replica_month, ttft_s)
+
+    policies, why = _policies(goal, point, cold[-1].value, beaten)
     options = [_Option(c.fmt, c.tp, c.offer, point, replicas, pol, cold) for pol in policies]
     _, ttft_limit = _limits_s(goal)
     kept = [o for o in options if o.ttft_s <= ttft_limit]
@@ -849,7 +947,8 @@ def serving_options(
     options: list[_Option] = []
     candidates.sort(key=lambda c: (c.cost_floor_usd, c.ttft_floor_s, c.tp))
     for c in candidates:
-        if _dominated(c, options):
+        cold = cold_start_terms(arch, c.fmt, c.tp, engine_start)
+        if _dominated(goal, c, cold[-1].value, options):
             continue
         subject = f"serve {arch.id} {c.fmt.quantization} on {c.tp}× {c.offer.gpu}"
         point = _operating_point(goal, c, lengths)
@@ -860,7 +959,7 @@ def serving_options(
         if replicas > MAX_REPLICAS:
             reasons.append(_too_many(subject, replicas))
             continue
-        found, problems = _options(goal, arch, c, point, replicas, engine_start)
+        found, problems = _options(goal, c, point, replicas, cold, options)
         options.extend(found)
         reasons.extend(
             unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, why) for why in problems

@@ -31,11 +31,13 @@ prints the gaps over 23 traffic shapes (median 0.4 %, at most 7 %).
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from planner.errors import PlannerError
 from planner.estimators.terms import Term, num
@@ -52,6 +54,8 @@ __all__ = [
     "HourlyProfile",
     "ReplicaPlan",
     "replica_plan",
+    "scale_to_zero_cold",
+    "scale_to_zero_up",
 ]
 
 # sky/serve/constants.py, SkyPilot 0.14.1 (tests/planner/test_autoscale.py checks them).
@@ -112,6 +116,10 @@ class HourlyProfile(BaseModel):
                 f"a peak-to-average ratio of {ratio:g} cannot be spread over a day. "
                 f"To fix: give a ratio from 1 (flat) to below {HOURS} (all traffic in one hour)."
             )
+        return _peak_profile(cls, ratio)
+
+    @classmethod
+    def _peak_profile(cls, ratio: float) -> HourlyProfile:
         if ratio == 1.0:
             return cls.flat()
         lo, hi = 0.0, 1.0
@@ -137,10 +145,17 @@ class HourlyProfile(BaseModel):
         return cls.from_peak_to_average(max(1.0, peak_requests_per_s / average))
 
 
+@lru_cache(maxsize=512)
 def _cosine_weights(k: float) -> tuple[float, ...]:
     raw = [((1 + math.cos(2 * math.pi * (h - _PEAK_HOUR) / HOURS)) / 2) ** k for h in range(HOURS)]
     total = sum(raw)
     return tuple(w * HOURS / total for w in raw)
+
+
+@lru_cache(maxsize=64)
+def _peak_profile(cls: type[HourlyProfile], ratio: float) -> HourlyProfile:
+    """``from_peak_to_average``'s bisection, once per ratio (profiles are frozen)."""
+    return cls._peak_profile(ratio)
 
 
 def _cosine_ratio(k: float) -> float:
@@ -178,7 +193,13 @@ class ReplicaPlan(BaseModel):
         description="Time to first token of a request that meets a cold service and retries "
         "until served, s."
     )
-    terms: tuple[Term, ...] = Field(description="Each number with its formula.")
+    _build_terms: Callable[[], tuple[Term, ...]] | None = PrivateAttr(default=None)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        """Each number with its formula (built when first asked: a search prices many plans
+        and shows few)."""
+        return self._build_terms() if self._build_terms is not None else ()
 
 
 _LAG = QPS_WINDOW_S / 2 + LB_SYNC_INTERVAL_S / 2 + DECISION_INTERVAL_S / 2
@@ -245,6 +266,7 @@ def _poisson_cdf(k: float, mean: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
+@lru_cache(maxsize=256)
 def _run_chance(runs: float, hold_s: float) -> float:
     """The per-window chance p at which a run of ``runs`` windows in a row, each past a
     threshold, is expected once in ``hold_s``: W·(1 − p^k) / ((1 − p)·p^k) = hold_s (the mean
@@ -257,6 +279,7 @@ def _run_chance(runs: float, hold_s: float) -> float:
     return (lo + hi) / 2
 
 
+@lru_cache(maxsize=8192)
 def _band(
     rate: float, per: float, lo: int, hi: int, timing: _Timing, hold_s: float
 ) -> tuple[int, int, float]:
@@ -290,13 +313,14 @@ def _bands(
     """Each hour's ``_band``, the hold being the run of neighbouring hours with the same
     one-hour band (assumption), or the whole month when every hour has it."""
     hourly = [_band(r, per, lo, hi, timing, 3600) for r in rates]
+    if all(band == hourly[0] for band in hourly):
+        month = HOURS_PER_MONTH * 3600
+        return [_band(r, per, lo, hi, timing, month) for r in rates]
     bands = []
     for h in range(HOURS):
-        same = [hourly[(h + d) % HOURS] == hourly[h] for d in range(1, HOURS)]
-        after = next((i for i, x in enumerate(same) if not x), HOURS - 1)
-        before = next((i for i, x in enumerate(reversed(same)) if not x), HOURS - 1)
-        hours = HOURS_PER_MONTH if after == HOURS - 1 else 1 + after + before
-        bands.append(_band(rates[h], per, lo, hi, timing, hours * 3600))
+        after = next(d for d in range(1, HOURS) if hourly[(h + d) % HOURS] != hourly[h]) - 1
+        before = next(d for d in range(1, HOURS) if hourly[(h - d) % HOURS] != hourly[h]) - 1
+        bands.append(_band(rates[h], per, lo, hi, timing, (1 + after + before) * 3600))
     return bands
 
 
@@ -327,10 +351,6 @@ def _hysteresis(
     return points
 
 
-def _at(points: list[tuple[float, float]], t: float) -> float:
-    return next(r for start, r in reversed(points) if start <= t)
-
-
 def _expected_in(rates: Sequence[float], start_s: float, end_s: float) -> float:
     """Requests expected in [start_s, end_s) of the repeating day (hourly constant rates)."""
     total, t = 0.0, start_s
@@ -341,6 +361,45 @@ def _expected_in(rates: Sequence[float], start_s: float, end_s: float) -> float:
     return total
 
 
+def _sample_times() -> tuple[tuple[float, ...], ...]:
+    """Per hour of the second day, the _SUBSTEPS mid-points at which chances are sampled."""
+    return tuple(
+        tuple((h + (i + 0.5) / _SUBSTEPS) * 3600 + DAY_S for i in range(_SUBSTEPS))
+        for h in range(HOURS)
+    )
+
+
+_SAMPLE_TIMES = _sample_times()
+
+
+@lru_cache(maxsize=256)
+def _up_chances(rates: tuple[float, ...], timing: _Timing) -> tuple[tuple[float, ...], ...]:
+    """Scale to zero, per hour and sample: the chance a replica is up (a request came in
+    [t − keep-alive, t − launch lag]); the same for every replica setup of one traffic."""
+    return tuple(
+        tuple(
+            1 - math.exp(-_expected_in(rates, t - timing.keepalive_s, t - timing.launch_lag_s))
+            for t in ts
+        )
+        for ts in _SAMPLE_TIMES
+    )
+
+
+@lru_cache(maxsize=1024)
+def _cold_chances(
+    rates: tuple[float, ...], timing: _Timing, cold_wait_s: float
+) -> tuple[float, ...]:
+    """Scale to zero, per hour: the chance a request meets no ready replica (none came in
+    [t − keep-alive, t − cold wait]), averaged over the hour's samples."""
+    if cold_wait_s >= timing.keepalive_s:
+        return (1.0,) * HOURS
+    return tuple(
+        sum(math.exp(-_expected_in(rates, t - timing.keepalive_s, t - cold_wait_s)) for t in ts)
+        / _SUBSTEPS
+        for ts in _SAMPLE_TIMES
+    )
+
+
 def _by_hour(
     rates: Sequence[float], points: list[tuple[float, float]], timing: _Timing, cold_wait_s: float
 ) -> tuple[list[float], list[float], list[float]]:
@@ -348,25 +407,53 @@ def _by_hour(
 
     Scale to zero: up at t iff a request came in [t − keep-alive, t − launch lag]; ready at t
     for the load balancer iff one came in [t − keep-alive, t − cold wait] (Poisson)."""
-    replicas, up, cold = [], [], []
-    for h in range(HOURS):
-        ts = [(h + (i + 0.5) / _SUBSTEPS) * 3600 + DAY_S for i in range(_SUBSTEPS)]
-        p_up = [
-            1 - math.exp(-_expected_in(rates, t - timing.keepalive_s, t - timing.launch_lag_s))
-            for t in ts
-        ]
-        p_cold = [
-            math.exp(-_expected_in(rates, t - timing.keepalive_s, t - cold_wait_s))
-            if cold_wait_s < timing.keepalive_s
-            else 1.0
-            for t in ts
-        ]
-        replicas.append(
-            sum(p * _at(points, t - DAY_S) for p, t in zip(p_up, ts, strict=True)) / _SUBSTEPS
-        )
+    key = tuple(rates)
+    chances = _up_chances(key, timing)
+    starts = [start for start, _ in points]
+    replicas, up = [], []
+    for ts, p_up in zip(_SAMPLE_TIMES, chances, strict=True):
+        at = [points[bisect.bisect_right(starts, t - DAY_S) - 1][1] for t in ts]
+        replicas.append(sum(p * r for p, r in zip(p_up, at, strict=True)) / _SUBSTEPS)
         up.append(sum(p_up) / _SUBSTEPS)
-        cold.append(sum(p_cold) / _SUBSTEPS)
-    return replicas, up, cold
+    return replicas, up, list(_cold_chances(key, timing, cold_wait_s))
+
+
+@lru_cache(maxsize=64)
+def scale_to_zero_up(
+    profile: HourlyProfile,
+    requests_per_month: float,
+    upscale_delay_s: float = DEFAULT_UPSCALE_DELAY_S,
+    downscale_delay_s: float = DEFAULT_DOWNSCALE_DELAY_S,
+) -> tuple[float, float]:
+    """Scale to zero: (the least, the mean) chance over the day's samples that a replica is
+    up. Every up replica counts at least one, so a scale-to-zero plan bills at least the mean
+    × the month's hours, and at least the least × what the same autoscaler bills with one
+    replica kept (both floor the target at 1)."""
+    mean = requests_per_month / SECONDS_PER_MONTH
+    rates = tuple(mean * w for w in profile.weights)
+    chances = _up_chances(rates, _timing(upscale_delay_s, downscale_delay_s))
+    samples = [p for hour in chances for p in hour]
+    return min(samples), sum(samples) / len(samples)
+
+
+@lru_cache(maxsize=1024)
+def scale_to_zero_cold(
+    profile: HourlyProfile,
+    requests_per_month: float,
+    cold_start_s: float,
+    upscale_delay_s: float = DEFAULT_UPSCALE_DELAY_S,
+    downscale_delay_s: float = DEFAULT_DOWNSCALE_DELAY_S,
+) -> tuple[float, float]:
+    """Scale to zero: (the chance a request meets no ready replica, the wait of one that
+    does, s) — ``replica_plan``'s p_cold_start and cold wait, which depend on the traffic
+    and the cold start only, not on the replica's capacity."""
+    mean = requests_per_month / SECONDS_PER_MONTH
+    rates = tuple(mean * w for w in profile.weights)
+    timing = _timing(upscale_delay_s, downscale_delay_s)
+    wait = timing.launch_lag_s + cold_start_s + timing.discovery_s
+    cold = _cold_chances(rates, timing, wait)
+    weighted = sum(w * c for w, c in zip(profile.weights, cold, strict=True)) / HOURS
+    return min(1.0, weighted), wait
 
 
 class _Numbers(NamedTuple):
@@ -488,7 +575,7 @@ def replica_plan(
         over=sum(math.ceil(r / rate_per_replica - 1e-9) > max_replicas for r in rates),
         cold_wait=cold_wait,
     )
-    return ReplicaPlan(
+    result = ReplicaPlan(
         mean_requests_per_s=mean,
         min_replicas=min_replicas,
         max_replicas=max_replicas,
@@ -501,18 +588,19 @@ def replica_plan(
         up_fraction=sum(up) / HOURS,
         p_cold_start=plan.p_cold,
         cold_start_ttft_s=cold_wait + ttft_s,
-        terms=_terms(
-            plan,
-            timing,
-            rate_per_replica=rate_per_replica,
-            min_replicas=min_replicas,
-            max_replicas=max_replicas,
-            cold_start_s=cold_start_s,
-            ttft_s=ttft_s,
-            mean_formula=mean_formula,
-            mean_basis=mean_basis,
-        ),
     )
+    result._build_terms = lambda: _terms(
+        plan,
+        timing,
+        rate_per_replica=rate_per_replica,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        cold_start_s=cold_start_s,
+        ttft_s=ttft_s,
+        mean_formula=mean_formula,
+        mean_basis=mean_basis,
+    )
+    return result
 
 
 def _listed(values: Sequence[float]) -> str:

@@ -191,6 +191,7 @@ class ReplicaQueue:
             self.mean_for_p999(kv_capacity_tokens / lengths.context_in_flight),
         )
         self._saturation: float | None = None
+        self._most_concurrency: float | None = None
 
     # --- steady state -------------------------------------------------------------------
     def _memory_fixed(self, tokens_per_step: float) -> float:
@@ -260,6 +261,11 @@ class ReplicaQueue:
     def _max_concurrency(self) -> float:
         """The largest d with a steady state: max_num_seqs, or where prompt steps would fill
         every step (O/d = k), or where the prompt queue stops being stable (ρ = 1)."""
+        if self._most_concurrency is None:
+            self._most_concurrency = self._solve_max_concurrency()
+        return self._most_concurrency
+
+    def _solve_max_concurrency(self) -> float:
         high = float(self.max_num_seqs)
 
         def stable(d: float) -> bool:
