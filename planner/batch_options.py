@@ -36,6 +36,7 @@ from planner.rules import Reason
 from planner.serving_options import (
     EngineStart,
     ReplicaCandidate,
+    SearchMemo,
     cold_start_terms,
     context_reason,
     offer_basis,
@@ -258,6 +259,7 @@ def batch_options(
     formats: Callable[[GpuSku], ServedFormats],
     engine_start: EngineStart = lambda tp, per_weight: None,
     extra_input_tokens: int = 0,
+    memo: SearchMemo | None = None,
 ) -> tuple[list[BatchPlan], list[Reason]]:
     """The Pareto front (monthly $ × job hours) of the setups that can run the goal's batch
     jobs, and a Reason for every setup that cannot (arguments as
@@ -267,7 +269,7 @@ def batch_options(
         return [], [too_long]
     reasons: list[Reason] = []
     jobs: list[_Job] = []
-    for c in replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats):
+    for c in replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats, memo):
         job = _job(goal, arch, c, engine_start)
         if isinstance(job, str):
             reasons.append(

@@ -12,7 +12,7 @@ from datetime import date
 
 import networkx as nx
 
-from catalog import Catalog, ModelArch
+from catalog import Catalog, GpuSku, ModelArch
 from planner.batch_options import batch_options
 from planner.bill import cost_term, side_costs
 from planner.budget import budget_excesses
@@ -31,13 +31,14 @@ from planner.quality import (
     quality_target,
 )
 from planner.quantization import (
+    ServedFormats,
     ServedWeights,
     cold_start_seconds,
     served_formats,
     unmerged_lora_slowdown,
 )
 from planner.rules import Reason, allowed_strategies
-from planner.serving_options import serving_options
+from planner.serving_options import SearchMemo, serving_options
 from planner.spec import GoalSpec
 from planner.training_options import choose_training, lora_rank_for
 from planner.types import Method, Quantization, Strategy
@@ -81,9 +82,19 @@ class _Context:
     as_of: date
     gpus: dict = field(default_factory=dict)
     serving_cache: dict = field(default_factory=dict)
+    serving_memo: SearchMemo = field(default_factory=SearchMemo)
     training_cache: dict = field(default_factory=dict)
     serving_reasons: list = field(default_factory=list)
     quality_cache: dict = field(default_factory=dict)
+    formats_cache: dict = field(default_factory=dict)
+
+    def formats(self, arch: ModelArch, sku: GpuSku, weights: ServedWeights) -> ServedFormats:
+        """The weight formats a plan may serve (planner.quantization), once per model, GPU and
+        weights (the searches with and without retrieved context ask the same)."""
+        key = (arch.id, sku.name, weights)
+        if key not in self.formats_cache:
+            self.formats_cache[key] = served_formats(self.catalog, arch, sku, weights=weights)
+        return self.formats_cache[key]
 
     def quality(self, inputs: QualityInputs) -> PlanQuality | None:
         """The estimate for these decisions, made once per graph (few distinct combinations)."""
@@ -313,11 +324,12 @@ def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
             arch,
             ctx.offers,
             ctx.gpus,
-            formats=lambda sku: served_formats(ctx.catalog, arch, sku, weights=weights),
+            formats=lambda sku: ctx.formats(arch, sku, weights),
             engine_start=lambda tp, per_weight: cold_start_seconds(
                 ctx.catalog, arch, tensor_parallel=tp, bytes_per_weight=per_weight
             ),
             extra_input_tokens=extra,
+            memo=ctx.serving_memo,
         )
         ctx.serving_reasons.extend(options[1])
     return ctx.serving_cache[key]

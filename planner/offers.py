@@ -144,6 +144,7 @@ class OfferIndex:
         self.users = users
         self._train: dict[tuple[str, int], list[_Entry]] = {}
         self._serve: dict[tuple[str, int], list[_Entry]] = {}
+        self._serving_choices: dict[tuple[str, int], list[tuple[OfferChoice, float, str]]] = {}
         self.allowed_count = len(offers)
         for offer in offers:
             key = (offer.gpu, offer.gpu_count)
@@ -202,6 +203,12 @@ class OfferIndex:
         """(offer, round trip to the users in s, its basis) to try for a serving shape: the
         cheapest, and — when the goal says where its users are — the cheapest of the nearest
         regions too, if it is another one."""
+        key = (gpu, count)
+        if key not in self._serving_choices:
+            self._serving_choices[key] = self._solve_serving_choices(gpu, count)
+        return list(self._serving_choices[key])  # a copy: the cached list stays as solved
+
+    def _solve_serving_choices(self, gpu: str, count: int) -> list[tuple[OfferChoice, float, str]]:
         entries = self._serve.get((gpu, count))
         if not entries:
             return []

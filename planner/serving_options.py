@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from catalog import GpuSku, ModelArch, total_params
@@ -33,6 +33,7 @@ from planner.estimators.autoscale import (
 from planner.estimators.load import (
     CONCURRENCY_Z,
     TARGET_UTILIZATION,
+    Beyond,
     Lengths,
     LoadPoint,
     ReplicaQueue,
@@ -58,6 +59,7 @@ from planner.types import HOURS_PER_MONTH, SECONDS_PER_MONTH, Quantization, byte
 __all__ = [
     "HOURS_PER_MONTH",
     "TARGET_UTILIZATION",
+    "SearchMemo",
     "cold_start_terms",
     "context_reason",
     "offer_basis",
@@ -185,6 +187,19 @@ class ReplicaCandidate:
     read_terms: tuple[Term, ...] = ()  # serve.weight_read_bytes_per_param, when it applies
 
 
+@dataclass
+class SearchMemo:
+    """What the serving searches of one goal share (made once per goal by the planner): a
+    model is searched with and without retrieved context and for published and fine-tuned
+    weights, and those searches meet the same GPU setups. Keys name the model, GPU, offer,
+    format and lengths a value depends on; a value is reused only under its whole key."""
+
+    reads: dict[tuple, tuple[float | None, Term | None]] = field(default_factory=dict)
+    candidates: dict[tuple, ReplicaCandidate | str] = field(default_factory=dict)
+    points: dict[ReplicaQueue, _Point | str] = field(default_factory=dict)
+    cold_starts: dict[tuple, tuple[Term, ...]] = field(default_factory=dict)
+
+
 def _candidate(
     goal: GoalSpec,
     arch: ModelArch,
@@ -244,10 +259,17 @@ def _candidate(
     )
 
 
-def _operating_point(goal: GoalSpec, c: ReplicaCandidate, lengths: Lengths) -> _Point | str:
-    """The highest load one replica takes within the latency targets, or why none does."""
+def _operating_point(
+    goal: GoalSpec, c: ReplicaCandidate, lengths: Lengths, ttft_cutoff_s: float = math.inf
+) -> _Point | Beyond | str:
+    """The highest load one replica takes within the latency targets, or why none does
+    (``Beyond``: its p95 TTFT is above ``ttft_cutoff_s``, see ReplicaQueue.operating_rate)."""
     step_limit, ttft_limit = _limits_s(goal)
-    load = c.queue.operating_rate(step_limit_s=step_limit, ttft_limit_s=ttft_limit)
+    load = c.queue.operating_rate(
+        step_limit_s=step_limit, ttft_limit_s=ttft_limit, ttft_cutoff_s=ttft_cutoff_s
+    )
+    if isinstance(load, Beyond):
+        return load
     if load is None:
         trickle = c.queue.at_concurrency(1e-6)
         return (
@@ -290,6 +312,28 @@ def _dominated(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_O
     ttft = c.ttft_floor_s + (wait if p_cold > TTFT_TAIL else 0.0)
     zero = max(scale_to_zero_up(profile, rpm)[1], c.load_replicas) * per_replica
     return _beats(kept, zero, ttft)
+
+
+def _ttft_cutoff(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_Option]) -> float:
+    """The p95 TTFT (s) of this setup's operating point above which every replica policy it
+    could have is beaten by a solved option (the same floors as ``_dominated``, the TTFT left
+    free): its search stops there. inf when some policy cannot be beaten that way."""
+    a, per_replica = goal.availability, c.offer.usd_per_hour * HOURS_PER_MONTH
+
+    def fastest_within(cost_floor_usd: float) -> float:
+        """Above the quickest solved option at most this dear, a TTFT is beaten."""
+        return min((o.ttft_s for o in kept if o.monthly_usd <= cost_floor_usd), default=math.inf)
+
+    if goal.traffic.requests_per_month == 0 or a.min_replicas is not None:
+        return fastest_within(c.cost_floor_usd)
+    warm = fastest_within(max(DEFAULT_MIN_REPLICAS, c.load_replicas) * per_replica)
+    if not prices_scale_to_zero(goal) or warm == math.inf:
+        return warm
+    profile, rpm = traffic_profile(goal), goal.traffic.requests_per_month
+    p_cold, wait = scale_to_zero_cold(profile, rpm, cold_s)
+    zero_cost = max(scale_to_zero_up(profile, rpm)[1], c.load_replicas) * per_replica
+    zero = fastest_within(zero_cost) - (wait if p_cold > TTFT_TAIL else 0.0)
+    return max(warm, zero)
 
 
 def _beats(kept: Sequence[_Option], cost_floor_usd: float, ttft_floor_s: float) -> bool:
@@ -820,9 +864,11 @@ def replica_candidates(
     lengths: Lengths,
     reasons: list[Reason],
     formats: Callable[[GpuSku], ServedFormats],
+    memo: SearchMemo | None = None,
 ) -> list[ReplicaCandidate]:
     """Every (GPU shape, format) the budget allows with its queue model and floors; a Reason
     appended for each one that cannot serve at all."""
+    memo = SearchMemo() if memo is None else memo
     candidates: list[ReplicaCandidate] = []
     seen: dict[str, ServedFormats] = {}
     for gpu_name, count in offers.serving_shapes():
@@ -848,32 +894,49 @@ def replica_candidates(
             if first:
                 seen[gpu_name] = formats(sku)
             for fmt in _launchable(seen[gpu_name], arch, offer, reasons, first):
-                quant = fmt.quantization
-                read, read_term = kernel_read_bytes(arch, sku, count, fmt)
-                setup = ServingSetup(
-                    quantization=quant,
-                    tensor_parallel=count,
-                    batch=1,
-                    input_tokens=lengths.input_mean,
-                    output_tokens=goal.traffic.avg_output_tokens,
-                    weight_read_bytes_per_param=read,
-                )
-                found = _candidate(
-                    goal,
-                    arch,
-                    sku,
-                    offer,
-                    setup,
-                    lengths,
-                    fmt,
-                    network=(rtt_s, rtt_basis),
-                    read_term=read_term,
+                found = _memo_candidate(
+                    memo, goal, arch, sku, offer, count, lengths, fmt, (rtt_s, rtt_basis)
                 )
                 if isinstance(found, str):
-                    reasons.append(unservable(arch, quant, count, gpu_name, found))
-                    continue
-                candidates.append(found)
+                    reasons.append(unservable(arch, fmt.quantization, count, gpu_name, found))
+                else:
+                    candidates.append(found)
     return candidates
+
+
+def _memo_candidate(
+    memo: SearchMemo,
+    goal: GoalSpec,
+    arch: ModelArch,
+    sku: GpuSku,
+    offer: OfferChoice,
+    count: int,
+    lengths: Lengths,
+    fmt: ServedFormat,
+    network: tuple[float, str],
+) -> ReplicaCandidate | str:
+    """``_candidate`` of this setup, or the one another search of the goal built for it."""
+    quant, speed = fmt.quantization, fmt.speed_vs_bf16
+    read_key = (arch.id, sku.name, count, quant, speed and speed.value)
+    if read_key not in memo.reads:
+        memo.reads[read_key] = kernel_read_bytes(arch, sku, count, fmt)
+    read, read_term = memo.reads[read_key]
+    key = (*read_key, offer, network, lengths)
+    if key in memo.candidates:
+        found = memo.candidates[key]
+        return found if isinstance(found, str) else replace(found, fmt=fmt)
+    setup = ServingSetup(
+        quantization=quant,
+        tensor_parallel=count,
+        batch=1,
+        input_tokens=lengths.input_mean,
+        output_tokens=goal.traffic.avg_output_tokens,
+        weight_read_bytes_per_param=read,
+    )
+    memo.candidates[key] = found = _candidate(
+        goal, arch, sku, offer, setup, lengths, fmt, network=network, read_term=read_term
+    )
+    return found
 
 
 def _launchable(
@@ -933,6 +996,7 @@ def serving_options(
     formats: Callable[[GpuSku], ServedFormats],
     engine_start: EngineStart = lambda tp, per_weight: None,
     extra_input_tokens: int = 0,
+    memo: SearchMemo | None = None,
 ) -> tuple[list[ServingPlan], list[Reason]]:
     """The Pareto front (cost × TTFT) of replica setups that meet the latency targets, and a
     Reason for every (format, GPU, tensor-parallel) setup that does not. ``formats(sku)``
@@ -943,15 +1007,18 @@ def serving_options(
     if (too_long := context_reason(arch, lengths)) is not None:
         return [], [too_long]
     reasons: list[Reason] = []
-    candidates = replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats)
+    memo = SearchMemo() if memo is None else memo
+    candidates = replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats, memo)
     options: list[_Option] = []
     candidates.sort(key=lambda c: (c.cost_floor_usd, c.ttft_floor_s, c.tp))
     for c in candidates:
-        cold = cold_start_terms(arch, c.fmt, c.tp, engine_start)
+        cold = _cold_start(memo, arch, c, engine_start)
         if _dominated(goal, c, cold[-1].value, options):
             continue
         subject = f"serve {arch.id} {c.fmt.quantization} on {c.tp}× {c.offer.gpu}"
-        point = _operating_point(goal, c, lengths)
+        point = _memo_point(memo, goal, c, lengths, _ttft_cutoff(goal, c, cold[-1].value, options))
+        if isinstance(point, Beyond):  # beaten on every policy: it cannot reach the front
+            continue
         if isinstance(point, str):
             reasons.append(unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, point))
             continue
@@ -968,6 +1035,30 @@ def serving_options(
         options, cost=lambda o: o.monthly_usd, latency=lambda o: o.ttft_s, tiebreak=_tp
     )
     return [_plan(goal, o, offers) for o in front], reasons
+
+
+def _memo_point(
+    memo: SearchMemo, goal: GoalSpec, c: ReplicaCandidate, lengths: Lengths, cutoff_s: float
+) -> _Point | Beyond | str:
+    """``_operating_point``, once per queue (a candidate reused from another search of the
+    goal shares its queue); a ``Beyond`` depends on the search's options, so is not kept."""
+    if (known := memo.points.get(c.queue)) is not None:
+        return known
+    point = _operating_point(goal, c, lengths, cutoff_s)
+    if not isinstance(point, Beyond):
+        memo.points[c.queue] = point
+    return point
+
+
+def _cold_start(
+    memo: SearchMemo, arch: ModelArch, c: ReplicaCandidate, engine_start: EngineStart
+) -> tuple[Term, ...]:
+    """``cold_start_terms`` of the candidate, once per (model, format, tensor parallel)."""
+    fmt = c.fmt
+    key = (arch.id, fmt.quantization, fmt.vllm_quantization is not None, c.tp)
+    if key not in memo.cold_starts:
+        memo.cold_starts[key] = cold_start_terms(arch, fmt, c.tp, engine_start)
+    return memo.cold_starts[key]
 
 
 def _tp(option: _Option) -> int:

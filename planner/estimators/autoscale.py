@@ -351,6 +351,15 @@ def _hysteresis(
     return points
 
 
+@lru_cache(maxsize=1024)
+def _change_points(
+    rates: tuple[float, ...], per: float, floor: int, hi: int, timing: _Timing
+) -> tuple[tuple[float, float], ...]:
+    """``_hysteresis`` of the hours' ``_bands``: the same for a setup's warm plan and its
+    scale-to-zero plan (both floor the target at one replica), so computed once."""
+    return tuple(_hysteresis(_bands(rates, per, floor, hi, timing), timing.up_s, timing.down_s))
+
+
 def _expected_in(rates: Sequence[float], start_s: float, end_s: float) -> float:
     """Requests expected in [start_s, end_s) of the repeating day (hourly constant rates)."""
     total, t = 0.0, start_s
@@ -557,8 +566,7 @@ def replica_plan(
     timing = _timing(upscale_delay_s, downscale_delay_s)
     wanted = [_needed(r, rate_per_replica, min_replicas, max_replicas) for r in rates]
     floor = max(min_replicas, 1)  # scale to zero: one replica while up, see _by_hour
-    bands = _bands(rates, rate_per_replica, floor, max_replicas, timing)
-    points = _hysteresis(bands, timing.up_s, timing.down_s)
+    points = list(_change_points(tuple(rates), rate_per_replica, floor, max_replicas, timing))
     cold_wait = timing.launch_lag_s + cold_start_s + timing.discovery_s
     if min_replicas == 0:
         replicas, up, cold = _by_hour(rates, points, timing, cold_wait)

@@ -464,11 +464,52 @@ class ReplicaQueue:
             and point.ttft_p95_s <= ttft_limit_s
         )
 
-    def operating_rate(self, *, step_limit_s: float, ttft_limit_s: float) -> LoadPoint | None:
+    def _ttft_if_meets(self, d: float, step_limit_s: float, ttft_limit_s: float) -> float | None:
+        """``at_concurrency(d)``'s p95 TTFT when that point meets every limit (``_meets``),
+        else None: the same arithmetic, stopping at the first limit missed (the search's
+        inner loop; tests check it agrees with ``_meets``)."""
+        if d > self._seqs_limit or not math.isfinite(d) or d >= self.budget:
+            return None
+        rate = self.rate_at(d)
+        if not math.isfinite(rate):
+            return None
+        sat = self.saturation_rate()
+        if not (rate / sat if sat > 0 else math.inf) <= TARGET_UTILIZATION + 1e-12:
+            return None
+        lengths = self.lengths
+        tau = d / (rate * lengths.output_mean) if d > 0 and rate > 0 else self.decode_step_s(0)
+        if not tau <= step_limit_s:
+            return None
+        s0, s1, capacity = self._service(d)
+        chunks = _chunks(lengths.input_mean, capacity)
+        mean_service = s0 * chunks + s1 * lengths.input_mean
+        rho = rate * mean_service
+        if rho >= 1:
+            return None
+        second = (
+            (s0 * chunks) ** 2
+            + 2 * s0 * chunks * s1 * lengths.input_mean
+            + (s1 * s1 * lengths.input_second_moment)
+        )
+        mean_wait = rate * second / (2 * (1 - rho))
+        wait = mean_wait / rho * math.log(rho / TTFT_QUANTILE_TAIL) if rho > 0.05 else 0.0
+        p95 = lengths.input_p95
+        own = s0 * math.ceil(p95 / capacity) + s1 * p95
+        ttft = self.decode_step_s(d) / 2 + wait + own + self.network_rtt_s
+        return ttft if ttft <= ttft_limit_s else None
+
+    def operating_rate(
+        self, *, step_limit_s: float, ttft_limit_s: float, ttft_cutoff_s: float = math.inf
+    ) -> LoadPoint | Beyond | None:
         """The highest load meeting every limit — utilization ≤ TARGET_UTILIZATION, p99.9
         concurrency within max_num_seqs and the KV cache, mean step ≤ ``step_limit_s``, p95
         TTFT ≤ ``ttft_limit_s`` — by bisection on the concurrency (each grows with it); None
-        when even a trickle of traffic misses them."""
+        when even a trickle of traffic misses them.
+
+        ``ttft_cutoff_s``: the caller has no use for a point whose p95 TTFT is above it (a
+        cheaper, faster option exists). As the p95 TTFT grows with the load, a load that meets
+        the limits with a TTFT above the cutoff proves the operating point's is above it too;
+        the search then stops and returns that ``Beyond``."""
         high = min(self._max_concurrency(), self._seqs_limit)
         if high <= 0 or self.saturation_rate() <= 0:
             return None
@@ -476,12 +517,26 @@ class ReplicaQueue:
         if self._meets(top, step_limit_s, ttft_limit_s):
             return top
         low = high * 1e-6
-        if not self._meets(self.at_concurrency(low), step_limit_s, ttft_limit_s):
+        ttft = self._ttft_if_meets(low, step_limit_s, ttft_limit_s)
+        if ttft is None:
             return None
+        if ttft > ttft_cutoff_s:
+            return Beyond(ttft_floor_s=ttft)
         while high - low > 1e-4 * high:
             mid = (low + high) / 2
-            if self._meets(self.at_concurrency(mid), step_limit_s, ttft_limit_s):
-                low = mid
-            else:
+            ttft = self._ttft_if_meets(mid, step_limit_s, ttft_limit_s)
+            if ttft is None:
                 high = mid
+                continue
+            if ttft > ttft_cutoff_s:
+                return Beyond(ttft_floor_s=ttft)
+            low = mid
         return self.at_concurrency(low)
+
+
+@dataclass(frozen=True)
+class Beyond:
+    """The operating point's p95 TTFT is above the search's cutoff: a load meeting the limits
+    already gives ``ttft_floor_s`` (s), and TTFT grows with the load."""
+
+    ttft_floor_s: float
