@@ -27,6 +27,7 @@ from catalog.quantized_records import (
     QuantizationJob,
     QuantizedCheckpoint,
     SpeedFormat,
+    SpotInterruption,
     VllmMethod,
 )
 from catalog.records import ApiModel, FineTuningPrice, GpuSku, ModelArch, Offer, Vendor
@@ -56,6 +57,7 @@ __all__ = [
     "QuantizedCheckpoint",
     "RegionInfo",
     "SpeedFormat",
+    "SpotInterruption",
     "TailorError",
     "UnknownNameError",
     "Vendor",

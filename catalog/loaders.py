@@ -242,6 +242,7 @@ def load_quantized_tables(data_dir: Path) -> dict:
         "lora_serving_rows": facts.lora_serving,
         "quantization_job_rows": facts.quantization_jobs,
         "cold_start_rows": facts.cold_start,
+        "spot_interruption_rows": facts.spot_interruptions,
     }
 
 
@@ -340,6 +341,7 @@ def _load_catalog_cached(data_dir: Path, home: Path, mtimes: tuple[float, float]
         lora_serving_rows=base.lora_serving_rows,
         quantization_job_rows=base.quantization_job_rows,
         cold_start_rows=base.cold_start_rows,
+        spot_interruption_rows=base.spot_interruption_rows,
         snapshot_date=snapshot,
         provenance=tuple(provenance),
         problems=tuple(problems),

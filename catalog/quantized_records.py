@@ -19,6 +19,7 @@ leaf that needs nothing but pydantic and the file reader.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "QuantizedFacts",
     "ServedQuantization",
     "SpeedFormat",
+    "SpotInterruption",
     "VllmMethod",
     "read_quantized",
 ]
@@ -287,6 +289,30 @@ class ColdStart(_Sourced):
     seconds: _Positive = Field(description="The published duration, seconds.")
 
 
+_Rate = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+
+class SpotInterruption(_Sourced):
+    """How often a cloud's spot / preemptible instances are taken back, as the constant
+    hazard a planner uses (preemptions per instance-hour, a Poisson process), with its range.
+    A stated fraction p over T hours is λ = −ln(1 − p) / T; a trace is preemptions / hours up."""
+
+    cloud: _Text = Field(description="SkyPilot cloud name, or 'default' for the others.")
+    applies_to: _Text = Field(description="Instances, GPUs, regions and period it covers.")
+    per_hour_low: _Rate = Field(description="Calmest rate the source supports, 1/h.")
+    per_hour_mid: _Rate = Field(description="The rate planned on, 1/h.")
+    per_hour_high: _Rate = Field(description="Worst rate the source supports, 1/h.")
+    measured_on_gpus: bool = Field(
+        description="A measurement of GPU instances (not a statement about all machine types)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpotInterruption:
+        if not self.per_hour_low <= self.per_hour_mid <= self.per_hour_high:
+            raise ValueError("needs per_hour_low ≤ per_hour_mid ≤ per_hour_high")
+        return self
+
+
 class QuantizedFacts(_Record):
     """Everything read from one quantized_checkpoints.yaml."""
 
@@ -295,6 +321,9 @@ class QuantizedFacts(_Record):
     lora_serving: tuple[LoraServing, ...] = Field(description="Unmerged-LoRA measurements.")
     quantization_jobs: tuple[QuantizationJob, ...] = Field(description="Quantization times.")
     cold_start: tuple[ColdStart, ...] = Field(description="Start-up times.")
+    spot_interruptions: tuple[SpotInterruption, ...] = Field(
+        default=(), description="Spot interruption rates per cloud."
+    )
 
     def checkpoints_of(self, model: str) -> tuple[QuantizedCheckpoint, ...]:
         """The published checkpoints of one catalog model."""
@@ -328,4 +357,13 @@ def read_quantized(path: Path) -> QuantizedFacts:
         lora_serving=tuple(read_yaml_records(path, "lora_serving", LoraServing)),
         quantization_jobs=tuple(read_yaml_records(path, "quantization_jobs", QuantizationJob)),
         cold_start=tuple(read_yaml_records(path, "cold_start", ColdStart)),
+        spot_interruptions=_optional(path, "spot_interruptions", SpotInterruption),
     )
+
+
+def _optional(path: Path, key: str, record: type[SpotInterruption]) -> tuple:
+    """The section's records, or none when the file has no such top-level key (an older
+    catalog folder: spot training is then not priced)."""
+    if not re.search(rf"^{key}:", path.read_text(encoding="utf-8"), re.MULTILINE):
+        return ()
+    return tuple(read_yaml_records(path, key, record))

@@ -29,6 +29,7 @@ from catalog.quantized_records import (
     LoraServing,
     QuantizationJob,
     QuantizedCheckpoint,
+    SpotInterruption,
 )
 from catalog.records import ApiModel, GpuSku, ModelArch, Offer
 
@@ -97,6 +98,9 @@ class Catalog(BaseModel):
     )
     cold_start_rows: tuple[ColdStart, ...] = Field(
         default=(), description="Published start-up phases of a vLLM engine and a replica."
+    )
+    spot_interruption_rows: tuple[SpotInterruption, ...] = Field(
+        default=(), description="Published spot interruption rates per cloud."
     )
     snapshot_date: date = Field(description="Date of the price snapshot the offers come from.")
     provenance: tuple[str, ...] = Field(default=(), description="Files this catalog was read from.")
@@ -271,3 +275,9 @@ class Catalog(BaseModel):
     def cold_starts(self) -> tuple[ColdStart, ...]:
         """Every published start-up phase of an engine or a replica, in file order."""
         return self.cold_start_rows
+
+    def spot_interruption(self, cloud: str) -> SpotInterruption | None:
+        """The interruption rate planned on for a cloud's spot instances: its own row, else
+        the 'default' row; None when the catalog has neither."""
+        rows = {r.cloud: r for r in self.spot_interruption_rows}
+        return rows.get(cloud) or rows.get("default")

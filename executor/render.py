@@ -130,7 +130,7 @@ def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str
         "eval_steps": 100,
         "early_stopping_patience": 3,
         "merge": t.method is not Method.FULL,
-        "bf16": t.precision == "bf16",
+        "precision": str(t.precision),
         "seed": 0,
     }
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import Catalog
+from planner.errors import PlannerError
 from planner.estimators.serving import ServingSetup, estimate_serving
 from planner.estimators.terms import Term
 from planner.estimators.training_memory import estimate_training_memory
-from planner.estimators.training_setup import TrainingSetup
+from planner.estimators.training_setup import MEMORY_LIMIT, TrainingSetup
 from planner.estimators.training_time import estimate_training_time
+from planner.training_options import precision_for
+from planner.types import Precision
 
 __all__ = ["ServeReport", "TrainReport", "estimate_serve", "estimate_train"]
 
@@ -30,7 +33,13 @@ class TrainReport(BaseModel):
     peak_memory_gib_per_gpu: float = Field(description="Estimated peak memory per GPU, GiB.")
     gpu_memory_gib: float = Field(description="The GPU's memory as the driver reports it, GiB.")
     breakdown_gib: dict[str, float] = Field(description="Peak memory by component, GiB.")
-    fits: bool = Field(description="peak_memory_gib_per_gpu ≤ gpu_memory_gib.")
+    memory_utilization: float = Field(description="Estimated peak / the GPU's memory.")
+    memory_limit_gib: float = Field(
+        description="The most a setup may need to fit: MEMORY_LIMIT (90 %) of the GPU's memory."
+    )
+    fits: bool = Field(description="peak_memory_gib_per_gpu ≤ memory_limit_gib.")
+    precision: str = Field(description="bf16-mixed, bf16-pure or fp16-mixed, as estimated.")
+    precision_basis: str = Field(description="Why that precision (given, or the GPU's).")
     trainable_params: int = Field(description="Parameters that receive gradients.")
     tokens_per_s: float = Field(description="Training tokens/s over all GPUs (mid MFU).")
     flops_per_token: float = Field(description="Training FLOPs per token.")
@@ -67,6 +76,7 @@ def estimate_train(
 ) -> TrainReport:
     """Peak memory per GPU, throughput and (with ``tokens``) hours of one training setup."""
     arch, sku = catalog.model(model), catalog.gpu(gpu)
+    precision, why = _precision(sku, setup)
     memory = estimate_training_memory(arch, setup)
     timing = estimate_training_time(
         arch,
@@ -77,8 +87,10 @@ def estimate_train(
         seq_len_tokens=setup.seq_len_tokens,
         trainable_params=memory.trainable_params,
         gradient_checkpointing=setup.gradient_checkpointing,
+        precision=precision,
     )
     given = tokens is not None
+    limit = MEMORY_LIMIT * sku.memory_gib
     return TrainReport(
         model=arch.id,
         gpu=sku.name,
@@ -87,7 +99,11 @@ def estimate_train(
         peak_memory_gib_per_gpu=round(memory.peak_gib_per_gpu, 2),
         gpu_memory_gib=sku.memory_gib,
         breakdown_gib=memory.breakdown_gib(),
-        fits=memory.peak_gib_per_gpu <= sku.memory_gib,
+        memory_utilization=round(memory.peak_gib_per_gpu / sku.memory_gib, 4),
+        memory_limit_gib=round(limit, 2),
+        fits=memory.peak_gib_per_gpu <= limit,
+        precision=str(precision),
+        precision_basis=why,
         trainable_params=memory.trainable_params,
         tokens_per_s=round(timing.tokens_per_s, 1),
         flops_per_token=timing.flops_per_token,
@@ -97,6 +113,21 @@ def estimate_train(
         hours_high=round(timing.hours_high, 3) if given else None,
         terms=memory.breakdown + (timing.terms() if given else timing.terms()[:2]),
     )
+
+
+def _precision(sku, setup: TrainingSetup) -> tuple[Precision, str]:
+    """The setup's precision (given, checked against the GPU) or the GPU's own."""
+    if setup.precision is None:
+        return precision_for(sku)
+    if setup.precision is not Precision.FP16_MIXED and not (
+        sku.supports_bf16 and sku.bf16_dense_tflops is not None
+    ):
+        raise PlannerError(
+            f"precision {setup.precision}: {sku.name} has no bf16 ({sku.architecture}), so a "
+            "bf16 run would be emulated at a fraction of its speed. To fix: use --precision "
+            "fp16-mixed, or leave --precision out."
+        )
+    return setup.precision, f"given ({setup.precision})"
 
 
 def estimate_serve(catalog: Catalog, *, model: str, gpu: str, setup: ServingSetup) -> ServeReport:

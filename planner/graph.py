@@ -40,7 +40,7 @@ from planner.quantization import (
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import SearchMemo, serving_options
 from planner.spec import GoalSpec
-from planner.training_options import choose_training, lora_rank_for
+from planner.training_options import choose_training, lora_rank_for, precision_for
 from planner.types import Method, Quantization, Strategy
 
 __all__ = ["DecisionGraph", "build_decision_graph"]
@@ -464,6 +464,7 @@ def _expand_method(
         path += [
             f"method {method}" + (f" r={training.lora_rank}" if training.lora_rank else ""),
             f"train: {_training_label(training)}",
+            f"precision {training.precision} ({precision_for(ctx.gpus[training.offer.gpu])[1]})",
         ]
         if method is not Method.FULL and (slow := unmerged_lora_slowdown(ctx.catalog)):
             notes = (slow,)

@@ -34,7 +34,7 @@ from planner.errors import PlannerError, printable
 from planner.estimators.terms import Term, TermSource
 from planner.quality import PlanQuality
 from planner.spec import GoalSpec
-from planner.types import HOURS_PER_MONTH, Method, Quantization, Strategy
+from planner.types import HOURS_PER_MONTH, Method, Precision, Quantization, Strategy
 
 __all__ = [
     "MAX_BATCH_INSTANCES",
@@ -57,7 +57,7 @@ __all__ = [
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 5
+PLAN_SCHEMA_VERSION = 6
 
 # --- what a plan file may say ---------------------------------------------------------------
 # A plan file is read back from disk and may have been written by anyone (the digest is no
@@ -204,8 +204,10 @@ class TrainingPlan(_Explained):
     micro_batch: _Batch = Field(description="Sequences per GPU per step.")
     gradient_accumulation: _Batch = Field(description="Micro-batches per optimizer step.")
     gradient_checkpointing: _Flag = Field(description="Recompute activations.")
-    precision: _Word = Field(
-        default="bf16", description="Compute precision of the run (bf16 mixed precision)."
+    precision: Precision = Field(
+        description="Compute precision: bf16-mixed (bf16 autocast, fp32 master weights or "
+        "adapters), bf16-pure (everything in bf16) or fp16-mixed (fp16 autocast with loss "
+        "scaling: GPUs without bf16)."
     )
     optimizer: _Word = Field(description="adamw, adamw_8bit or paged_adamw_8bit.")
     learning_rate: Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)] = Field(

@@ -13,19 +13,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from catalog import ModelArch, total_params
+from catalog import GpuSku, ModelArch, total_params
 from planner.budget import budget_excesses
 from planner.estimators.terms import Term, num
 from planner.estimators.training_memory import TrainingMemory, estimate_training_memory
-from planner.estimators.training_setup import LORA_TARGETS, TrainingSetup
+from planner.estimators.training_setup import LORA_TARGETS, MEMORY_LIMIT, TrainingSetup
 from planner.estimators.training_time import TrainingTime, estimate_training_time
 from planner.offers import OfferIndex
 from planner.plan import MAX_TRAINING_HOURS, OfferChoice, TrainingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
-from planner.types import Method, Optimizer
+from planner.types import Method, Optimizer, Precision
 
-__all__ = ["choose_training", "lora_rank_for", "startup_hours", "training_seq_len"]
+__all__ = [
+    "choose_training",
+    "lora_rank_for",
+    "precision_for",
+    "startup_hours",
+    "training_seq_len",
+]
 
 GLOBAL_BATCH_SEQUENCES = 16  # sequences per optimizer step (common SFT default, e.g. TRL docs)
 MULTI_NODE_COUNTS = (2, 4, 8, 16)
@@ -55,6 +61,18 @@ def training_seq_len(goal: GoalSpec, arch: ModelArch) -> int:
     """Sequence length: the power of two ≥ 1.5 × the average example (≥ 256), ≤ the context."""
     avg = goal.data.avg_example_tokens or 1
     return min(arch.max_context_tokens, max(256, 2 ** math.ceil(math.log2(avg * 1.5))))
+
+
+def precision_for(sku: GpuSku) -> tuple[Precision, str]:
+    """(precision, why): bf16 mixed precision where the GPU has bf16 (no loss scaling, fp32
+    master weights or adapters); else fp16 mixed precision with loss scaling at the fp16
+    tensor peak (V100, T4: Volta/Turing tensor cores have fp16, not bf16)."""
+    if sku.supports_bf16 and sku.bf16_dense_tflops is not None:
+        return Precision.BF16_MIXED, f"{sku.name} has bf16: bf16 autocast, fp32 master weights"
+    return Precision.FP16_MIXED, (
+        f"{sku.name} has no bf16 ({sku.architecture}): fp16 autocast with dynamic loss "
+        f"scaling, fp32 master weights, at the fp16 tensor peak {sku.fp16_dense_tflops:g} TFLOP/s"
+    )
 
 
 def _setup(method: Method, seq_len_tokens: int, rank: int, gpus: int, micro: int) -> TrainingSetup:
@@ -134,6 +152,8 @@ class _Priced:
     timing: TrainingTime
     usd_per_hour: float
     """All nodes together."""
+    precision: tuple[Precision, str]
+    """The precision the GPU trains in, and why (``precision_for``)."""
 
     @property
     def cost_usd(self) -> float:
@@ -156,17 +176,18 @@ def _price_shape(
     if run.method is Method.QLORA and sku.vendor.value != "nvidia":
         return "QLoRA needs bitsandbytes' CUDA kernels (NVIDIA only)"
     rank = max(run.rank, 1)
-    fitting = _fitting_micro_batch(
-        run.arch, run.method, run.seq_len_tokens, rank, gpus, sku.memory_gib
-    )
+    limit = MEMORY_LIMIT * sku.memory_gib
+    fitting = _fitting_micro_batch(run.arch, run.method, run.seq_len_tokens, rank, gpus, limit)
     if fitting is None:
         needed = _memory(run.arch, run.method, run.seq_len_tokens, rank, gpus, 1).peak_gib_per_gpu
         return (
-            f"needs {needed:.1f} GiB per GPU > {sku.memory_gib:.1f} GiB "
-            f"(micro-batch 1, seq {run.seq_len_tokens}, gradient checkpointing)"
+            f"needs {needed:.1f} GiB per GPU > {limit:.1f} GiB ({MEMORY_LIMIT * 100:.0f} % of "
+            f"{sku.memory_gib:.1f} GiB: fragmentation headroom) (micro-batch 1, seq "
+            f"{run.seq_len_tokens}, gradient checkpointing)"
         )
     price = offers.training_price(gpu_name, per_node)
     assert price is not None
+    precision = precision_for(sku)
     timing = estimate_training_time(
         run.arch,
         sku,
@@ -177,8 +198,9 @@ def _price_shape(
         trainable_params=run.trainable_params,
         gradient_checkpointing=True,
         startup_hours=run.startup_hours,
+        precision=precision[0],
     )
-    return _Priced(shape, fitting[0], fitting[1], timing, price * nodes)
+    return _Priced(shape, fitting[0], fitting[1], timing, price * nodes, precision)
 
 
 def offer_basis(offer: OfferChoice) -> str:
@@ -201,6 +223,17 @@ def _training_terms(best: _Priced, offer: OfferChoice, sku) -> tuple[Term, ...]:
             formula=" + ".join(num(t.value) for t in memory.breakdown),
             basis=f"sum of the train.memory terms; fits in {sku.memory_gib:.2f} GiB "
             f"({sku.name}: {sku.memory_note or sku.source})",
+        )
+    )
+    terms.append(
+        Term(
+            name="train.memory.utilization",
+            value=memory.peak_gib_per_gpu / sku.memory_gib,
+            unit="fraction",
+            formula=f"{num(memory.peak_gib_per_gpu)} / {num(sku.memory_gib)}",
+            basis="estimated peak / the GPU's memory; a setup fits at ≤ "
+            f"{MEMORY_LIMIT * 100:.0f} % (assumption, MEMORY_LIMIT: allocator fragmentation and "
+            "step-to-step variation)",
         )
     )
     terms += [t.model_copy(update={"name": f"train.{t.name}"}) for t in timing.terms()]
@@ -234,6 +267,7 @@ def _training_plan(
         micro_batch=best.micro,
         gradient_accumulation=max(1, math.ceil(GLOBAL_BATCH_SEQUENCES / (best.micro * gpus))),
         gradient_checkpointing=True,
+        precision=best.precision[0],
         optimizer=str(OPTIMIZER[run.method]),
         learning_rate=LEARNING_RATE[run.method],
         epochs=goal.data.epochs,

@@ -71,6 +71,14 @@ class Optimizer(StrEnum):
     PAGED_ADAMW_8BIT = "paged_adamw_8bit"  # same, in paged (evictable) memory
 
 
+class Precision(StrEnum):
+    """The arithmetic a training run computes in (the recipe's ``precision``)."""
+
+    BF16_MIXED = "bf16-mixed"  # bf16 autocast, fp32 master weights (full) / fp32 adapters
+    BF16_PURE = "bf16-pure"  # weights, grads and optimizer state in bf16, no fp32 copy
+    FP16_MIXED = "fp16-mixed"  # fp16 autocast with loss scaling, fp32 master weights / adapters
+
+
 class Quantization(StrEnum):
     """Weight format of a served model."""
 

@@ -46,7 +46,12 @@ early_stopping_patience     stop after N evaluations without a better eval loss 
                             keep the best checkpoint (save_steps must be a multiple
                             of eval_steps)
 merge                       also write LoRA merged into the base to output_dir/merged  false
-bf16                        bfloat16 weights and autocast (needs a GPU that has it)    false
+precision                   "fp32"; "bf16-mixed" (bf16 autocast; full: fp32 weights   "fp32"
+                            as master copy, LoRA: bf16 base, fp32 adapters);
+                            "bf16-pure" (weights, adapters, grads and optimizer
+                            state in bf16); "fp16-mixed" (fp16 autocast with loss
+                            scaling, fp32 master weights / adapters: GPUs without
+                            bf16, e.g. V100, T4)
 seed                        seed of the split, the adapter init and the data order     42
 ==========================  =========================================================  ============
 
@@ -109,6 +114,33 @@ def _rules(kinds: tuple[type, ...], *, choices=None, minimum=None, nullable=Fals
 
 
 _REQUIRED_KEYS = ("model", "data_path", "output_dir")
+PRECISIONS = ("fp32", "bf16-mixed", "bf16-pure", "fp16-mixed")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a precision means for the recipe: the dtype the weights load in (frozen base
+    weights for LoRA, every weight for full fine-tuning), the dtype trainable adapters are
+    kept in, and the Trainer's autocast flag (fp16 also turns on its loss scaler)."""
+
+    load: str  # torch dtype name of the loaded weights
+    adapters: str  # torch dtype name of the LoRA adapters
+    bf16: bool  # Trainer bf16 autocast
+    fp16: bool  # Trainer fp16 autocast + GradScaler
+
+
+def precision_of(config: TrainConfig) -> Precision:
+    """The dtypes of ``config.precision`` for its method (see the module docstring)."""
+    name, full = config.precision, config.method == "full"
+    if name == "bf16-mixed":
+        return Precision("float32" if full else "bfloat16", "float32", bf16=True, fp16=False)
+    if name == "bf16-pure":
+        return Precision("bfloat16", "bfloat16", bf16=True, fp16=False)
+    if name == "fp16-mixed":
+        return Precision("float32" if full else "float16", "float32", bf16=False, fp16=True)
+    return Precision("float32", "float32", bf16=False, fp16=False)
+
+
 _INT, _NUMBER, _BOOL, _STR = (int,), (int, float), (bool,), (str,)
 
 
@@ -143,7 +175,7 @@ class TrainConfig:
         default=None, metadata=_rules(_INT, minimum=1, nullable=True)
     )
     merge: bool = field(default=False, metadata=_rules(_BOOL))
-    bf16: bool = field(default=False, metadata=_rules(_BOOL))
+    precision: str = field(default="fp32", metadata=_rules(_STR, choices=PRECISIONS))
     seed: int = field(default=42, metadata=_rules(_INT, minimum=0))
 
 
@@ -365,11 +397,12 @@ def supports_assistant_only_loss(tokenizer) -> bool:
 
 
 def load_model(config: TrainConfig):
-    """The base model: bf16 or fp32, or NF4 double-quantised for QLoRA."""
+    """The base model in the precision's load dtype, or NF4 double-quantised for QLoRA (its
+    compute dtype the precision's 16-bit type)."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    dtype = getattr(torch, precision_of(config).load)
     kwargs: dict[str, Any] = {"dtype": dtype}
     if config.method == "qlora":
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -436,7 +469,8 @@ def sft_config(config: TrainConfig, *, has_eval: bool, assistant_only: bool):
         load_best_model_at_end=bool(config.early_stopping_patience),
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        bf16=config.bf16,
+        bf16=precision_of(config).bf16,
+        fp16=precision_of(config).fp16,
         seed=config.seed,
         data_seed=config.seed,
         max_length=config.seq_len_tokens,
@@ -445,6 +479,7 @@ def sft_config(config: TrainConfig, *, has_eval: bool, assistant_only: bool):
         report_to="none",
         disable_tqdm=True,
         dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),  # the Trainer refuses bf16 on a CPU otherwise
     )
 
 
@@ -470,7 +505,19 @@ def build_trainer(config: TrainConfig, train_rows: list, val_rows: list, out: Pa
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # MetricsWriter prints one line per step instead
+    cast_adapters(trainer.model, precision_of(config).adapters)
     return trainer, tokenizer, assistant_only
+
+
+def cast_adapters(model, dtype_name: str) -> None:
+    """Keep the trainable LoRA parameters in ``dtype_name`` (peft makes 16-bit adapters fp32;
+    bf16-pure keeps them bf16). Full fine-tuning: nothing to do (its weights loaded so)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    for name, param in model.named_parameters():
+        if param.requires_grad and "lora_" in name and param.dtype != dtype:
+            param.data = param.data.to(dtype)
 
 
 def merge_adapter(config: TrainConfig, adapter_dir: Path, merged_dir: Path) -> None:
@@ -479,7 +526,8 @@ def merge_adapter(config: TrainConfig, adapter_dir: Path, merged_dir: Path) -> N
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    load = precision_of(config).load
+    dtype = torch.float32 if load == "float32" else getattr(torch, load)
     base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
     merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged.save_pretrained(merged_dir)

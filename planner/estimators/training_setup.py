@@ -8,14 +8,50 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.types import AttentionImpl, Method, Optimizer
+from planner.types import AttentionImpl, Method, Optimizer, Precision
 
-__all__ = ["LM_HEAD", "LORA_TARGETS", "Measure", "TrainingSetup"]
+__all__ = [
+    "ATTENTION_TARGETS",
+    "LM_HEAD",
+    "LORA_TARGETS",
+    "LORA_TARGET_SETS",
+    "MEMORY_LIMIT",
+    "Measure",
+    "TrainingSetup",
+    "lora_target_names",
+]
+
+MEMORY_LIMIT = 0.90
+"""Assumption: a training setup fits only if its estimated peak is at most 90 % of the GPU's
+memory as the driver reports it. The estimate is of the steady peak; PyTorch's caching
+allocator also leaves freed blocks it cannot reuse for a larger request (fragmentation: its
+docs, "CUDA memory management", name expandable_segments as the remedy), sequence lengths and
+NCCL buffers vary step to step, and a run at 97–98 % of the device (what the estimate alone
+accepted) fails with an out-of-memory error at the first long batch. 10 % is a margin chosen,
+not measured."""
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 LM_HEAD = "lm_head"  # LoRA on the output head: one matrix, not one per layer
+ATTENTION_TARGETS = LORA_TARGETS[:4]  # q, k, v, o projections
+LORA_TARGET_SETS = {"all-linear": LORA_TARGETS, "attention": ATTENTION_TARGETS}
+
+
+def lora_target_names(spec: str) -> tuple[str, ...]:
+    """``all-linear``, ``attention`` or a comma list of LORA_TARGETS / lm_head names; a
+    ValueError names what is wrong (``TrainingSetup`` reports it as the field's error)."""
+    if spec in LORA_TARGET_SETS:
+        return LORA_TARGET_SETS[spec]
+    names = tuple(n.strip() for n in spec.split(",") if n.strip())
+    unknown = [n for n in names if n not in (*LORA_TARGETS, LM_HEAD)]
+    if not names or unknown:
+        raise ValueError(
+            f"lora targets {spec!r}: {', '.join(unknown) or 'nothing named'} is not a "
+            f"module tailor estimates. To fix: use all-linear, attention, or a comma list of "
+            f"{', '.join((*LORA_TARGETS, LM_HEAD))}."
+        )
+    return names
 
 
 class Measure(StrEnum):
@@ -78,3 +114,22 @@ class TrainingSetup(BaseModel):
         default=True, description="QLoRA block constants are themselves quantized (8-bit)."
     )
     measure: Measure = Field(default=Measure.DEVICE, description="Which peak is estimated.")
+    precision: Precision | None = Field(
+        default=None,
+        description="bf16-mixed, bf16-pure or fp16-mixed; None: the GPU's (bf16-mixed where "
+        "it has bf16, else fp16-mixed). bf16-pure goes with master_weights False, the mixed "
+        "ones with True.",
+    )
+
+    @model_validator(mode="after")
+    def _precision_matches_master_weights(self) -> TrainingSetup:
+        if self.precision is None:
+            return self
+        pure = self.precision is Precision.BF16_PURE
+        if pure == self.master_weights:
+            raise ValueError(
+                f"precision {self.precision} keeps {'no' if pure else 'an'} fp32 copy of the "
+                f"trainable weights, but master_weights is {self.master_weights}. To fix: set "
+                f"master_weights to {not pure}, or leave precision unset."
+            )
+        return self

@@ -11,12 +11,13 @@ from functools import cached_property
 from catalog import GpuSku, ModelArch, active_params
 from planner.estimators.efficiency import Efficiency, training_mfu
 from planner.estimators.terms import Term, num
-from planner.types import Method
+from planner.types import Method, Precision
 
 __all__ = [
     "TrainingTime",
     "attention_flops_per_token",
     "estimate_training_time",
+    "peak_training_tflops",
     "training_flops_per_token",
     "training_tokens",
 ]
@@ -49,11 +50,18 @@ class TrainingTime:
     """Activations recomputed in backward."""
     attention_flops: float
     """A: forward attention-score FLOPs per token (see attention_flops_per_token)."""
+    precision: Precision = Precision.BF16_MIXED
+    """The arithmetic the run computes in: its dense peak is the bf16 or the fp16 one."""
+
+    @property
+    def peak_tflops(self) -> float:
+        """One GPU's dense tensor peak in the run's 16-bit type, TFLOP/s."""
+        return peak_training_tflops(self.gpu, self.precision)
 
     @property
     def peak_flops_per_s(self) -> float:
         """Dense peak of all the GPUs, FLOP/s."""
-        return self.gpus * self.gpu.matmul_dense_tflops * 1e12
+        return self.gpus * self.peak_tflops * 1e12
 
     @property
     def tokens_per_s(self) -> float:
@@ -89,7 +97,7 @@ class TrainingTime:
         full, gc = self.method is Method.FULL, self.gradient_checkpointing
         shape = "6N + 3A" if full else "4N + 6P + 3A"
         recompute = " + 2N + A (recomputed forward)" if gc else ""
-        rate = f"{self.gpus} × {num(self.gpu.matmul_dense_tflops)}e12"
+        rate = f"{self.gpus} × {num(self.peak_tflops)}e12"
         compute = f"{self.tokens:,} × {num(per, 9)} / ({rate} × {{mfu}}) / 3600"
         return (
             Term(
@@ -108,8 +116,8 @@ class TrainingTime:
                 value=self.tokens_per_s,
                 unit="tokens/s",
                 formula=f"{rate} × {num(self.mfu.mid)} / {num(per, 9)}",
-                basis=f"GPUs × dense peak FLOP/s ({self.gpu.name}) × mid MFU / FLOPs per "
-                f"token. MFU: {self.mfu.source}",
+                basis=f"GPUs × dense {_PEAK_DTYPE[self.precision]} peak FLOP/s ({self.gpu.name}, "
+                f"{self.precision}) × mid MFU / FLOPs per token. MFU: {self.mfu.source}",
             ),
             Term(
                 name="hours",
@@ -122,6 +130,23 @@ class TrainingTime:
                 f"({self.hours_low:.2f}–{self.hours_high:.2f} h), + start-up hours",
             ),
         )
+
+
+_PEAK_DTYPE = {
+    Precision.BF16_MIXED: "BF16",
+    Precision.BF16_PURE: "BF16",
+    Precision.FP16_MIXED: "FP16",
+}
+
+
+def peak_training_tflops(gpu: GpuSku, precision: Precision) -> float:
+    """Dense tensor TFLOP/s of one GPU in the precision's 16-bit type. A bf16 precision on a
+    GPU without bf16 is a programming error (the planner chooses fp16-mixed there)."""
+    if precision is Precision.FP16_MIXED:
+        return gpu.fp16_dense_tflops
+    if gpu.bf16_dense_tflops is None:
+        raise ValueError(f"{gpu.name} has no bf16: train it in {Precision.FP16_MIXED}")
+    return gpu.bf16_dense_tflops
 
 
 def training_tokens(examples: int, tokens_per_example: int, epochs: float) -> int:
@@ -176,6 +201,7 @@ def estimate_training_time(
     trainable_params: int,
     gradient_checkpointing: bool,
     startup_hours: float = 0.0,
+    precision: Precision = Precision.BF16_MIXED,
 ) -> TrainingTime:
     """Hours = tokens × FLOPs/token / (GPUs × peak dense TFLOPs × MFU) + start-up hours."""
     per_token = training_flops_per_token(
@@ -197,4 +223,5 @@ def estimate_training_time(
         method=method,
         gradient_checkpointing=gradient_checkpointing,
         attention_flops=attention_flops_per_token(arch, seq_len_tokens),
+        precision=precision,
     )

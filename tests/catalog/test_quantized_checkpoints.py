@@ -256,3 +256,25 @@ def test_a_broken_file_in_the_data_folder_is_refused(tmp_path: Path) -> None:
     _write(folder, [{**_CHECKPOINT, "format": "exl2"}])
     with pytest.raises(CatalogFileError, match="format"):
         load_base_catalog(folder)
+
+
+def test_spot_interruption_rates_follow_their_sources() -> None:
+    # The planner prices spot on these rows; their rates are conversions of the quoted facts:
+    # a fraction p over T hours is -ln(1 - p) / T per instance-hour.
+    import math
+
+    from catalog import load_catalog
+
+    catalog = load_catalog()
+    rows = {r.cloud: r for r in catalog.spot_interruption_rows}
+    assert set(rows) >= {"aws", "gcp", "azure", "default"}
+    gcp = rows["gcp"]
+    assert gcp.per_hour_low == pytest.approx(-math.log(0.95) / 24, rel=0.02)
+    assert gcp.per_hour_high == pytest.approx(-math.log(0.85) / 24, rel=0.02)
+    assert rows["azure"].per_hour_mid == pytest.approx(-math.log(0.80) / 672, rel=0.02)
+    assert rows["aws"].per_hour_mid == pytest.approx(600 / 3066, rel=0.03)  # trace: losses / h
+    assert rows["default"].per_hour_mid == pytest.approx(202 / 431, rel=0.01)
+    assert catalog.spot_interruption("lambda") is rows["default"]
+    for row in rows.values():
+        assert row.per_hour_low <= row.per_hour_mid <= row.per_hour_high
+        assert row.source.startswith("https://") and row.quote

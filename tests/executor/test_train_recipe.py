@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import signal
 import subprocess
@@ -321,3 +322,55 @@ def test_qlora_trains_a_4bit_base_on_cpu(
     assert train.main(["--config", str(config)]) == 0
     assert "for qlora (4-bit NF4)" in capsys.readouterr().out
     assert (tmp_path / "run" / "final" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("precision", "method", "expected"),
+    [
+        ("fp32", "lora", train.Precision("float32", "float32", bf16=False, fp16=False)),
+        ("bf16-mixed", "lora", train.Precision("bfloat16", "float32", bf16=True, fp16=False)),
+        ("bf16-mixed", "full", train.Precision("float32", "float32", bf16=True, fp16=False)),
+        ("bf16-pure", "full", train.Precision("bfloat16", "bfloat16", bf16=True, fp16=False)),
+        ("bf16-pure", "qlora", train.Precision("bfloat16", "bfloat16", bf16=True, fp16=False)),
+        ("fp16-mixed", "lora", train.Precision("float16", "float32", bf16=False, fp16=True)),
+        ("fp16-mixed", "full", train.Precision("float32", "float32", bf16=False, fp16=True)),
+    ],
+)
+def test_each_precision_loads_keeps_and_autocasts_as_the_plan_says(
+    precision: str, method: str, expected: train.Precision
+) -> None:
+    # Mixed precision keeps an fp32 copy of what trains (full: the weights themselves, LoRA:
+    # the adapters) and autocasts the matmuls; pure bf16 keeps everything in bf16; fp16 also
+    # turns on the Trainer's loss scaler (fp16=True), which refuses fp16 trainable weights.
+    config = train.TrainConfig(
+        model="m", data_path="d", output_dir="o", method=method, precision=precision
+    )
+    assert train.precision_of(config) == expected
+
+
+def test_an_unknown_precision_names_the_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, model="m", data_path="d", precision="bf16")
+    with pytest.raises(train.RecipeError, match="precision"):
+        train.load_config(config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("precision", "dtype"), [("bf16-pure", "BF16"), ("bf16-mixed", "F32")])
+def test_bf16_runs_keep_the_adapters_in_the_planned_dtype(
+    tiny_model_dir: Path, tmp_path: Path, precision: str, dtype: str
+) -> None:
+    config = smoke_config(
+        tmp_path,
+        tiny_model_dir,
+        DATA / "support-chat.jsonl",
+        precision=precision,
+        max_steps=2,
+        modules_to_save=[],
+    )
+    assert train.main(["--config", str(config)]) == 0
+    adapter = tmp_path / "run" / "final" / "adapter_model.safetensors"
+    header_len = int.from_bytes(adapter.read_bytes()[:8], "little")
+    header = json.loads(adapter.read_bytes()[8 : 8 + header_len])
+    dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
+    assert dtypes == {dtype}
+    assert all(math.isfinite(line["loss"]) for line in metrics(tmp_path / "run"))

@@ -12,7 +12,8 @@ from catalog import load_catalog
 from planner.estimate import ServeReport, TrainReport, estimate_serve, estimate_train
 from planner.estimators.serving import ServingSetup
 from planner.estimators.training_memory import TrainingSetup
-from planner.types import Method, Optimizer, Quantization
+from planner.estimators.training_setup import lora_target_names
+from planner.types import AttentionImpl, Method, Optimizer, Precision, Quantization
 
 __all__ = ["estimate_group"]
 
@@ -31,6 +32,13 @@ def _print_terms(title: str, summary: dict[str, object], report: TrainReport | S
         value = f"{term.value:,.3g} {term.unit}"
         table.add_row(term.name, value, term.formula)
     console.print(table)
+
+
+def _targets(value: str) -> tuple[str, ...]:
+    try:
+        return lora_target_names(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lora-targets") from None
 
 
 @click.group("estimate")
@@ -55,6 +63,26 @@ def estimate_group() -> None:
     default="adamw",
     show_default=True,
 )
+@click.option(
+    "--precision",
+    type=click.Choice([p.value for p in Precision]),
+    help="bf16-mixed (fp32 master weights), bf16-pure (no fp32 copy) or fp16-mixed (loss "
+    "scaling). Default: bf16-mixed where the GPU has bf16, else fp16-mixed.",
+)
+@click.option(
+    "--lora-targets",
+    default="all-linear",
+    show_default=True,
+    callback=lambda ctx, param, value: _targets(value),
+    help="LoRA matrices: all-linear, attention (q/k/v/o), or a comma list (q_proj,v_proj).",
+)
+@click.option(
+    "--attention",
+    type=click.Choice([a.value for a in AttentionImpl]),
+    default=AttentionImpl.FLASH.value,
+    show_default=True,
+    help="flash (FlashAttention-2 / SDPA: no score matrix kept) or eager.",
+)
 @click.option("--tokens", type=_POSITIVE, help="Training tokens (all epochs) → hours.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def train_command(
@@ -68,18 +96,26 @@ def train_command(
     lora_rank: int,
     gradient_checkpointing: bool,
     optimizer: str,
+    precision: str | None,
+    lora_targets: tuple[str, ...],
+    attention: str,
     tokens: int | None,
     as_json: bool,
 ) -> None:
     """Peak memory per GPU (with its breakdown), tokens/s and hours of a fine-tune."""
+    chosen = Precision(precision) if precision else None
     setup = TrainingSetup(
         method=Method(method),
         seq_len_tokens=seq_len,
         micro_batch=batch,
         lora_rank=lora_rank,
+        lora_targets=lora_targets,
         gradient_checkpointing=gradient_checkpointing,
         optimizer=Optimizer(optimizer),
+        attention=AttentionImpl(attention),
         gpus=gpus,
+        precision=chosen,
+        master_weights=chosen is not Precision.BF16_PURE,
     )
     report = estimate_train(load_catalog(), model=model, gpu=gpu, setup=setup, tokens=tokens)
     if as_json:
@@ -87,8 +123,10 @@ def train_command(
         return
     fits = "fits" if report.fits else "does NOT fit"
     _print_terms(
-        f"{report.method} {report.model} on {report.gpus}× {report.gpu}: "
-        f"{report.peak_memory_gib_per_gpu:.1f} of {report.gpu_memory_gib:.1f} GiB ({fits})",
+        f"{report.method} {report.model} on {report.gpus}× {report.gpu} in {report.precision}: "
+        f"{report.peak_memory_gib_per_gpu:.1f} of {report.gpu_memory_gib:.1f} GiB "
+        f"({report.memory_utilization:.0%}; {fits} under the {report.memory_limit_gib:.1f} GiB "
+        "limit, 90 %)",
         {"tokens_per_s": report.tokens_per_s, "hours": report.hours},
         report,
     )
