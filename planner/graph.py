@@ -339,7 +339,12 @@ def _training_for(ctx: _Context, arch: ModelArch, method: Method):
     key = (arch.id, method)
     if key not in ctx.training_cache:
         ctx.training_cache[key] = choose_training(
-            ctx.goal, arch, method, ctx.offers, ctx.gpus.__getitem__
+            ctx.goal,
+            arch,
+            method,
+            ctx.offers,
+            ctx.gpus.__getitem__,
+            spot_rates=ctx.catalog.spot_interruption,
         )
     return ctx.training_cache[key]
 
@@ -504,6 +509,7 @@ def _expand_method(
             hf_repo_id=arch.instruct_hf_id or arch.hf_id,
             quality=quality,
             notes=notes,
+            warnings=_spot_warnings(training),
         )
         _finish(
             dg,
@@ -513,6 +519,25 @@ def _expand_method(
             label,
             plan,
         )
+
+
+def _spot_warnings(training: TrainingPlan | None) -> tuple[str, ...]:
+    """A spot run's expected cost next to its on-demand ceiling, and its capacity warning."""
+    if training is None or training.spot is None:
+        return ()
+    s = training.spot
+    ceiling = (
+        f", ${s.on_demand_usd:,.2f} on demand (the ceiling)" if s.on_demand_usd is not None else ""
+    )
+    lines = [
+        f"training on spot: expected ${s.expected_usd:,.2f} with {s.expected_preemptions:.1f} "
+        f"preemptions at {s.rate_per_hour:.3g}/h (range {s.rate_low_per_hour:.3g}–"
+        f"{s.rate_high_per_hour:.3g}/h), ${s.uninterrupted_usd:,.2f} if never preempted"
+        f"{ceiling}"
+    ]
+    if s.capacity_warning:
+        lines.append(f"spot capacity: {s.capacity_warning}")
+    return tuple(lines)
 
 
 def _training_label(t: TrainingPlan) -> str:

@@ -186,6 +186,48 @@ class OfferIndex:
                 kept.append(_choice(offer, spot, self.tiers.get(offer.cloud, "unknown")))
         return tuple(kept)
 
+    def training_prices(self, gpu: str, count: int) -> dict[bool, float]:
+        """{spot: $/h} of the cheapest training instance of that shape of each kind the goal's
+        spot policy allows (on-demand False, spot True)."""
+        prices: dict[bool, float] = {}
+        for price, _, _, _, spot, _ in self._train.get((gpu, count), []):
+            prices.setdefault(spot, price)
+        return prices
+
+    def training_of(
+        self, gpu: str, count: int, *, spot: bool, cloud: str | None = None
+    ) -> OfferChoice | None:
+        """Cheapest training instance of that shape and kind (and cloud, when given)."""
+        for _, where, _, _, kind, offer in self._train.get((gpu, count), []):
+            if kind is spot and cloud in (None, where):
+                return _choice(offer, spot, self.tiers.get(offer.cloud, "unknown"))
+        return None
+
+    def spot_clouds(self, gpu: str, count: int) -> list[str]:
+        """Clouds with a spot training instance of that shape, cheapest first (each prices
+        preemptions at its own rate)."""
+        clouds: list[str] = []
+        for _, cloud, _, _, kind, _ in self._train.get((gpu, count), []):
+            if kind and cloud not in clouds:
+                clouds.append(cloud)
+        return clouds
+
+    def training_alternatives_of(
+        self, gpu: str, count: int, *, spot: bool, cloud: str | None = None, limit: int = 5
+    ) -> tuple[OfferChoice, ...]:
+        """Next-cheapest training instances of that shape and kind (and cloud, when given),
+        one per (cloud, region)."""
+        entries = [
+            e for e in self._train.get((gpu, count), []) if e[4] is spot and cloud in (None, e[1])
+        ]
+        seen: set[tuple[str, str]] = set()
+        kept: list[OfferChoice] = []
+        for _, where, region, _, kind, offer in entries[1:]:
+            if (where, region) not in seen and len(kept) < limit:
+                seen.add((where, region))
+                kept.append(_choice(offer, kind, self.tiers.get(offer.cloud, "unknown")))
+        return tuple(kept)
+
     def training_price(self, gpu: str, count: int) -> float | None:
         """$/h of the cheapest training instance of that shape (no OfferChoice built)."""
         entries = self._train.get((gpu, count))

@@ -51,6 +51,7 @@ __all__ = [
     "PlanFile",
     "RagSetup",
     "ServingPlan",
+    "SpotRisk",
     "TrainingPlan",
     "content_digest",
     "load_plan_file",
@@ -191,6 +192,31 @@ class OfferChoice(_Frozen):
     )
 
 
+class SpotRisk(_Frozen):
+    """What a spot training run is expected to cost beyond its uninterrupted hours
+    (planner.estimators.spot): preemptions at the cloud's cited rate, checkpoints every
+    ``checkpoint_every_hours``, a restart per preemption. The plan's hours and costs are the
+    expected ones; these say how they were reached and what the same run costs on demand."""
+
+    rate_per_hour: _Amount = Field(description="Preemptions per job-hour planned on (mid).")
+    rate_low_per_hour: _Amount = Field(description="Calmest rate of the source, per job-hour.")
+    rate_high_per_hour: _Amount = Field(description="Worst rate of the source, per job-hour.")
+    rate_source: _Line = Field(description="Where the rate comes from (catalog row's source).")
+    checkpoint_every_hours: _Positive = Field(description="Young's interval √(2C/λ), h.")
+    checkpoint_write_hours: _Amount = Field(description="C: one checkpoint's write, h.")
+    restart_hours: _Amount = Field(description="R: a new instance to the first step again, h.")
+    expected_preemptions: _Amount = Field(description="λ × expected hours (mid).")
+    expected_usd: _Usd = Field(description="Expected cost at the mid rate and mid MFU, $.")
+    uninterrupted_usd: _Usd = Field(description="The same run never preempted (best case), $.")
+    on_demand_usd: _Usd | None = Field(
+        description="The same run on the shape's cheapest on-demand instance (mid hours, no "
+        "preemption): the ceiling spot is weighed against; None when none is offered."
+    )
+    capacity_warning: _Line | None = Field(
+        default=None, description="Why this spot shape may be hard to get, when it is."
+    )
+
+
 class TrainingPlan(_Explained):
     """Fine-tuning resources, hyperparameters and their estimates."""
 
@@ -236,6 +262,12 @@ class TrainingPlan(_Explained):
     )
     cost_usd_low: _Usd = Field(description="Optimistic training cost, $.")
     cost_usd_high: _Usd = Field(description="Pessimistic training cost, $.")
+    save_steps: Annotated[int, Strict(), Field(ge=1, le=_MAX_COUNT)] = Field(
+        default=100, description="Optimizer steps between checkpoints (spot: from its rate)."
+    )
+    spot: SpotRisk | None = Field(
+        default=None, description="Preemption, checkpoint and restart model of a spot run."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingPlan:
@@ -244,6 +276,8 @@ class TrainingPlan(_Explained):
         if self.method is not Method.FULL and (self.lora_rank is None or self.lora_alpha is None):
             raise ValueError(f"method {self.method} needs lora_rank and lora_alpha")
         _same_shape((self.offer, *self.alternative_offers), self.gpus_per_node, "gpus_per_node")
+        if (self.spot is not None) != self.offer.spot:
+            raise ValueError("spot holds the preemption model exactly when offer.spot is true")
         return self
 
     @property

@@ -5,7 +5,8 @@ Preemptions arrive as a Poisson process of rate λ per job-hour (the catalog's
 run checkpoints every τ hours, each write taking C hours; a preemption loses the work since the
 last checkpoint (τ/2 on average) and costs a restart of R hours (a new instance, setup, the base
 weights again: the run's start-up hours). Young's first-order optimum (Young 1974, "A first
-order approximation to the optimum checkpoint interval") is τ = √(2C/λ).
+order approximation to the optimum checkpoint interval") is τ = √(2C/λ); the planner takes it
+at the worst cited rate.
 
 Expected billed hours E of W hours of training work after S start-up hours: the time is the
 start-up, the work and its checkpoint writes, and the rework and restarts of the λ·E
@@ -14,7 +15,9 @@ preemptions expected while it runs::
     E = S + W·(1 + C/τ) + λ·E·(R + τ/2)  ⇒  E = (S + W·(1 + C/τ)) / (1 − λ·(R + τ/2))
 
 A run that would lose more than MAX_LOST_SHARE of its time to preemptions (λ·(R + τ/2)) is not
-planned on spot: it might never finish.
+planned on spot: it might never finish. Against a simulation of the same process
+(tests/planner/test_spot.py) the formula is +0.2 % and +0.3 % at lost shares of 7 %, +5.6 % at
+34 %: first order, it errs long.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.estimators.terms import num
+
 __all__ = [
     "CAPACITY_WARNING_GPUS",
     "CHECKPOINT_WRITE_BYTES_PER_S",
     "MAX_LOST_SHARE",
+    "MIN_INTERVAL_H",
     "SpotRun",
     "checkpoint_bytes",
     "spot_run",
@@ -85,9 +91,10 @@ class SpotRun:
     def formula(self) -> str:
         """``expected_hours`` with the numbers in."""
         return (
-            f"({self.startup_h:.4g} + {self.work_h:.4g} × (1 + {self.checkpoint_write_h:.4g} / "
-            f"{self.interval_h:.4g})) / (1 − {self.rate_per_hour:.4g} × ({self.restart_h:.4g} + "
-            f"{self.interval_h:.4g} / 2))"
+            f"({num(self.startup_h, 12)} + {num(self.work_h, 12)} × (1 + "
+            f"{num(self.checkpoint_write_h, 12)} / {num(self.interval_h, 12)})) / (1 − "
+            f"{num(self.rate_per_hour, 12)} × ({num(self.restart_h, 12)} + "
+            f"{num(self.interval_h, 12)} / 2))"
         )
 
 

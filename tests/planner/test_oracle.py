@@ -15,7 +15,7 @@ from functools import cache
 
 import pytest
 
-from catalog import Catalog, load_catalog
+from catalog import Catalog, load_catalog, total_params
 from planner.estimators.autoscale import replica_plan
 from planner.estimators.efficiency import training_mfu
 from planner.estimators.load import TARGET_UTILIZATION, Lengths, ReplicaQueue
@@ -26,7 +26,9 @@ from planner.estimators.serving import (
     replica_memory,
     runtime_overhead_bytes,
 )
+from planner.estimators.spot import checkpoint_bytes, spot_run
 from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
+from planner.estimators.training_setup import MEMORY_LIMIT
 from planner.estimators.training_time import training_flops_per_token
 from planner.rank import plan_goal
 from planner.serving_options import HOURS_PER_MONTH, traffic_profile, vllm_batch_limits
@@ -89,6 +91,32 @@ def peak(arch, method, seq, rank, gpus, micro) -> float:
     return estimate_training_memory(arch, setup).peak_gib_per_gpu
 
 
+def _spot_hours(catalog, cloud, arch, method, trainable, nodes, start, hours):
+    """Expected billed hours of a spot run (low/high rates at the worst rate's interval), or
+    None when spot cannot be priced or would lose over half the run."""
+    row = catalog.spot_interruption(cloud)
+    if row is None:
+        return None
+    low_h, mid_h, high_h = hours
+    size = checkpoint_bytes(trainable, total_params(arch), full=method is Method.FULL)
+
+    def at(rate, h, interval=None):
+        return spot_run(
+            rate_per_instance_hour=rate,
+            nodes=nodes,
+            checkpoint_bytes_total=size,
+            startup_h=start,
+            work_h=h - start,
+            interval_h=interval,
+        )
+
+    tau = at(row.per_hour_high, mid_h).interval_h
+    high = at(row.per_hour_high, high_h, tau)
+    if not high.feasible:
+        return None
+    return (at(row.per_hour_low, low_h, tau).expected_hours + high.expected_hours) / 2
+
+
 def _training_cost(goal, catalog, arch, method):
     """Cheapest fitting (GPU, GPUs, nodes, offer) by brute force, or None."""
     rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 1
@@ -98,13 +126,15 @@ def _training_cost(goal, catalog, arch, method):
         sku = catalog.gpu(offer.gpu)
         if method is Method.QLORA and sku.vendor.value != "nvidia":
             continue
-        prices = [offer.price_usd_per_hour]
+        prices = [(offer.price_usd_per_hour, False)]
         if offer.spot_price_usd_per_hour is not None and goal.preferences.spot != "never":
-            prices.append(offer.spot_price_usd_per_hour)
+            prices.append((offer.spot_price_usd_per_hour, True))
         for nodes in (1, 2, 4, 8, 16) if offer.gpu_count == 8 else (1,):
             gpus = offer.gpu_count * nodes
             fits = [
-                m for m in MICRO_BATCHES if peak(arch, method, seq, rank, gpus, m) <= sku.memory_gib
+                m
+                for m in MICRO_BATCHES
+                if peak(arch, method, seq, rank, gpus, m) <= MEMORY_LIMIT * sku.memory_gib
             ]
             if not fits:
                 continue
@@ -122,9 +152,26 @@ def _training_cost(goal, catalog, arch, method):
                 goal.data.training_tokens * per_token / (gpus * sku.matmul_dense_tflops * 1e12)
             )
             mfu = training_mfu(method)
-            hours = (seconds / mfu.high + seconds / mfu.low) / 2 / 3600 + startup_hours(arch)
-            for price in prices:
-                cost = hours * price * nodes
+            start = startup_hours(arch)
+            low_h, high_h = seconds / mfu.high / 3600 + start, seconds / mfu.low / 3600 + start
+            hours = (low_h + high_h) / 2
+            for price, spot in prices:
+                if spot:  # the expected hours of planner.estimators.spot at the cloud's rate
+                    expected = _spot_hours(
+                        catalog,
+                        offer.cloud,
+                        arch,
+                        method,
+                        trainable,
+                        nodes,
+                        start,
+                        (low_h, hours, high_h),
+                    )
+                    if expected is None:
+                        continue
+                    cost = expected * price * nodes
+                else:
+                    cost = hours * price * nodes
                 if cost <= goal.budget.training_usd and (best is None or cost < best):
                     best = cost
     assert GLOBAL_BATCH_SEQUENCES > 0

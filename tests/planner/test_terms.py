@@ -53,7 +53,12 @@ def test_plan_numbers_are_the_terms_numbers(path: Path) -> None:
         assert terms["total.one_time_usd"] == pytest.approx(plan.one_time_usd)
         if plan.training is not None:
             t = plan.training
-            assert terms["train.hours"] == pytest.approx(t.hours)
+            if t.spot is None:
+                assert terms["train.hours"] == pytest.approx(t.hours)
+            else:  # expected hours, preemptions included, between the calm and worst rates
+                spot_hours = (terms["train.spot.hours_low"] + terms["train.spot.hours_high"]) / 2
+                assert spot_hours == pytest.approx(t.hours)
+                assert terms["train.spot.expected_cost_usd"] == pytest.approx(t.spot.expected_usd)
             assert terms["train.cost_usd"] == pytest.approx(t.cost_usd)
             assert terms["train.memory.peak_per_gpu"] == pytest.approx(
                 t.peak_memory_gib_per_gpu, abs=0.005
