@@ -51,7 +51,7 @@ def _local_config(plan_file: PlanFile, run: Run, ctx: LaunchContext) -> dict:
     config.update(
         model=_local_model(run, ctx),
         data_path=str(ctx.data_path),
-        bf16=False,
+        precision="fp32",  # the CPU trains the tiny local model in fp32, whatever the plan says
         seq_len_tokens=min(t.seq_len_tokens, CPU_SEQ_LEN),
         micro_batch=min(t.micro_batch, CPU_MICRO_BATCH),
         gradient_accumulation=1,
