@@ -42,6 +42,7 @@ __all__ = [
     "render_serve_task",
     "render_train_task",
     "task_yaml",
+    "train_requirements",
     "training_config",
 ]
 
@@ -56,6 +57,10 @@ TRAIN_REQUIREMENTS = (
     "accelerate==1.15.0",
     "bitsandbytes==0.50.2",
 )
+KNOB_REQUIREMENTS = {
+    "zero3": "deepspeed==0.18.2",  # the recipe's sharding zero3 (Trainer deepspeed config)
+    "flash": "flash-attn==2.8.3",  # the recipe's attention flash (attn flash_attention_2)
+}
 VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
@@ -131,6 +136,9 @@ def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str
         "early_stopping_patience": 3,
         "merge": t.method is not Method.FULL,
         "precision": str(t.precision),
+        "sharding": str(t.sharding) if t.sharding is not None else "ddp",
+        "packing": t.packing,
+        "attention": str(t.attention),
         "seed": 0,
     }
 
@@ -144,6 +152,15 @@ def _heredoc(path: str, text: str, delimiter: str) -> list[str]:
             fix="re-plan with `tailor plan` (a plan file's values are single-line).",
         )
     return [f"cat > {shlex.quote(path)} <<'{delimiter}'", text, delimiter]
+
+
+def train_requirements(t: TrainingPlan) -> tuple[str, ...]:
+    """The pinned packages of the training task: TRAIN_REQUIREMENTS, plus DeepSpeed for a
+    zero3 plan and flash-attn for a flash-attention one."""
+    extra = [
+        KNOB_REQUIREMENTS[str(k)] for k in (t.sharding, t.attention) if str(k) in KNOB_REQUIREMENTS
+    ]
+    return (*TRAIN_REQUIREMENTS, *extra)
 
 
 def max_runtime_s(t: TrainingPlan) -> int:
@@ -215,7 +232,7 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         },
         "envs": {"TAILOR_RUN": options.run_name, "HF_HUB_ENABLE_HF_TRANSFER": "0"},
         "secrets": dict.fromkeys(SECRET_NAMES),
-        "setup": "pip install " + " ".join(shlex.quote(r) for r in TRAIN_REQUIREMENTS) + "\n",
+        "setup": "pip install " + " ".join(shlex.quote(r) for r in train_requirements(t)) + "\n",
         "run": _train_run(t, training_config(plan_file, options, output_dir)),
     }
 

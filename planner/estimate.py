@@ -28,7 +28,10 @@ class TrainReport(BaseModel):
 
     model: str = Field(description="Catalog model id.")
     gpu: str = Field(description="GPU SKU.")
-    gpus: int = Field(description="GPUs the run is sharded over.")
+    gpus: int = Field(description="GPUs the run uses (all nodes).")
+    nodes: int = Field(description="Machines the GPUs span.")
+    sharding: str = Field(description="ddp, fsdp, fsdp-hybrid or zero3 (one GPU: none).")
+    packing: bool = Field(description="Examples packed into full sequences.")
     method: str = Field(description="full, lora or qlora.")
     peak_memory_gib_per_gpu: float = Field(description="Estimated peak memory per GPU, GiB.")
     gpu_memory_gib: float = Field(description="The GPU's memory as the driver reports it, GiB.")
@@ -42,6 +45,9 @@ class TrainReport(BaseModel):
     precision_basis: str = Field(description="Why that precision (given, or the GPU's).")
     trainable_params: int = Field(description="Parameters that receive gradients.")
     tokens_per_s: float = Field(description="Training tokens/s over all GPUs (mid MFU).")
+    mfu_low: float = Field(description="Low end of the fitted MFU range.")
+    mfu_high: float = Field(description="High end of the fitted MFU range.")
+    padding: float = Field(description="Tokens computed per real token (1 when packed).")
     flops_per_token: float = Field(description="Training FLOPs per token.")
     tokens: int | None = Field(description="Tokens to train on, if given.")
     hours: float | None = Field(description="Mid estimate of hours for `tokens`; null without.")
@@ -88,6 +94,10 @@ def estimate_train(
         trainable_params=memory.trainable_params,
         gradient_checkpointing=setup.gradient_checkpointing,
         precision=precision,
+        micro_batch=setup.micro_batch,
+        nodes=setup.nodes,
+        packing=setup.packing,
+        example_tokens=setup.example_tokens,
     )
     given = tokens is not None
     limit = MEMORY_LIMIT * sku.memory_gib
@@ -95,6 +105,9 @@ def estimate_train(
         model=arch.id,
         gpu=sku.name,
         gpus=setup.gpus,
+        nodes=setup.nodes,
+        sharding=str(setup.sharding) if setup.gpus > 1 else "none",
+        packing=setup.packing,
         method=str(setup.method),
         peak_memory_gib_per_gpu=round(memory.peak_gib_per_gpu, 2),
         gpu_memory_gib=sku.memory_gib,
@@ -106,6 +119,9 @@ def estimate_train(
         precision_basis=why,
         trainable_params=memory.trainable_params,
         tokens_per_s=round(timing.tokens_per_s, 1),
+        mfu_low=round(timing.mfu.low, 4),
+        mfu_high=round(timing.mfu.high, 4),
+        padding=round(timing.padding, 4),
         flops_per_token=timing.flops_per_token,
         tokens=tokens,
         hours=round(timing.hours, 3) if given else None,

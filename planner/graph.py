@@ -40,7 +40,7 @@ from planner.quantization import (
 from planner.rules import Reason, allowed_strategies
 from planner.serving_options import SearchMemo, serving_options
 from planner.spec import GoalSpec
-from planner.training_options import choose_training, lora_rank_for, precision_for
+from planner.training_options import Knobs, choose_training, lora_rank_for, precision_for
 from planner.types import Method, Quantization, Strategy
 
 __all__ = ["DecisionGraph", "build_decision_graph"]
@@ -469,7 +469,8 @@ def _expand_method(
         path += [
             f"method {method}" + (f" r={training.lora_rank}" if training.lora_rank else ""),
             f"train: {_training_label(training)}",
-            f"precision {training.precision} ({precision_for(ctx.gpus[training.offer.gpu])[1]})",
+            f"precision {training.precision} ({_precision_why(ctx.goal, ctx, training)})",
+            _recipe_line(ctx.goal, training),
         ]
         if method is not Method.FULL and (slow := unmerged_lora_slowdown(ctx.catalog)):
             notes = (slow,)
@@ -538,6 +539,26 @@ def _spot_warnings(training: TrainingPlan | None) -> tuple[str, ...]:
     if s.capacity_warning:
         lines.append(f"spot capacity: {s.capacity_warning}")
     return tuple(lines)
+
+
+def _precision_why(goal: GoalSpec, ctx, training) -> str:
+    if goal.preferences.training.precision is not None:
+        return "given (preferences.training.precision)"
+    return precision_for(ctx.gpus[training.offer.gpu])[1]
+
+
+def _recipe_line(goal: GoalSpec, training) -> str:
+    """The recipe's knobs and why each has its value."""
+    why = Knobs.of(goal).why(goal)
+    parts = []
+    if training.sharding is not None:
+        gpus = training.gpus_per_node * training.nodes
+        parts.append(f"{training.sharding} over {gpus} GPUs ({why['sharding']})")
+    parts.append(f"{'packed' if training.packing else 'padded'} ({why['packing']})")
+    parts.append(f"attention {training.attention} ({why['attention']})")
+    if training.lora_targets:
+        parts.append(f"LoRA on {', '.join(training.lora_targets)} ({why['lora_targets']})")
+    return "recipe: " + "; ".join(parts)
 
 
 def _training_label(t: TrainingPlan) -> str:

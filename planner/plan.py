@@ -34,7 +34,15 @@ from planner.errors import PlannerError, printable
 from planner.estimators.terms import Term, TermSource
 from planner.quality import PlanQuality
 from planner.spec import GoalSpec
-from planner.types import HOURS_PER_MONTH, Method, Precision, Quantization, Strategy
+from planner.types import (
+    HOURS_PER_MONTH,
+    AttentionImpl,
+    Method,
+    Precision,
+    Quantization,
+    Sharding,
+    Strategy,
+)
 
 __all__ = [
     "MAX_BATCH_INSTANCES",
@@ -58,7 +66,7 @@ __all__ = [
     "save_plan_file",
 ]
 
-PLAN_SCHEMA_VERSION = 6
+PLAN_SCHEMA_VERSION = 7
 
 # --- what a plan file may say ---------------------------------------------------------------
 # A plan file is read back from disk and may have been written by anyone (the digest is no
@@ -230,6 +238,16 @@ class TrainingPlan(_Explained):
     micro_batch: _Batch = Field(description="Sequences per GPU per step.")
     gradient_accumulation: _Batch = Field(description="Micro-batches per optimizer step.")
     gradient_checkpointing: _Flag = Field(description="Recompute activations.")
+    sharding: Sharding | None = Field(
+        default=None,
+        description="Multi-GPU: ddp, fsdp, fsdp-hybrid or zero3; None on one GPU.",
+    )
+    packing: _Flag = Field(
+        default=True, description="Examples packed into full sequences (trl bfd, padding-free)."
+    )
+    attention: AttentionImpl = Field(
+        default=AttentionImpl.SDPA, description="Attention kernel: sdpa, flash or eager."
+    )
     precision: Precision = Field(
         description="Compute precision: bf16-mixed (bf16 autocast, fp32 master weights or "
         "adapters), bf16-pure (everything in bf16) or fp16-mixed (fp16 autocast with loss "

@@ -42,10 +42,11 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from planner.errors import GoalSpecError, Problem
+from planner.estimators.training_setup import lora_target_names
 from planner.goal_file import MAX_GOAL_BYTES, read_goal_text
 from planner.goal_yaml import dump_goal_yaml
 from planner.problems import conflict, parse_goal_yaml, problems_from_validation, round_up
-from planner.types import SECONDS_PER_MONTH, Method
+from planner.types import SECONDS_PER_MONTH, AttentionImpl, Method, Precision, Sharding
 
 __all__ = [
     "DEFAULT_MIN_REPLICAS",
@@ -751,6 +752,50 @@ class QualitySpec(_Section):
     )
 
 
+_LoraTargets = Annotated[
+    str, Strict(), Field(pattern=r"^(all-linear|attention|[a-z_]+(,[a-z_]+)*)$", max_length=200)
+]
+
+
+class TrainingPreferences(_Section):
+    """The recipe's knobs a team may fix; each left out is chosen by the planner (and the
+    plan says why)."""
+
+    lora_targets: _LoraTargets = Field(
+        default="all-linear",
+        description="Matrices LoRA / QLoRA adapt: all-linear (q/k/v/o and the MLP), attention "
+        "(q/k/v/o), or a comma list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
+        "down_proj, lm_head.",
+        examples=["attention", "q_proj,v_proj"],
+    )
+    precision: Precision | None = Field(
+        default=None,
+        description="bf16-mixed, bf16-pure or fp16-mixed; none: bf16-mixed where the GPU has "
+        "bf16, else fp16-mixed (GPUs without bf16 are left out for a bf16 precision).",
+    )
+    sharding: Sharding | None = Field(
+        default=None,
+        description="Multi-GPU runs: ddp, fsdp, fsdp-hybrid or zero3; none: fsdp.",
+    )
+    packing: bool = Field(
+        default=True,
+        description="Pack examples into full sequences (trl bfd, padding-free); false: pad "
+        "each micro-batch to its longest example.",
+    )
+    attention: AttentionImpl = Field(
+        default=AttentionImpl.SDPA,
+        description="Attention kernel: sdpa (torch), flash (the flash-attn package) or eager.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainingPreferences:
+        try:
+            lora_target_names(self.lora_targets)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
 class PreferencesSpec(_Section):
     """How to choose among plans that meet every constraint."""
 
@@ -764,6 +809,11 @@ class PreferencesSpec(_Section):
         description="GPU SKUs that may be rented (`tailor catalog gpus`), for training and "
         "serving; empty: any.",
         examples=[["H100", "A100-80GB"]],
+    )
+    training: TrainingPreferences = Field(
+        default_factory=TrainingPreferences,
+        description="Fine-tuning recipe knobs (LoRA targets, precision, sharding, packing, "
+        "attention); each left out is the planner's choice.",
     )
 
 

@@ -25,13 +25,18 @@ from planner.estimators.spot import (
 )
 from planner.estimators.terms import Term, num
 from planner.estimators.training_memory import TrainingMemory, estimate_training_memory
-from planner.estimators.training_setup import LORA_TARGETS, MEMORY_LIMIT, TrainingSetup
+from planner.estimators.training_setup import (
+    LORA_TARGETS,
+    MEMORY_LIMIT,
+    TrainingSetup,
+    lora_target_names,
+)
 from planner.estimators.training_time import TrainingTime, estimate_training_time
 from planner.offers import OfferIndex
 from planner.plan import MAX_TRAINING_HOURS, OfferChoice, SpotRisk, TrainingPlan
 from planner.rules import Reason
 from planner.spec import GoalSpec
-from planner.types import Method, Optimizer, Precision
+from planner.types import AttentionImpl, Method, Optimizer, Precision, Sharding
 
 __all__ = [
     "choose_training",
@@ -83,40 +88,117 @@ def precision_for(sku: GpuSku) -> tuple[Precision, str]:
     )
 
 
-def _setup(method: Method, seq_len_tokens: int, rank: int, gpus: int, micro: int) -> TrainingSetup:
+@dataclass(frozen=True)
+class Knobs:
+    """The recipe's knobs for one goal: the team's (preferences.training) or the planner's."""
+
+    lora_targets: tuple[str, ...] = LORA_TARGETS
+    sharding: Sharding = Sharding.FSDP
+    packing: bool = True
+    attention: AttentionImpl = AttentionImpl.SDPA
+    precision: Precision | None = None
+    """None: the GPU's (precision_for)."""
+
+    @classmethod
+    def of(cls, goal: GoalSpec) -> Knobs:
+        t = goal.preferences.training
+        return cls(
+            lora_targets=lora_target_names(t.lora_targets),
+            sharding=t.sharding or Sharding.FSDP,
+            packing=t.packing,
+            attention=t.attention,
+            precision=t.precision,
+        )
+
+    def why(self, goal: GoalSpec) -> dict[str, str]:
+        """Why each knob has its value (given by the goal, or the planner's default)."""
+        t = goal.preferences.training
+        fixed = t.model_fields_set
+        return {
+            "sharding": "given (preferences.training.sharding)"
+            if t.sharding is not None
+            else "weights, gradients and optimizer state sharded over the GPUs: the memory "
+            "estimate and the fitted multi-GPU factor assume it",
+            "packing": "given (preferences.training.packing)"
+            if "packing" in fixed
+            else "trl bfd, padding-free: no compute on padding",
+            "attention": "given (preferences.training.attention)"
+            if "attention" in fixed
+            else "torch's FlashAttention-2 / memory-efficient kernels, no extra package",
+            "lora_targets": "given (preferences.training.lora_targets)"
+            if "lora_targets" in fixed
+            else "every linear layer: the QLoRA paper finds adapting all of them needed to "
+            "match 16-bit full fine-tuning",
+        }
+
+
+def _setup(
+    knobs: Knobs, method: Method, seq_len_tokens: int, rank: int, shape: tuple[int, int], micro: int
+) -> TrainingSetup:
+    gpus, nodes = shape
+    pure = knobs.precision is Precision.BF16_PURE
     return TrainingSetup(
         method=method,
         seq_len_tokens=seq_len_tokens,
         micro_batch=micro,
         lora_rank=rank,
+        lora_targets=knobs.lora_targets,
         gpus=gpus,
+        nodes=nodes,
+        sharding=knobs.sharding,
+        packing=knobs.packing,
+        attention=knobs.attention,
         optimizer=OPTIMIZER[method],
         gradient_checkpointing=True,
+        master_weights=not pure,
     )
 
 
 @lru_cache(maxsize=4096)
 def _memory(
-    arch: ModelArch, method: Method, seq_len_tokens: int, rank: int, gpus: int, micro: int
+    knobs: Knobs,
+    arch: ModelArch,
+    method: Method,
+    seq_len_tokens: int,
+    rank: int,
+    shape: tuple[int, int],
+    micro: int,
 ) -> TrainingMemory:
-    """The memory estimate of one setup, cached: many GPU shapes share a GPU count."""
-    return estimate_training_memory(arch, _setup(method, seq_len_tokens, rank, gpus, micro))
+    """The memory estimate of one setup (shape: GPUs, nodes), cached: many GPU shapes share a
+    GPU count."""
+    setup = _setup(knobs, method, seq_len_tokens, rank, shape, micro)
+    return estimate_training_memory(arch, setup)
 
 
 def _fitting_micro_batch(
-    arch: ModelArch, method: Method, seq_len_tokens: int, rank: int, gpus: int, memory_gib: float
+    run: _Run, rank: int, shape: tuple[int, int], memory_gib: float
 ) -> tuple[int, TrainingMemory] | None:
     # Memory grows with the micro-batch: test 1 first, so a shape that cannot fit costs one
     # estimate, then the larger ones from the top.
     smallest = MICRO_BATCHES[-1]
-    first = _memory(arch, method, seq_len_tokens, rank, gpus, smallest)
+    args = (run.knobs, run.arch, run.method, run.seq_len_tokens, rank, shape)
+    first = _memory(*args, smallest)
     if first.peak_gib_per_gpu > memory_gib:
         return None
     for micro in MICRO_BATCHES[:-1]:
-        bigger = _memory(arch, method, seq_len_tokens, rank, gpus, micro)
+        bigger = _memory(*args, micro)
         if bigger.peak_gib_per_gpu <= memory_gib:
             return micro, bigger
     return smallest, first
+
+
+PRECISION_FIELD = "preferences.training.precision"
+
+
+def _precision(knobs: Knobs, sku: GpuSku) -> tuple[Precision, str] | str:
+    """The precision the GPU trains in and why, or why the goal's precision cannot run."""
+    if knobs.precision is None:
+        return precision_for(sku)
+    if knobs.precision is not Precision.FP16_MIXED and not (
+        sku.supports_bf16 and sku.bf16_dense_tflops is not None
+    ):
+        return f"{PRECISION_FIELD} {knobs.precision}: {sku.name} has no bf16 ({sku.architecture})"
+    return knobs.precision, f"given (preferences.training.precision {knobs.precision})"
 
 
 def startup_hours(arch: ModelArch) -> float:
@@ -148,6 +230,8 @@ class _Run:
     trainable_params: int
     tokens: int
     startup_hours: float
+    knobs: Knobs
+    example_tokens: int | None
 
 
 @dataclass(frozen=True)
@@ -196,9 +280,19 @@ class _Priced:
 def _run(goal: GoalSpec, arch: ModelArch, method: Method) -> _Run:
     rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 0
     seq_len_tokens = training_seq_len(goal, arch)
-    trainable = _memory(arch, method, seq_len_tokens, max(rank, 1), 1, 1).trainable_params
-    tokens = goal.data.training_tokens
-    return _Run(arch, method, seq_len_tokens, rank, trainable, tokens, startup_hours(arch))
+    knobs = Knobs.of(goal)
+    trainable = _memory(knobs, arch, method, seq_len_tokens, max(rank, 1), (1, 1), 1)
+    return _Run(
+        arch,
+        method,
+        seq_len_tokens,
+        rank,
+        trainable.trainable_params,
+        goal.data.training_tokens,
+        startup_hours(arch),
+        knobs,
+        goal.data.avg_example_tokens,
+    )
 
 
 SpotRates = Callable[[str], SpotInterruption | None]
@@ -211,11 +305,15 @@ def _price_shape(
     sku, gpus = catalog_gpu(gpu_name), per_node * nodes
     if run.method is Method.QLORA and sku.vendor.value != "nvidia":
         return "QLoRA needs bitsandbytes' CUDA kernels (NVIDIA only)"
+    precision = _precision(run.knobs, sku)
+    if isinstance(precision, str):
+        return precision
     rank = max(run.rank, 1)
     limit = MEMORY_LIMIT * sku.memory_gib
-    fitting = _fitting_micro_batch(run.arch, run.method, run.seq_len_tokens, rank, gpus, limit)
+    fitting = _fitting_micro_batch(run, rank, (gpus, nodes), limit)
     if fitting is None:
-        needed = _memory(run.arch, run.method, run.seq_len_tokens, rank, gpus, 1).peak_gib_per_gpu
+        args = (run.knobs, run.arch, run.method, run.seq_len_tokens, rank, (gpus, nodes), 1)
+        needed = _memory(*args).peak_gib_per_gpu
         return (
             f"needs {needed:.1f} GiB per GPU > {limit:.1f} GiB ({MEMORY_LIMIT * 100:.0f} % of "
             f"{sku.memory_gib:.1f} GiB: fragmentation headroom) (micro-batch 1, seq "
@@ -223,7 +321,6 @@ def _price_shape(
         )
     prices = offers.training_prices(gpu_name, per_node)
     assert prices
-    precision = precision_for(sku)
     timing = estimate_training_time(
         run.arch,
         sku,
@@ -235,6 +332,10 @@ def _price_shape(
         gradient_checkpointing=True,
         startup_hours=run.startup_hours,
         precision=precision[0],
+        micro_batch=fitting[0],
+        nodes=nodes,
+        packing=run.knobs.packing,
+        example_tokens=run.example_tokens,
     )
     priced: list[_Priced | str] = []
     on_demand = prices.get(False)
@@ -442,7 +543,10 @@ def _training_plan(
         method=run.method,
         lora_rank=run.rank if lora else None,
         lora_alpha=2 * run.rank if lora else None,
-        lora_targets=LORA_TARGETS if lora else (),
+        lora_targets=run.knobs.lora_targets if lora else (),
+        sharding=run.knobs.sharding if gpus > 1 else None,
+        packing=run.knobs.packing,
+        attention=run.knobs.attention,
         seq_len_tokens=run.seq_len_tokens,
         micro_batch=best.micro,
         gradient_accumulation=accumulation,
@@ -531,6 +635,16 @@ def choose_training(
     for shape in itertools.chain(single, _multi_node_shapes(offers, fits_one_node)):
         subject = f"train {arch.id} {method} on {shape[2]}×{shape[1]}× {shape[0]}"
         found = _price_shape(run, shape, offers, catalog_gpu, spot_rates)
+        if isinstance(found, str) and found.startswith(PRECISION_FIELD):
+            reasons.append(
+                Reason(
+                    subject=subject,
+                    constraint=PRECISION_FIELD,
+                    detail=found.removeprefix(PRECISION_FIELD + " ").strip(),
+                    fix="set preferences.training.precision to fp16-mixed, or leave it out",
+                )
+            )
+            continue
         if isinstance(found, str):
             reasons.append(
                 Reason(

@@ -11,6 +11,7 @@ __all__ = [
     "Method",
     "Optimizer",
     "Quantization",
+    "Sharding",
     "Strategy",
     "bytes_per_param",
 ]
@@ -91,8 +92,18 @@ class Quantization(StrEnum):
 class AttentionImpl(StrEnum):
     """Attention kernel; decides whether the s×s score matrix is materialised."""
 
-    FLASH = "flash"  # FlashAttention-2 / SDPA memory-efficient: no score matrix kept
+    SDPA = "sdpa"  # torch scaled_dot_product_attention: flash / memory-efficient kernels
+    FLASH = "flash"  # FlashAttention-2 (the flash-attn package): no score matrix kept
     EAGER = "eager"  # softmax(QKᵀ) kept for backward: heads·seq² per layer
+
+
+class Sharding(StrEnum):
+    """How a multi-GPU run spreads the training state (one GPU: nothing to spread)."""
+
+    DDP = "ddp"  # every GPU holds all weights, grads and optimizer state; grads all-reduced
+    FSDP = "fsdp"  # weights, grads and optimizer state sharded over all GPUs (FSDP2)
+    FSDP_HYBRID = "fsdp-hybrid"  # sharded within a node, replicated across nodes (HSDP)
+    ZERO3 = "zero3"  # DeepSpeed ZeRO stage 3: sharded over all GPUs, like fsdp
 
 
 # Bytes per weight of a linear layer, including the per-group scales each format stores.

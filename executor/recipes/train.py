@@ -52,6 +52,13 @@ precision                   "fp32"; "bf16-mixed" (bf16 autocast; full: fp32 weig
                             state in bf16); "fp16-mixed" (fp16 autocast with loss
                             scaling, fp32 master weights / adapters: GPUs without
                             bf16, e.g. V100, T4)
+sharding                    multi-GPU runs (torchrun): "ddp" (replicated), "fsdp"      "ddp"
+                            (FSDP2 full shard), "fsdp-hybrid" (FSDP2 sharded within
+                            a node, replicated across nodes) or "zero3" (DeepSpeed
+                            ZeRO-3; needs deepspeed installed)
+packing                     pack examples into seq_len_tokens blocks (trl "bfd",      false
+                            padding-free: no attention across examples)
+attention                   "sdpa", "flash" (flash-attn package) or "eager"           "sdpa"
 seed                        seed of the split, the adapter init and the data order     42
 ==========================  =========================================================  ============
 
@@ -114,6 +121,8 @@ def _rules(kinds: tuple[type, ...], *, choices=None, minimum=None, nullable=Fals
 
 
 _REQUIRED_KEYS = ("model", "data_path", "output_dir")
+SHARDINGS = ("ddp", "fsdp", "fsdp-hybrid", "zero3")
+ATTENTION = {"sdpa": "sdpa", "flash": "flash_attention_2", "eager": "eager"}
 PRECISIONS = ("fp32", "bf16-mixed", "bf16-pure", "fp16-mixed")
 
 
@@ -176,6 +185,9 @@ class TrainConfig:
     )
     merge: bool = field(default=False, metadata=_rules(_BOOL))
     precision: str = field(default="fp32", metadata=_rules(_STR, choices=PRECISIONS))
+    sharding: str = field(default="ddp", metadata=_rules(_STR, choices=tuple(SHARDINGS)))
+    packing: bool = field(default=False, metadata=_rules(_BOOL))
+    attention: str = field(default="sdpa", metadata=_rules(_STR, choices=tuple(ATTENTION)))
     seed: int = field(default=42, metadata=_rules(_INT, minimum=0))
 
 
@@ -403,15 +415,18 @@ def load_model(config: TrainConfig):
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     dtype = getattr(torch, precision_of(config).load)
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    kwargs: dict[str, Any] = {"dtype": dtype, "attn_implementation": ATTENTION[config.attention]}
     if config.method == "qlora":
+        sharded = config.sharding != "ddp"
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
+            # FSDP / ZeRO-3 shard flat tensors of one dtype: store the 4-bit weights in it
+            **({"bnb_4bit_quant_storage": dtype} if sharded else {}),
         )
-        if torch.cuda.is_available():
+        if torch.cuda.is_available() and not sharded:
             kwargs["device_map"] = {"": torch.cuda.current_device()}
     model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     bits = "4-bit NF4" if getattr(model, "is_loaded_in_4bit", False) else str(dtype)
@@ -454,7 +469,8 @@ def sft_config(config: TrainConfig, *, has_eval: bool, assistant_only: bool):
         per_device_train_batch_size=config.micro_batch,
         per_device_eval_batch_size=config.micro_batch,
         gradient_accumulation_steps=config.gradient_accumulation,
-        gradient_checkpointing=config.gradient_checkpointing,
+        # FSDP checkpoints activations itself (fsdp_config): the Trainer's would all-gather twice
+        gradient_checkpointing=config.gradient_checkpointing and not _fsdp(config),
         gradient_checkpointing_kwargs={"use_reentrant": False},
         optim=OPTIMIZERS[config.optimizer],
         learning_rate=config.learning_rate,
@@ -474,13 +490,62 @@ def sft_config(config: TrainConfig, *, has_eval: bool, assistant_only: bool):
         seed=config.seed,
         data_seed=config.seed,
         max_length=config.seq_len_tokens,
+        packing=config.packing,  # trl "bfd": padding-free, per-example position ids
         assistant_only_loss=assistant_only,
+        **distributed_args(config),
         include_num_input_tokens_seen="non_padding",
         report_to="none",
         disable_tqdm=True,
         dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.cuda.is_available(),  # the Trainer refuses bf16 on a CPU otherwise
     )
+
+
+def _fsdp(config: TrainConfig) -> bool:
+    return config.sharding in ("fsdp", "fsdp-hybrid")
+
+
+def distributed_args(config: TrainConfig) -> dict[str, Any]:
+    """The Trainer arguments of ``config.sharding`` (nothing for ddp: torchrun + the Trainer
+    is DDP). fsdp: FSDP2 full shard of each decoder layer; fsdp-hybrid: the same within a node
+    and replicated across nodes (torchrun's LOCAL_WORLD_SIZE GPUs per node); zero3: DeepSpeed
+    ZeRO-3 with its values left to the Trainer ("auto")."""
+    import os
+
+    if config.sharding == "ddp":
+        return {}
+    if config.sharding == "zero3":
+        return {
+            "deepspeed": {
+                "zero_optimization": {
+                    "stage": 3,
+                    "stage3_gather_16bit_weights_on_model_save": True,
+                },
+                "bf16": {"enabled": "auto"},
+                "fp16": {"enabled": "auto"},
+                "train_micro_batch_size_per_gpu": "auto",
+                "gradient_accumulation_steps": "auto",
+                "gradient_clipping": "auto",
+            }
+        }
+    fsdp_config = {
+        "version": 2,
+        "reshard_after_forward": True,
+        "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+        "state_dict_type": "FULL_STATE_DICT",
+        "cpu_ram_efficient_loading": False,
+        "activation_checkpointing": config.gradient_checkpointing,
+    }
+    args: dict[str, Any] = {"fsdp": True, "fsdp_config": fsdp_config}
+    if config.sharding == "fsdp-hybrid":
+        from accelerate.parallelism_config import ParallelismConfig
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+        args["parallelism_config"] = ParallelismConfig(
+            dp_replicate_size=world // per_node, dp_shard_size=per_node
+        )
+    return args
 
 
 def build_trainer(config: TrainConfig, train_rows: list, val_rows: list, out: Path):

@@ -246,7 +246,7 @@ def estimate_training_memory(arch: ModelArch, setup: TrainingSetup) -> TrainingM
     """Peak memory per GPU: states + activations + logits + gathered layers + overheads."""
     trainable = trainable_params(arch, setup)
     terms = state_terms(arch, setup, trainable) + _activation_terms(arch, setup)
-    terms += sharding_terms(arch, setup)
+    terms += sharding_terms(arch, setup, trainable)
     terms += _overhead_terms(setup, sum(t.value for t in terms))
     peak = sum(t.value for t in terms)
     return TrainingMemory(peak_gib_per_gpu=peak, breakdown=tuple(terms), trainable_params=trainable)

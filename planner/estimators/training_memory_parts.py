@@ -105,14 +105,15 @@ def _gib(name: str, value_bytes: float, formula: str, basis: str) -> Term:
     return Term(name=name, value=value_bytes / GIB, unit="GiB", formula=expression, basis=basis)
 
 
-def _per_gpu(g: int) -> tuple[str, str]:
-    """The formula's divisor and the basis's words for sharding over ``g`` GPUs."""
-    return (f" / {g}", f"; sharded over {g} GPUs (FSDP)") if g > 1 else ("", "")
+def _per_gpu(setup: TrainingSetup) -> tuple[str, str]:
+    """The formula's divisor and the basis's words for the setup's sharding."""
+    g = setup.shards
+    return (f" / {g}", f"; sharded over {g} GPUs ({setup.sharding})") if g > 1 else ("", "")
 
 
 def _weights_term(arch: ModelArch, setup: TrainingSetup) -> Term:
-    n, g = total_params(arch), setup.gpus
-    shard, sharded = _per_gpu(g)
+    n, g = total_params(arch), setup.shards
+    shard, sharded = _per_gpu(setup)
     if setup.method is Method.QLORA:
         linear, nf4 = linear_params(arch), nf4_bytes_per_param(double_quant=setup.nf4_double_quant)
         value = (linear * nf4 + (n - linear) * BF16_BYTES) / g
@@ -127,10 +128,10 @@ def _weights_term(arch: ModelArch, setup: TrainingSetup) -> Term:
 
 
 def _gradients_term(arch: ModelArch, setup: TrainingSetup) -> Term:
-    n, g = total_params(arch), setup.gpus
+    n, g = total_params(arch), setup.shards
     if setup.cpu_offload:
         return _gib("gradients", 0.0, "", "0 on GPU: sharded gradients offloaded to CPU")
-    shard, sharded = _per_gpu(g)
+    shard, sharded = _per_gpu(setup)
     if setup.optimizer_in_backward:
         largest = largest_matrix_params(arch, with_embeddings=True)
         return _gib(
@@ -149,18 +150,18 @@ def _optimizer_bytes(
     per = optimizer_bytes_per_param(
         setup.optimizer, param_bytes=param_bytes, paged=_is_paged(setup)
     )
-    shard, sharded = _per_gpu(setup.gpus)
+    shard, sharded = _per_gpu(setup)
     basis = f"{setup.optimizer}: {num(per)} B of state per trainable parameter"
     if setup.cpu_offload:
         return 0.0, "", f"0 on GPU: {basis}, on CPU (FSDP CPU offload)"
     if _is_paged(setup) and setup.measure is not Measure.DEVICE:
         return 0.0, "", f"0: {basis}, paged (CUDA managed memory, not in torch.cuda counters)"
-    return count * per / setup.gpus, f"{count:,} × {num(per)}{shard}", basis + sharded
+    return count * per / setup.shards, f"{count:,} × {num(per)}{shard}", basis + sharded
 
 
 def _full_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
-    n, g = total_params(arch), setup.gpus
-    shard, sharded = _per_gpu(g)
+    n, g = total_params(arch), setup.shards
+    shard, sharded = _per_gpu(setup)
     master = n * FP32_BYTES / g if setup.master_weights and not setup.cpu_offload else 0.0
     master_basis = (
         "params × 4 B (fp32 master copy)" + sharded
@@ -179,8 +180,8 @@ def _full_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
 def _adapter_term(setup: TrainingSetup, trainable: int) -> Term:
     param_bytes = FP32_BYTES if setup.master_weights else BF16_BYTES
     optimizer, optimizer_formula, optimizer_basis = _optimizer_bytes(setup, trainable, param_bytes)
-    weights_grads = 0.0 if setup.cpu_offload else trainable * 2 * param_bytes / setup.gpus
-    shard, _ = _per_gpu(setup.gpus)
+    weights_grads = 0.0 if setup.cpu_offload else trainable * 2 * param_bytes / setup.shards
+    shard, _ = _per_gpu(setup)
     parts = [f"{trainable:,} × 2 × {num(param_bytes)}{shard}"] if weights_grads else []
     parts += [optimizer_formula] if optimizer else []
     where = " on CPU (FSDP CPU offload)" if setup.cpu_offload else ""
@@ -215,10 +216,28 @@ def _gathered_layer_bytes(arch: ModelArch, setup: TrainingSetup) -> tuple[float,
     return value, formula, "a layer's linear weights in nf4, the rest bf16"
 
 
-def sharding_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
+def _ddp_buckets_term(arch: ModelArch, setup: TrainingSetup, trainable: int) -> Term:
+    """DDP's all-reduce buckets: a second copy of every trainable gradient."""
+    if setup.method is Method.FULL:
+        count, grad_bytes = total_params(arch), BF16_BYTES
+    else:
+        count, grad_bytes = trainable, FP32_BYTES if setup.master_weights else BF16_BYTES
+    return _gib(
+        "ddp_grad_buckets",
+        count * grad_bytes,
+        f"{count:,} × {num(grad_bytes)}",
+        "DDP copies every gradient into its all-reduce buckets (PyTorch DistributedDataParallel "
+        "docs, gradient_as_bucket_view: 'the saved memory size will be equal to the total "
+        "gradients size'; Accelerate leaves it False)",
+    )
+
+
+def sharding_terms(arch: ModelArch, setup: TrainingSetup, trainable: int) -> list[Term]:
     """FSDP's all-gathered layers and QLoRA's dequantized matrix (transient copies)."""
     terms = []
-    if setup.gpus > 1:
+    if setup.gpus > 1 and setup.shards == 1:  # DDP
+        terms.append(_ddp_buckets_term(arch, setup, trainable))
+    if setup.shards > 1:
         layer_bytes, formula, basis = _gathered_layer_bytes(arch, setup)
         terms.append(
             _gib(
@@ -228,7 +247,7 @@ def sharding_terms(arch: ModelArch, setup: TrainingSetup) -> list[Term]:
                 f"2 layers (all-gathered + prefetched): {basis}",
             )
         )
-    if setup.gpus > 1 and setup.method is Method.FULL:
+    if setup.shards > 1 and setup.method is Method.FULL:
         # FSDP computes a layer's whole gradient, then reduce-scatters it to the shards.
         terms.append(
             _gib(

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from planner.types import AttentionImpl, Method, Optimizer, Precision
+from planner.types import AttentionImpl, Method, Optimizer, Precision, Sharding
 
 __all__ = [
     "ATTENTION_TARGETS",
@@ -78,7 +78,24 @@ class TrainingSetup(BaseModel):
     gradient_checkpointing: bool = Field(default=True, description="Recompute layer activations.")
     optimizer: Optimizer = Field(default=Optimizer.ADAMW, description="Optimizer state format.")
     attention: AttentionImpl = Field(default=AttentionImpl.FLASH, description="Attention kernel.")
-    gpus: int = Field(default=1, gt=0, description="GPUs the run is sharded over (FSDP).")
+    gpus: int = Field(default=1, gt=0, description="GPUs the run uses (all nodes).")
+    nodes: int = Field(default=1, gt=0, description="Machines the GPUs are spread over.")
+    sharding: Sharding = Field(
+        default=Sharding.FSDP,
+        description="ddp (replicated), fsdp (sharded over all GPUs), fsdp-hybrid (sharded "
+        "within a node) or zero3 (like fsdp); one GPU shards nothing.",
+    )
+    packing: bool = Field(
+        default=True,
+        description="Examples packed into full seq_len blocks (trl bfd, padding-free); False: "
+        "each micro-batch is padded to its longest example.",
+    )
+    example_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Mean tokens of one example (unpacked runs pad to the longest of a "
+        "micro-batch); None: examples fill seq_len.",
+    )
     master_weights: bool = Field(
         default=True,
         description="Trainable weights have an fp32 copy (full: fp32 master weights; LoRA: fp32 "
@@ -120,6 +137,24 @@ class TrainingSetup(BaseModel):
         "it has bf16, else fp16-mixed). bf16-pure goes with master_weights False, the mixed "
         "ones with True.",
     )
+
+    @property
+    def shards(self) -> int:
+        """GPUs each weight, gradient and optimizer state is split over (ddp: 1)."""
+        if self.gpus == 1 or self.sharding is Sharding.DDP:
+            return 1
+        if self.sharding is Sharding.FSDP_HYBRID:
+            return self.gpus // self.nodes
+        return self.gpus
+
+    @model_validator(mode="after")
+    def _nodes_divide_gpus(self) -> TrainingSetup:
+        if self.gpus % self.nodes:
+            raise ValueError(
+                f"gpus {self.gpus} cannot be spread evenly over nodes {self.nodes}. To fix: "
+                "give gpus as nodes × GPUs per node."
+            )
+        return self
 
     @model_validator(mode="after")
     def _precision_matches_master_weights(self) -> TrainingSetup:

@@ -5,8 +5,10 @@ There is no default runtime: time always comes from tokens = examples × tokens/
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
+from statistics import NormalDist
 
 from catalog import GpuSku, ModelArch, active_params
 from planner.estimators.efficiency import Efficiency, training_mfu
@@ -17,6 +19,7 @@ __all__ = [
     "TrainingTime",
     "attention_flops_per_token",
     "estimate_training_time",
+    "padding_factor",
     "peak_training_tflops",
     "training_flops_per_token",
     "training_tokens",
@@ -52,6 +55,9 @@ class TrainingTime:
     """A: forward attention-score FLOPs per token (see attention_flops_per_token)."""
     precision: Precision = Precision.BF16_MIXED
     """The arithmetic the run computes in: its dense peak is the bf16 or the fp16 one."""
+    padding: float = 1.0
+    """Tokens computed per real token: 1 when packed, E[longest of a micro-batch] / mean
+    length when each micro-batch is padded to its longest example (``padding_factor``)."""
 
     @property
     def peak_tflops(self) -> float:
@@ -66,10 +72,11 @@ class TrainingTime:
     @property
     def tokens_per_s(self) -> float:
         """Cluster tokens/s at the mid MFU."""
-        return self.peak_flops_per_s * self.mfu.mid / self.flops_per_token
+        return self.peak_flops_per_s * self.mfu.mid / self.flops_per_token / self.padding
 
     def _compute_hours(self, mfu: float) -> float:
-        return self.tokens * self.flops_per_token / (self.peak_flops_per_s * mfu) / 3600
+        computed = self.tokens * self.padding
+        return computed * self.flops_per_token / (self.peak_flops_per_s * mfu) / 3600
 
     @cached_property
     def hours_low(self) -> float:
@@ -98,7 +105,8 @@ class TrainingTime:
         shape = "6N + 3A" if full else "4N + 6P + 3A"
         recompute = " + 2N + A (recomputed forward)" if gc else ""
         rate = f"{self.gpus} × {num(self.peak_tflops)}e12"
-        compute = f"{self.tokens:,} × {num(per, 9)} / ({rate} × {{mfu}}) / 3600"
+        padded = f" × {num(self.padding)}" if self.padding != 1 else ""
+        compute = f"{self.tokens:,}{padded} × {num(per, 9)} / ({rate} × {{mfu}}) / 3600"
         return (
             Term(
                 name="flops_per_token",
@@ -115,9 +123,16 @@ class TrainingTime:
                 name="tokens_per_s",
                 value=self.tokens_per_s,
                 unit="tokens/s",
-                formula=f"{rate} × {num(self.mfu.mid)} / {num(per, 9)}",
+                formula=f"{rate} × {num(self.mfu.mid)} / {num(per, 9)}"
+                + (f" / {num(self.padding)}" if self.padding != 1 else ""),
                 basis=f"GPUs × dense {_PEAK_DTYPE[self.precision]} peak FLOP/s ({self.gpu.name}, "
-                f"{self.precision}) × mid MFU / FLOPs per token. MFU: {self.mfu.source}",
+                f"{self.precision}) × mid MFU / FLOPs per token"
+                + (
+                    " / padding (tokens computed per real token, unpacked)"
+                    if self.padding != 1
+                    else ""
+                )
+                + f". MFU: {self.mfu.source}",
             ),
             Term(
                 name="hours",
@@ -147,6 +162,23 @@ def peak_training_tflops(gpu: GpuSku, precision: Precision) -> float:
     if gpu.bf16_dense_tflops is None:
         raise ValueError(f"{gpu.name} has no bf16: train it in {Precision.FP16_MIXED}")
     return gpu.bf16_dense_tflops
+
+
+LENGTH_SIGMA = 0.5
+"""Assumption: the log of an example's length has standard deviation 0.5 (lognormal lengths,
+a spread typical of SFT chat sets; not measured on the user's data)."""
+
+
+def padding_factor(example_tokens: int | None, micro_batch: int, seq_len_tokens: int) -> float:
+    """Tokens computed per real token when a micro-batch is padded to its longest example:
+    E[longest of micro_batch lognormal lengths] / mean, the longest capped at seq_len.
+    Blom's approximation of the expected maximum: z = Φ⁻¹((m − 0.375) / (m + 0.25)),
+    longest = mean × exp(σz − σ²/2). 1 for one example per micro-batch (nothing to pad)."""
+    if example_tokens is None or micro_batch == 1:
+        return 1.0
+    z = NormalDist().inv_cdf((micro_batch - 0.375) / (micro_batch + 0.25))
+    longest = example_tokens * math.exp(LENGTH_SIGMA * z - LENGTH_SIGMA**2 / 2)
+    return max(1.0, min(longest, seq_len_tokens) / example_tokens)
 
 
 def training_tokens(examples: int, tokens_per_example: int, epochs: float) -> int:
@@ -202,8 +234,19 @@ def estimate_training_time(
     gradient_checkpointing: bool,
     startup_hours: float = 0.0,
     precision: Precision = Precision.BF16_MIXED,
+    micro_batch: int = 1,
+    nodes: int = 1,
+    packing: bool = True,
+    example_tokens: int | None = None,
 ) -> TrainingTime:
-    """Hours = tokens × FLOPs/token / (GPUs × peak dense TFLOPs × MFU) + start-up hours."""
+    """Hours = tokens × FLOPs/token / (GPUs × peak dense TFLOPs × MFU) + start-up hours; the
+    MFU is the fitted one for the micro-step (micro_batch × seq_len tokens), width and scale
+    (``gpus`` over ``nodes`` nodes)."""
+    padding = 1.0 if packing else padding_factor(example_tokens, micro_batch, seq_len_tokens)
+    # packed: full seq_len blocks; unpacked: micro-batch × the longest example's length
+    step_tokens = micro_batch * seq_len_tokens
+    if not packing and example_tokens is not None:
+        step_tokens = max(1, round(micro_batch * example_tokens * padding))
     per_token = training_flops_per_token(
         arch,
         method,
@@ -216,7 +259,14 @@ def estimate_training_time(
         flops_per_token=per_token,
         gpus=gpus,
         gpu=gpu,
-        mfu=training_mfu(method),
+        mfu=training_mfu(
+            method,
+            gpu,
+            tokens_per_micro_step=step_tokens,
+            hidden_size=arch.hidden_size,
+            gpus_per_node=max(1, gpus // nodes),
+            nodes=nodes,
+        ),
         startup_hours=startup_hours,
         active_params=active_params(arch),
         trainable_params=trainable_params,
@@ -224,4 +274,5 @@ def estimate_training_time(
         gradient_checkpointing=gradient_checkpointing,
         attention_flops=attention_flops_per_token(arch, seq_len_tokens),
         precision=precision,
+        padding=padding,
     )

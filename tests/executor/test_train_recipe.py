@@ -374,3 +374,63 @@ def test_bf16_runs_keep_the_adapters_in_the_planned_dtype(
     dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__"}
     assert dtypes == {dtype}
     assert all(math.isfinite(line["loss"]) for line in metrics(tmp_path / "run"))
+
+
+# ---- the plan's recipe knobs: sharding, packing, attention -----------------------------------
+
+
+def test_sharding_becomes_the_trainers_distributed_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trl import SFTConfig
+
+    def config(sharding: str) -> train.TrainConfig:
+        return train.TrainConfig(
+            model="m", data_path="d", output_dir="o", sharding=sharding, gradient_checkpointing=True
+        )
+
+    assert train.distributed_args(config("ddp")) == {}  # torchrun + the Trainer is DDP
+    fsdp = train.distributed_args(config("fsdp"))
+    # transformers' own validation builds the FSDP2 plugin from it (as a GPU run would)
+    args = SFTConfig(output_dir="o", use_cpu=True, report_to="none", **fsdp)
+    assert args.fsdp_plugin_args["fsdp_version"] == 2
+    assert args.fsdp_plugin_args["reshard_after_forward"] is True
+    assert args.fsdp_plugin_args["activation_checkpointing"] is True  # FSDP's, not the Trainer's
+    monkeypatch.setenv("WORLD_SIZE", "16")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
+    hybrid = train.distributed_args(config("fsdp-hybrid"))["parallelism_config"]
+    assert (hybrid.dp_replicate_size, hybrid.dp_shard_size) == (2, 8)  # 2 nodes × 8 shards
+    zero3 = train.distributed_args(config("zero3"))["deepspeed"]
+    assert zero3["zero_optimization"]["stage"] == 3
+
+
+def test_an_unknown_sharding_names_the_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, model="m", data_path="d", sharding="fsdp2")
+    with pytest.raises(train.RecipeError, match="sharding"):
+        train.load_config(config)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packing_and_attention_reach_the_trainer(
+    tiny_model_dir: Path, tmp_path: Path, attention: str
+) -> None:
+    path = smoke_config(
+        tmp_path,
+        tiny_model_dir,
+        DATA / "support-chat.jsonl",
+        packing=True,
+        attention=attention,
+        seq_len_tokens=512,  # room for several examples per block
+        max_steps=2,
+    )
+    config = train.load_config(path)
+    rows, _ = train.read_rows(Path(config.data_path), config.data_format, config.on_bad_rows)
+    train_rows, val_rows = train.split_rows(rows, config.validation_fraction, config.seed)
+    trainer, _, _ = train.build_trainer(config, train_rows, val_rows, tmp_path / "run")
+    assert trainer.model.config._attn_implementation == attention
+    # bfd packing: several examples per seq_len block, padding-free (no pad tokens computed)
+    assert len(trainer.train_dataset) < len(train_rows)
+    assert trainer.data_collator.padding_free
+    trainer.train()
+    assert all(math.isfinite(e["loss"]) for e in trainer.state.log_history if "loss" in e)

@@ -151,7 +151,14 @@ def _training_cost(goal, catalog, arch, method):
             seconds = (
                 goal.data.training_tokens * per_token / (gpus * sku.matmul_dense_tflops * 1e12)
             )
-            mfu = training_mfu(method)
+            mfu = training_mfu(  # the largest micro-batch that fits: the fastest
+                method,
+                sku,
+                tokens_per_micro_step=fits[0] * seq,
+                hidden_size=arch.hidden_size,
+                gpus_per_node=offer.gpu_count,
+                nodes=nodes,
+            )
             start = startup_hours(arch)
             low_h, high_h = seconds / mfu.high / 3600 + start, seconds / mfu.low / 3600 + start
             hours = (low_h + high_h) / 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -13,7 +14,7 @@ from planner.estimate import ServeReport, TrainReport, estimate_serve, estimate_
 from planner.estimators.serving import ServingSetup
 from planner.estimators.training_memory import TrainingSetup
 from planner.estimators.training_setup import lora_target_names
-from planner.types import AttentionImpl, Method, Optimizer, Precision, Quantization
+from planner.types import AttentionImpl, Method, Optimizer, Precision, Quantization, Sharding
 
 __all__ = ["estimate_group"]
 
@@ -34,6 +35,15 @@ def _print_terms(title: str, summary: dict[str, object], report: TrainReport | S
     console.print(table)
 
 
+def _setup(**fields: object) -> TrainingSetup:
+    """The setup, or a usage error naming the option (e.g. --gpus not a multiple of --nodes)."""
+    try:
+        return TrainingSetup.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise click.UsageError(str(error["ctx"].get("error", error["msg"]))) from None
+
+
 def _targets(value: str) -> tuple[str, ...]:
     try:
         return lora_target_names(value)
@@ -50,7 +60,30 @@ def estimate_group() -> None:
 @click.option("--model", required=True, help="Catalog model (e.g. llama-3.1-8b).")
 @click.option("--method", type=click.Choice([m.value for m in Method]), required=True)
 @click.option("--gpu", required=True, help="GPU SKU (e.g. H100, A100-80GB, L4).")
-@click.option("--gpus", type=_POSITIVE, default=1, show_default=True, help="GPUs (FSDP).")
+@click.option("--gpus", type=_POSITIVE, default=1, show_default=True, help="GPUs, all nodes.")
+@click.option(
+    "--nodes", type=_POSITIVE, default=1, show_default=True, help="Machines the GPUs span."
+)
+@click.option(
+    "--sharding",
+    type=click.Choice([s.value for s in Sharding]),
+    default=Sharding.FSDP.value,
+    show_default=True,
+    help="ddp (every GPU holds all state), fsdp (sharded over all GPUs), fsdp-hybrid "
+    "(sharded within a node) or zero3 (DeepSpeed, like fsdp). One GPU: no effect.",
+)
+@click.option(
+    "--packing/--no-packing",
+    default=True,
+    show_default=True,
+    help="Pack examples into full --seq-len blocks; --no-packing pads each micro-batch to "
+    "its longest example (give --example-tokens).",
+)
+@click.option(
+    "--example-tokens",
+    type=_POSITIVE,
+    help="Mean tokens per example (--no-packing: sets the padding and the micro-step size).",
+)
 @click.option("--seq-len", type=_POSITIVE, required=True, help="Tokens per sequence.")
 @click.option("--batch", type=_POSITIVE, required=True, help="Micro-batch per GPU.")
 @click.option("--lora-rank", type=_POSITIVE, default=16, show_default=True)
@@ -79,9 +112,10 @@ def estimate_group() -> None:
 @click.option(
     "--attention",
     type=click.Choice([a.value for a in AttentionImpl]),
-    default=AttentionImpl.FLASH.value,
+    default=AttentionImpl.SDPA.value,
     show_default=True,
-    help="flash (FlashAttention-2 / SDPA: no score matrix kept) or eager.",
+    help="sdpa (torch SDPA: flash / memory-efficient kernels), flash (flash-attn package): "
+    "no score matrix kept; eager keeps it (heads × seq² per layer).",
 )
 @click.option("--tokens", type=_POSITIVE, help="Training tokens (all epochs) → hours.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -91,6 +125,10 @@ def train_command(
     method: str,
     gpu: str,
     gpus: int,
+    nodes: int,
+    sharding: str,
+    packing: bool,
+    example_tokens: int | None,
     seq_len: int,
     batch: int,
     lora_rank: int,
@@ -104,7 +142,9 @@ def train_command(
 ) -> None:
     """Peak memory per GPU (with its breakdown), tokens/s and hours of a fine-tune."""
     chosen = Precision(precision) if precision else None
-    setup = TrainingSetup(
+    setup = _setup(
+        gpus=gpus,
+        nodes=nodes,
         method=Method(method),
         seq_len_tokens=seq_len,
         micro_batch=batch,
@@ -113,7 +153,9 @@ def train_command(
         gradient_checkpointing=gradient_checkpointing,
         optimizer=Optimizer(optimizer),
         attention=AttentionImpl(attention),
-        gpus=gpus,
+        sharding=Sharding(sharding),
+        packing=packing,
+        example_tokens=example_tokens,
         precision=chosen,
         master_weights=chosen is not Precision.BF16_PURE,
     )
