@@ -37,10 +37,11 @@ from planner.estimators.efficiency import DECODE_EFFICIENCY
 from planner.estimators.terms import GIB
 from planner.estimators.training_memory import LORA_TARGETS, Measure, TrainingSetup
 from planner.estimators.training_memory import estimate_training_memory as train_memory
-from planner.types import Method, Optimizer
+from planner.types import AttentionImpl, Method, Optimizer, Sharding
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 import fit_decode
+import fit_training
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "published_measurements.yaml"
 LM_HEAD = "lm_head"
@@ -56,7 +57,17 @@ FRAMEWORK_RECIPES: dict[str, dict[str, object]] = {
     "litgpt": {"master_weights": False, "loss_fp32": False},
     "trl": {},
     "peft": {},
+    "hf-trainer": {},
+    "other": {},  # rows of other code are modelled only when they state master_weights
 }
+SHARDINGS = {
+    "fsdp": Sharding.FSDP,
+    "ddp": Sharding.DDP,
+    "zero3": Sharding.ZERO3,
+    "none": Sharding.FSDP,  # one GPU: nothing to shard
+}
+MORE = DATA.parent / "published_training_memory_more.yaml"  # rows collected for issue 13
+THROUGHPUT = DATA.parent / "published_training_throughput.yaml"
 # Which peak a framework reports when the row does not say:
 # - torchtune logs torch.cuda memory stats only; its README (early 2024) states "Peak memory per
 #   GPU is as reported by torch.cuda.max_memory_reserved()".
@@ -101,9 +112,22 @@ def training_setup(row: dict) -> tuple[TrainingSetup, str] | str:
     missing = _missing(row)
     if missing:
         return missing
+    if row["optimizer"] not in OPTIMIZERS:
+        return f"optimizer {row['optimizer']} not modelled"
+    if row["framework"] not in FRAMEWORK_RECIPES:
+        return f"framework {row['framework']} not modelled"
+    if row["framework"] == "other" and row.get("master_weights") is None:
+        return "framework other: master_weights not stated"
+    sharding = row.get("sharding") or "fsdp"
+    if sharding not in SHARDINGS:
+        return f"sharding {sharding} not expressible"
     optimizer, paged = OPTIMIZERS[row["optimizer"]]
     measure, note = _measure(row)
     recipe = dict(FRAMEWORK_RECIPES[row["framework"]])
+    if row.get("master_weights") is not None:
+        recipe["master_weights"] = bool(row["master_weights"])
+    if row.get("attention"):
+        recipe["attention"] = AttentionImpl(row["attention"])
     if row["framework"] == "torchtune" and row.get("compile"):
         recipe["fused_loss"] = True  # torchtune compiles the loss too (training.compile_loss)
     setup = TrainingSetup(
@@ -116,6 +140,7 @@ def training_setup(row: dict) -> tuple[TrainingSetup, str] | str:
         optimizer=optimizer,
         paged_optimizer=paged,
         gpus=row.get("gpus") or 1,
+        sharding=SHARDINGS[sharding],
         optimizer_in_backward=bool(row.get("optimizer_in_backward")),
         cpu_offload=bool(row.get("cpu_offload")),
         loss_chunks=row.get("loss_chunks") or 1,
@@ -127,6 +152,8 @@ def training_setup(row: dict) -> tuple[TrainingSetup, str] | str:
 
 
 def _training_row(catalog, row: dict) -> tuple[float, str, str] | str:
+    if not row.get("gpu"):
+        return "GPU not stated"
     arch, gpu = catalog.find_model(row["model"]), catalog.find_gpu(row["gpu"])
     if arch is None or gpu is None:
         return f"not in catalog: {row['model'] if arch is None else row['gpu']}"
@@ -252,7 +279,45 @@ def main() -> None:
         measured_peak_gib,
         "framework",
     )
+    more = yaml.safe_load(MORE.read_text(encoding="utf-8"))["training_memory"]
+    _report(
+        "training peak memory (GiB), rows collected for issue 13 (never used to tune)",
+        more,
+        lambda r: _training_row(catalog, r),
+        measured_peak_gib,
+        "framework",
+    )
+    throughput_report()
     serving_report()
+
+
+def throughput_report() -> None:
+    """Training tokens/s per GPU: the fitted model (bench/fit_training.py) per framework, on
+    the rows it was fitted on (in-sample) and on the held-out third, and tailor's planner
+    (training_mfu: the HF-Trainer / trl class it launches) on the HF rows it can express."""
+    catalog = load_catalog()
+    points = fit_training._points(catalog)
+    model = fit_training.fit_model(points)
+    by_id = {r["id"]: r for r in yaml.safe_load(THROUGHPUT.read_text())["training_throughput"]}
+    print("\n== training throughput (tokens/s per GPU; fit/test: sha1(id) % 3 == 0 held out) ==")
+    groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for p in points:
+        split = "TEST" if p["test"] else "FIT"
+        error = 100 * (fit_training.predict(model, p) / p["u"] - 1)
+        groups[f"framework {p['framework']}"][split].append(abs(error))
+        groups["all"][split].append(abs(error))
+        planner_u = fit_training._planner_u(p, catalog, by_id)
+        if p["framework"] == "hf" and planner_u is not None:
+            groups["planner (tailor's recipe) on hf rows"][split].append(
+                abs(100 * (planner_u / p["u"] - 1))
+            )
+    for name in sorted(groups):
+        cells = "  ".join(
+            f"{split} {len(e):3d} rows {statistics.median(e):5.1f}%"
+            for split, e in sorted(groups[name].items())
+            if e
+        )
+        print(f"--   {name:40s} {cells}")
 
 
 if __name__ == "__main__":

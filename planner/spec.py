@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from planner.errors import GoalSpecError, Problem
-from planner.estimators.training_setup import lora_target_names
+from planner.estimators.training_setup import LM_HEAD, LORA_TARGETS, lora_target_names
 from planner.goal_file import MAX_GOAL_BYTES, read_goal_text
 from planner.goal_yaml import dump_goal_yaml
 from planner.problems import conflict, parse_goal_yaml, problems_from_validation, round_up
@@ -752,8 +752,11 @@ class QualitySpec(_Section):
     )
 
 
+_MODULE = "(" + "|".join((*LORA_TARGETS, LM_HEAD)) + ")"
 _LoraTargets = Annotated[
-    str, Strict(), Field(pattern=r"^(all-linear|attention|[a-z_]+(,[a-z_]+)*)$", max_length=200)
+    str,
+    Strict(),
+    Field(pattern=rf"^(all-linear|attention|{_MODULE}(,{_MODULE})*)$", max_length=200),
 ]
 
 
