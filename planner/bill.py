@@ -18,12 +18,19 @@ a line of $0 that says so, never a guess.
   for each job (+ its idle minutes) with its disk kept, and the results file downloaded once
   (``RESULT_LINE_BYTES`` of JSON + the text per request, assumptions) at the egress price.
 - **Artifacts**: the bucket keeps the last two training checkpoints and the final weights (the
-  train recipe's ``save_total_limit``), billed per GB-month for the year.
+  train recipe's ``save_total_limit``), and for LoRA the adapter merged into its base (the
+  rendered ``merge: true``: what serving loads), billed per GB-month for the year.
+- **Weights out**: after the last step the recipe writes final/ and, for LoRA, loads the base
+  again and writes merged/ to the bucket mount; the nodes stay billed meanwhile
+  (``CHECKPOINT_WRITE_BYTES_PER_S``, an assumption).
+- **Training data in**: the JSONL SkyPilot uploads to the node (train_examples × tokens ×
+  ``DATA_BYTES_PER_TOKEN``), at the cloud's ingress price where the catalog has one.
 """
 
 from __future__ import annotations
 
 from catalog import Catalog, CloudFacts, ModelArch, total_params
+from planner.estimators.spot import CHECKPOINT_WRITE_BYTES_PER_S
 from planner.estimators.terms import Term, num
 from planner.estimators.training_memory import lora_adapter_params
 from planner.plan import BatchPlan, CostLine, ServingPlan, TrainingPlan
@@ -32,6 +39,7 @@ from planner.types import HOURS_PER_MONTH, Method
 
 __all__ = [
     "CHECKPOINT_BYTES_PER_TRAINED_PARAM",
+    "DATA_BYTES_PER_TOKEN",
     "NODE_DISK_GB",
     "STREAMED_BYTES_PER_TOKEN",
     "cost_term",
@@ -57,6 +65,9 @@ NODE_DISK_GB = 256
 """The disk executor.render asks SkyPilot for on every training and serving node, GB."""
 JOBS_CONTROLLER_IDLE_H = 10 / 60
 """SkyPilot 0.14.1 stops an idle jobs controller after 10 minutes (catalog controllers row)."""
+DATA_BYTES_PER_TOKEN = 5
+"""Assumption: bytes of a training JSONL per token: ~4 bytes of UTF-8 text per token plus the
+chat JSON around it (role keys, quotes, escapes)."""
 CHECKPOINT_BYTES_PER_TRAINED_PARAM = 2 * (2 + 8) + 2
 """Assumption: two kept checkpoints of (bf16 weights 2 B + AdamW's two fp32 moments 8 B) per
 trained parameter, plus the final bf16 weights (2 B)."""
@@ -190,8 +201,10 @@ def _artifacts(arch: ModelArch, training: TrainingPlan, facts: CloudFacts | None
         facts.object_storage_usd_per_gb_month if facts else None, cloud, "object storage"
     )
     params = trained_parameters(arch, training)
-    gb = params * CHECKPOINT_BYTES_PER_TRAINED_PARAM / 1e9
+    merged = _merged_bytes(arch, training)
+    gb = (params * CHECKPOINT_BYTES_PER_TRAINED_PARAM + merged) / 1e9
     kind = facts.object_storage_kind if facts and facts.object_storage_kind else "object storage"
+    plus = f" + {total_params(arch):,} × 2 B (the merged bf16 model)" if merged else ""
     return CostLine(
         name="checkpoint bucket",
         phase="storage",
@@ -201,7 +214,49 @@ def _artifacts(arch: ModelArch, training: TrainingPlan, facts: CloudFacts | None
         monthly_usd=gb * price,
         basis=missing
         or f"{params:,} trained parameters × {CHECKPOINT_BYTES_PER_TRAINED_PARAM} B (two kept "
-        f"checkpoints with AdamW state + the final bf16 weights), {cloud} {kind}",
+        f"checkpoints with AdamW state + the final bf16 weights){plus}, {cloud} {kind}",
+    )
+
+
+def _merged_bytes(arch: ModelArch, training: TrainingPlan) -> int:
+    """Bytes of merged/: the whole model in bf16 for LoRA / QLoRA (render merges), else 0."""
+    return 0 if training.method is Method.FULL else total_params(arch) * 2
+
+
+def _weights_out(arch: ModelArch, training: TrainingPlan) -> CostLine:
+    """The nodes' time writing the final weights (and loading the base + writing merged/)."""
+    final = trained_parameters(arch, training) * 2
+    merged = _merged_bytes(arch, training)
+    moved = final + 2 * merged  # merge: read the bf16 base, write the merged model
+    hours = moved / CHECKPOINT_WRITE_BYTES_PER_S / 3600
+    rate = training.offer.usd_per_hour * training.nodes
+    what = "final/ + base read + merged/ written" if merged else "final/ written"
+    return CostLine(
+        name="weights out",
+        phase="training",
+        quantity=f"{moved / 1e9:,.1f} GB moved, {hours * 60:.1f} min",
+        unit_price=f"${rate:g}/h ({training.nodes} node{'s' if training.nodes > 1 else ''})",
+        one_time_usd=hours * rate,
+        monthly_usd=0.0,
+        basis=f"{what} after the last step at {CHECKPOINT_WRITE_BYTES_PER_S / 1e6:g} MB/s "
+        "(assumption: a single-stream bucket mount), the training nodes billed meanwhile",
+    )
+
+
+def _data_in(goal: GoalSpec, training: TrainingPlan, facts: CloudFacts | None) -> CostLine:
+    cloud = training.offer.cloud
+    tokens = goal.data.train_examples * (goal.data.avg_example_tokens or 0)
+    gb = tokens * DATA_BYTES_PER_TOKEN / 1e9
+    price, missing = _price(None, cloud, "ingress")
+    return CostLine(
+        name="training data in",
+        phase="training",
+        quantity=f"{gb:,.3f} GB once per node × {training.nodes}",
+        unit_price=f"${price:g}/GB",
+        one_time_usd=gb * training.nodes * price,
+        monthly_usd=0.0,
+        basis=f"{goal.data.train_examples:,} examples × {goal.data.avg_example_tokens or 0:,} "
+        f"tokens × {DATA_BYTES_PER_TOKEN} B (JSONL, assumption), uploaded to each node; " + missing,
     )
 
 
@@ -290,8 +345,9 @@ def side_costs(
     if training is not None:
         facts = catalog.cloud_facts(training.offer.cloud)
         lines += [_training_disks(training, facts), _jobs_controller(catalog, training)]
+        lines.append(_data_in(goal, training, facts))
         if arch is not None:
-            lines.append(_artifacts(arch, training, facts))
+            lines += [_weights_out(arch, training), _artifacts(arch, training, facts)]
     return tuple(lines)
 
 

@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from catalog import load_catalog
-from planner.bill import STREAMED_BYTES_PER_TOKEN
+from catalog import load_catalog, total_params
+from planner.bill import (
+    CHECKPOINT_BYTES_PER_TRAINED_PARAM,
+    DATA_BYTES_PER_TOKEN,
+    STREAMED_BYTES_PER_TOKEN,
+    trained_parameters,
+)
+from planner.estimators.spot import CHECKPOINT_WRITE_BYTES_PER_S
 from planner.estimators.terms import evaluate_formula
 from planner.plan import Plan
 from planner.rank import plan_goal
 from planner.spec import load_goal
+from planner.types import Method
 
 GOALS = sorted((Path(__file__).resolve().parents[2] / "examples" / "goals").glob("*.yaml"))
 PRIVATE = [g for g in GOALS if not load_goal(g).privacy.data_can_leave]
@@ -65,9 +72,13 @@ def test_every_cost_line_has_a_basis_and_is_in_the_totals(path: Path) -> None:
                 line.name for line in lines
             }
         if plan.training is not None:
-            assert {"training disks", "jobs controller", "checkpoint bucket"} <= {
-                line.name for line in lines
-            }
+            assert {
+                "training disks",
+                "jobs controller",
+                "checkpoint bucket",
+                "weights out",
+                "training data in",
+            } <= {line.name for line in lines}
         for line in lines:
             assert line.basis and line.quantity and line.unit_price
         base_monthly = (plan.serving.monthly_usd if plan.serving else 0) + (
@@ -92,6 +103,30 @@ def test_egress_is_the_streamed_bytes_of_the_responses_at_the_clouds_price() -> 
     else:
         free = facts.egress_free_gb_per_month or 0
         assert line.monthly_usd == pytest.approx(max(0, gb - free) * facts.egress_usd_per_gb)
+
+
+def test_a_lora_run_pays_for_writing_and_keeping_its_merged_model() -> None:
+    # The rendered recipe merges LoRA into its base (merge: true) and writes merged/ to the
+    # bucket: the nodes stay billed while the base is read and the merged model written, and the
+    # bucket keeps the merged bf16 model beside the checkpoints.
+    catalog = load_catalog()
+    goal = load_goal(next(g for g in GOALS if g.stem == "financial-report-analysis"))
+    plans = plan_goal(goal, catalog, top=1000).plans
+    plan = next(p for p in plans if p.training and p.training.method is not Method.FULL)
+    t = plan.training
+    assert t is not None
+    arch = catalog.model(plan.model)
+    lines = {line.name: line for line in plan.extra_costs}
+    moved = trained_parameters(arch, t) * 2 + 2 * total_params(arch) * 2
+    hours = moved / CHECKPOINT_WRITE_BYTES_PER_S / 3600
+    assert lines["weights out"].one_time_usd == pytest.approx(
+        hours * t.offer.usd_per_hour * t.nodes
+    )
+    kept = trained_parameters(arch, t) * CHECKPOINT_BYTES_PER_TRAINED_PARAM
+    assert f"{(kept + total_params(arch) * 2) / 1e9:,.2f} GB" == lines["checkpoint bucket"].quantity
+    data_gb = goal.data.train_examples * goal.data.avg_example_tokens * DATA_BYTES_PER_TOKEN / 1e9
+    assert lines["training data in"].quantity.startswith(f"{data_gb:,.3f} GB")
+    assert "not billed" in lines["training data in"].basis  # no ingress price in the catalog
 
 
 def test_the_serve_controller_bills_all_month_with_its_disk() -> None:
