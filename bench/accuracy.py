@@ -37,6 +37,7 @@ from planner.estimators.efficiency import DECODE_EFFICIENCY
 from planner.estimators.terms import GIB
 from planner.estimators.training_memory import LORA_TARGETS, Measure, TrainingSetup
 from planner.estimators.training_memory import estimate_training_memory as train_memory
+from planner.estimators.training_setup import MEMORY_LIMIT
 from planner.types import AttentionImpl, Method, Optimizer, Sharding
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
@@ -287,8 +288,33 @@ def main() -> None:
         measured_peak_gib,
         "framework",
     )
+    fit_verdicts(catalog, data["training_memory"] + more)
     throughput_report()
     serving_report()
+
+
+def fit_verdicts(catalog, rows: list[dict]) -> None:
+    """Runs that ran (so fitted) but that tailor would call "does not fit": estimated peak
+    above MEMORY_LIMIT of the GPU's memory."""
+    refused = []
+    costed = 0
+    for row in rows:
+        result = _training_row(catalog, row)
+        if isinstance(result, str):
+            continue
+        costed += 1
+        gpu = catalog.find_gpu(row["gpu"])
+        measured, _ = measured_peak_gib(row)
+        if row["gpu"] == "A100" and measured and measured > gpu.memory_gib:
+            gpu = catalog.find_gpu("A100-80GB")  # "A100": the peak says it was the 80 GB card
+        limit = MEMORY_LIMIT * gpu.memory_gib
+        if result[0] > limit:
+            refused.append(f"{row['id']} ({result[0]:.1f} > {limit:.1f} GiB)")
+    print(
+        f"-- published runs that fitted but tailor reports 'does not fit' (> "
+        f"{MEMORY_LIMIT:.0%} of the GPU): {len(refused)} of {costed}"
+        + "".join(f"\n--   {r}" for r in refused)
+    )
 
 
 def throughput_report() -> None:

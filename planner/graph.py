@@ -510,7 +510,7 @@ def _expand_method(
             hf_repo_id=arch.instruct_hf_id or arch.hf_id,
             quality=quality,
             notes=notes,
-            warnings=_spot_warnings(training),
+            warnings=_training_warnings(training),
         )
         _finish(
             dg,
@@ -522,20 +522,31 @@ def _expand_method(
         )
 
 
-def _spot_warnings(training: TrainingPlan | None) -> tuple[str, ...]:
-    """A spot run's expected cost next to its on-demand ceiling, and its capacity warning."""
-    if training is None or training.spot is None:
+def _training_warnings(training: TrainingPlan | None) -> tuple[str, ...]:
+    """A spot run's expected cost next to its on-demand ceiling and its capacity warning; a
+    multi-node run's interconnect assumption."""
+    if training is None:
         return ()
+    lines = []
+    if training.nodes > 1:
+        lines.append(
+            f"multi-node training: {training.nodes} nodes at the fitted multi-node speed, "
+            "measured on InfiniBand / RoCE clusters; between instances without a fast "
+            f"interconnect ({training.offer.instance_type} on {training.offer.cloud}: check "
+            "its network) the gradient traffic makes it slower and dearer than planned"
+        )
+    if training.spot is None:
+        return tuple(lines)
     s = training.spot
     ceiling = (
         f", ${s.on_demand_usd:,.2f} on demand (the ceiling)" if s.on_demand_usd is not None else ""
     )
-    lines = [
-        f"training on spot: expected ${s.expected_usd:,.2f} with {s.expected_preemptions:.1f} "
+    lines.append(
+        f"training on spot: expected ${s.expected_usd:,.2f} with {s.expected_preemptions:.2g} "
         f"preemptions at {s.rate_per_hour:.3g}/h (range {s.rate_low_per_hour:.3g}–"
         f"{s.rate_high_per_hour:.3g}/h), ${s.uninterrupted_usd:,.2f} if never preempted"
         f"{ceiling}"
-    ]
+    )
     if s.capacity_warning:
         lines.append(f"spot capacity: {s.capacity_warning}")
     return tuple(lines)

@@ -30,7 +30,7 @@ from planner.estimators.training_setup import ATTENTION_TARGETS, TrainingSetup
 from planner.estimators.training_time import padding_factor
 from planner.graph import build_decision_graph
 from planner.plan import PlanFile
-from planner.spec import parse_goal
+from planner.spec import load_goal, parse_goal
 from planner.types import AttentionImpl, Method, Precision, Sharding
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,3 +245,13 @@ def test_zero3_and_flash_plans_install_what_they_run() -> None:
     assert any(r.startswith("flash-attn==") for r in needs)
     if t.sharding is Sharding.ZERO3:
         assert any(r.startswith("deepspeed==") for r in needs)
+
+
+def test_a_multi_node_plan_says_its_speed_assumes_a_fast_interconnect() -> None:
+    goal = load_goal(ROOT / "examples" / "goals" / "full-finetune-70b-multinode.yaml")
+    plans = [p for p in build_decision_graph(goal, CATALOG).candidates if p.training]
+    multi = [p for p in plans if p.training and p.training.nodes > 1]
+    assert multi
+    for plan in multi:
+        assert any("InfiniBand" in w for w in plan.warnings)
+    assert not any("InfiniBand" in w for p in plans if p.training.nodes == 1 for w in p.warnings)
