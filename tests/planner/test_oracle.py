@@ -26,7 +26,7 @@ from planner.estimators.serving import (
     replica_memory,
     runtime_overhead_bytes,
 )
-from planner.estimators.spot import checkpoint_bytes, spot_run
+from planner.estimators.spot import CHECKPOINT_WRITE_BYTES_PER_S, checkpoint_bytes, spot_run
 from planner.estimators.training_memory import TrainingSetup, estimate_training_memory
 from planner.estimators.training_setup import MEMORY_LIMIT
 from planner.estimators.training_time import training_flops_per_token
@@ -118,7 +118,9 @@ def _spot_hours(catalog, cloud, arch, method, trainable, nodes, start, hours):
 
 
 def _training_cost(goal, catalog, arch, method):
-    """Cheapest fitting (GPU, GPUs, nodes, offer) by brute force, or None."""
+    """Cheapest fitting (GPU, GPUs, nodes, offer) by brute force, + the nodes' time writing
+    its weights (planner.bill "weights out": final/, and for LoRA the base read and merged/
+    written), or None."""
     rank = lora_rank_for(goal.data.train_examples) if method is not Method.FULL else 1
     seq = training_seq_len(goal, arch)
     best = None
@@ -179,10 +181,12 @@ def _training_cost(goal, catalog, arch, method):
                     cost = expected * price * nodes
                 else:
                     cost = hours * price * nodes
-                if cost <= goal.budget.training_usd and (best is None or cost < best):
-                    best = cost
+                if cost <= goal.budget.training_usd and (best is None or cost < best[0]):
+                    moved = trainable * 2 + (0 if method is Method.FULL else 4 * total_params(arch))
+                    out_hours = moved / CHECKPOINT_WRITE_BYTES_PER_S / 3600
+                    best = (cost, out_hours * price * nodes)
     assert GLOBAL_BATCH_SEQUENCES > 0
-    return best
+    return None if best is None else sum(best)
 
 
 @cache
