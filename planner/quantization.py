@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
+from functools import cache
 from typing import Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -398,7 +399,9 @@ def _after_training(
     )
 
 
+@cache
 def _bf16() -> ServedFormat:
+    """The bf16 format (one frozen value, made once)."""
     return ServedFormat(
         quantization=Quantization.BF16,
         obtained_by=ObtainedBy.AS_IS,

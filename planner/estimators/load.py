@@ -224,11 +224,22 @@ class ReplicaQueue:
         """(k, t_p, t_d) at ``d`` sequences decoding: prompt steps per request, a prompt
         step's and a decode-only step's seconds."""
         capacity = self.budget - d
-        chunk = min(self.lengths.input_mean, capacity)
+        prompt = self.lengths.input_mean
+        chunk = min(prompt, capacity)
+        if self._moe is not None:
+            return _chunks(prompt, capacity), self.prefill_step_s(d, chunk), self.decode_step_s(d)
+        # dense models: prefill_step_s and decode_step_s inlined, the same sums in the same
+        # order (the search's innermost call)
+        lines = self.lines
+        memory = lines.memory_fixed_s + lines.memory_per_decode_s * d
+        compute = lines.compute_fixed_s + lines.compute_per_decode_s * d
         return (
-            _chunks(self.lengths.input_mean, capacity),
-            self.prefill_step_s(d, chunk),
-            self.decode_step_s(d),
+            _chunks(prompt, capacity),
+            max(
+                memory + lines.memory_per_prefill_s * chunk,
+                compute + lines.compute_per_prefill_s * chunk,
+            ),
+            max(memory, compute),
         )
 
     def rate_at(self, d: float) -> float:
@@ -267,10 +278,35 @@ class ReplicaQueue:
 
     def _solve_max_concurrency(self) -> float:
         high = float(self.max_num_seqs)
+        lines, budget = self.lines, self.budget
+        prompt, output = self.lengths.input_mean, self.lengths.output_mean
 
         def stable(d: float) -> bool:
-            rate = self.rate_at(d)
-            return math.isfinite(rate) and self._prefill_load(rate, d) < 1
+            if self._moe is not None or d <= 0 or d >= budget:
+                rate = self.rate_at(d)
+                return math.isfinite(rate) and self._prefill_load(rate, d) < 1
+            # dense, 0 < d < B: rate_at and _prefill_load inlined (the same sums in the same
+            # order), sharing the step lines they both evaluate at d
+            capacity = budget - d
+            chunk = min(prompt, capacity)
+            memory = lines.memory_fixed_s + lines.memory_per_decode_s * d
+            compute = lines.compute_fixed_s + lines.compute_per_decode_s * d
+            k = _chunks(prompt, capacity)
+            per_request = output / d
+            if per_request < k:
+                return False
+            memory_step = memory + lines.memory_per_prefill_s * chunk
+            compute_step = compute + lines.compute_per_prefill_s * chunk
+            rate = 1 / (
+                k * max(memory_step, compute_step) + (per_request - k) * max(memory, compute)
+            )
+            if not math.isfinite(rate):
+                return False
+            if memory_step >= compute_step:
+                s0, s1 = memory, lines.memory_per_prefill_s
+            else:
+                s0, s1 = compute, lines.compute_per_prefill_s
+            return rate * (s0 * k + s1 * prompt) < 1
 
         if stable(high):
             return high
@@ -470,17 +506,37 @@ class ReplicaQueue:
         inner loop; tests check it agrees with ``_meets``)."""
         if d > self._seqs_limit or not math.isfinite(d) or d >= self.budget:
             return None
-        rate = self.rate_at(d)
+        lengths = self.lengths
+        if self._moe is not None or d <= 0:
+            rate = self.rate_at(d)
+            s0, s1, capacity = self._service(d)
+            decode_s = self.decode_step_s(d)
+        else:  # dense, 0 < d < B: rate_at, _service and decode_step_s inlined (same sums)
+            lines = self.lines
+            capacity = self.budget - d
+            chunk = min(lengths.input_mean, capacity)
+            memory = lines.memory_fixed_s + lines.memory_per_decode_s * d
+            compute = lines.compute_fixed_s + lines.compute_per_decode_s * d
+            memory_step = memory + lines.memory_per_prefill_s * chunk
+            compute_step = compute + lines.compute_per_prefill_s * chunk
+            decode_s = max(memory, compute)
+            k = _chunks(lengths.input_mean, capacity)
+            per_request = lengths.output_mean / d
+            if per_request < k:
+                return None
+            rate = 1 / (k * max(memory_step, compute_step) + (per_request - k) * decode_s)
+            if memory_step >= compute_step:
+                s0, s1 = memory, lines.memory_per_prefill_s
+            else:
+                s0, s1 = compute, lines.compute_per_prefill_s
         if not math.isfinite(rate):
             return None
         sat = self.saturation_rate()
         if not (rate / sat if sat > 0 else math.inf) <= TARGET_UTILIZATION + 1e-12:
             return None
-        lengths = self.lengths
         tau = d / (rate * lengths.output_mean) if d > 0 and rate > 0 else self.decode_step_s(0)
         if not tau <= step_limit_s:
             return None
-        s0, s1, capacity = self._service(d)
         chunks = _chunks(lengths.input_mean, capacity)
         mean_service = s0 * chunks + s1 * lengths.input_mean
         rho = rate * mean_service
@@ -495,7 +551,7 @@ class ReplicaQueue:
         wait = mean_wait / rho * math.log(rho / TTFT_QUANTILE_TAIL) if rho > 0.05 else 0.0
         p95 = lengths.input_p95
         own = s0 * math.ceil(p95 / capacity) + s1 * p95
-        ttft = self.decode_step_s(d) / 2 + wait + own + self.network_rtt_s
+        ttft = decode_s / 2 + wait + own + self.network_rtt_s
         return ttft if ttft <= ttft_limit_s else None
 
     def operating_rate(
