@@ -31,7 +31,6 @@ prints the gaps over 23 traffic shapes (median 0.4 %, at most 7 %).
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -418,11 +417,18 @@ def _by_hour(
     for the load balancer iff one came in [t − keep-alive, t − cold wait] (Poisson)."""
     key = tuple(rates)
     chances = _up_chances(key, timing)
-    starts = [start for start, _ in points]
+    # the sample times rise, so the change point in force at each is found by walking the
+    # points once (what bisect_right(starts, t − DAY_S) − 1 gives, -1 included)
+    starts = [start for start, _ in points] + [math.inf]
     replicas, up = [], []
+    j = -1
     for ts, p_up in zip(_SAMPLE_TIMES, chances, strict=True):
-        at = [points[bisect.bisect_right(starts, t - DAY_S) - 1][1] for t in ts]
-        replicas.append(sum(p * r for p, r in zip(p_up, at, strict=True)) / _SUBSTEPS)
+        total = 0.0
+        for t, p in zip(ts, p_up, strict=True):
+            while starts[j + 1] <= t - DAY_S:
+                j += 1
+            total += p * points[j][1]
+        replicas.append(total / _SUBSTEPS)
         up.append(sum(p_up) / _SUBSTEPS)
     return replicas, up, list(_cold_chances(key, timing, cold_wait_s))
 
