@@ -40,6 +40,7 @@ from planner.serving_options import (
     cold_start_terms,
     context_reason,
     offer_basis,
+    read_terms,
     replica_candidates,
     request_lengths,
     unservable,
@@ -139,7 +140,7 @@ def _terms(goal: GoalSpec, j: _Job) -> tuple[Term, ...]:
         else "1"
     )
     return (
-        *c.read_terms,
+        *read_terms(c.read_basis),
         *decode,
         Term(
             name="batch.concurrency",

@@ -16,10 +16,12 @@ cold start's whenever more than 5 % of requests meet no ready replica.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from catalog import GpuSku, ModelArch, total_params
 from planner.budget import budget_excesses
@@ -43,9 +45,9 @@ from planner.estimators.serving import (
     DecodeModel,
     ServingSetup,
     kv_cache_bytes_per_token,
-    replica_memory,
     runtime_overhead_bytes,
     serving_weight_params,
+    weights_and_usable,
 )
 from planner.estimators.terms import GIB, Term, num
 from planner.offers import OfferIndex
@@ -139,7 +141,7 @@ class _Point:
     lengths: Lengths
     queue: ReplicaQueue
     network_basis: str = ""
-    read_terms: tuple[Term, ...] = ()
+    read_basis: ReadBasis | None = None
 
     @property
     def ttft_s(self) -> float:
@@ -153,6 +155,10 @@ class _Point:
 
 def _limits_s(goal: GoalSpec) -> tuple[float, float]:
     """(longest decode step, longest p95 TTFT) the latency targets allow, s."""
+    return _facts(goal).limits_s
+
+
+def _limits_of(goal: GoalSpec) -> tuple[float, float]:
     speed, ttft_ms = goal.latency.min_output_tokens_per_s, goal.latency.p95_time_to_first_token_ms
     return (
         math.inf if speed is None else 1 / speed,
@@ -162,10 +168,30 @@ def _limits_s(goal: GoalSpec) -> tuple[float, float]:
 
 def _kv_capacity_tokens(arch: ModelArch, sku: GpuSku, setup: ServingSetup) -> tuple[float, float]:
     """(weights bytes per GPU, KV tokens the cache holds after weights and runtime)."""
-    weights, usable, _ = replica_memory(arch, sku, setup)
-    budget = usable - weights - runtime_overhead_bytes(arch, setup.tensor_parallel)
-    per_token = kv_cache_bytes_per_token(arch, tensor_parallel=setup.tensor_parallel)
+    return _kv_capacity(arch, sku, setup.quantization, setup.tensor_parallel)
+
+
+def _kv_capacity(arch: ModelArch, sku: GpuSku, quant: Quantization, tp: int) -> tuple[float, float]:
+    """``_kv_capacity_tokens`` of a bf16-KV replica of this format and tensor parallel."""
+    weights, usable = weights_and_usable(arch, sku, quant, tp)
+    budget = usable - weights - runtime_overhead_bytes(arch, tp)
+    per_token = kv_cache_bytes_per_token(arch, tensor_parallel=tp)
     return weights, max(0.0, budget / per_token)
+
+
+def _kv_room(
+    arch: ModelArch, sku: GpuSku, quant: Quantization, tp: int, lengths: Lengths
+) -> tuple[float, float] | str:
+    """(weights bytes per GPU, KV tokens), or why the cache cannot hold one longest request
+    (checked before the setup's decode model is built)."""
+    weights, kv_tokens = _kv_capacity(arch, sku, quant, tp)
+    if kv_tokens < lengths.max_model_len:
+        return (
+            f"weights {weights / GIB:.1f} GiB + runtime leave KV room for {kv_tokens:,.0f} "
+            f"tokens per GPU, less than one longest request ({lengths.max_model_len:,} tokens: "
+            "vLLM refuses to start)"
+        )
+    return weights, kv_tokens
 
 
 @dataclass(frozen=True)
@@ -184,7 +210,7 @@ class ReplicaCandidate:
     load_replicas: float  # the month's mean rate / the most a replica could take
     ttft_floor_s: float  # p95 TTFT with no other traffic
     network_basis: str  # where the round trip to the users comes from; "" when not stated
-    read_terms: tuple[Term, ...] = ()  # serve.weight_read_bytes_per_param, when it applies
+    read_basis: ReadBasis | None = None  # serve.weight_read_bytes_per_param, when it applies
 
 
 @dataclass
@@ -194,7 +220,7 @@ class SearchMemo:
     weights, and those searches meet the same GPU setups. Keys name the model, GPU, offer,
     format and lengths a value depends on; a value is reused only under its whole key."""
 
-    reads: dict[tuple, tuple[float | None, Term | None]] = field(default_factory=dict)
+    reads: dict[tuple, tuple[float | None, ReadBasis | None]] = field(default_factory=dict)
     candidates: dict[tuple, ReplicaCandidate | str] = field(default_factory=dict)
     points: dict[ReplicaQueue, _Point | str] = field(default_factory=dict)
     cold_starts: dict[tuple, tuple[Term, ...]] = field(default_factory=dict)
@@ -209,16 +235,17 @@ def _candidate(
     lengths: Lengths,
     fmt: ServedFormat,
     network: tuple[float, str] = (0.0, ""),
-    read_term: Term | None = None,
+    read_basis: ReadBasis | None = None,
+    room: tuple[float, float] | None = None,
 ) -> ReplicaCandidate | str:
-    """The replica's queue model and its cost and latency floors, or why it cannot serve."""
-    weights, kv_tokens = _kv_capacity_tokens(arch, sku, setup)
-    if kv_tokens < lengths.max_model_len:
-        return (
-            f"weights {weights / GIB:.1f} GiB + runtime leave KV room for {kv_tokens:,.0f} "
-            f"tokens per GPU, less than one longest request ({lengths.max_model_len:,} tokens: "
-            "vLLM refuses to start)"
-        )
+    """The replica's queue model and its cost and latency floors, or why it cannot serve.
+    ``room``: its ``_kv_room`` when the caller has it."""
+    if room is None:
+        found = _kv_room(arch, sku, setup.quantization, setup.tensor_parallel, lengths)
+        if isinstance(found, str):
+            return found
+        room = found
+    weights, kv_tokens = room
     seqs, tokens, basis = vllm_batch_limits(sku)
     model = DecodeModel(arch, sku, setup)
     queue = ReplicaQueue(
@@ -255,7 +282,7 @@ def _candidate(
         load_replicas=mean_rate / most,
         ttft_floor_s=floor,
         network_basis=network[1],
-        read_terms=(read_term,) if read_term is not None else (),
+        read_basis=read_basis,
     )
 
 
@@ -289,11 +316,50 @@ def _operating_point(
         lengths=lengths,
         queue=c.queue,
         network_basis=c.network_basis,
-        read_terms=c.read_terms,
+        read_basis=c.read_basis,
     )
 
 
-def _dominated(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_Option]) -> bool:
+class _Front:
+    """The priced options no other priced option is at most as dear and as slow as, by
+    monthly $ rising (their p95 TTFT then falls): what ``_beats`` and ``_ttft_cutoff`` ask of
+    all the priced options, answered from the staircase. An option some kept one is at most
+    as dear and as slow as answers nothing the kept one does not."""
+
+    def __init__(self) -> None:
+        self.costs: list[float] = []
+        self.ttfts: list[float] = []
+
+    def add(self, cost: float, ttft: float) -> None:
+        """Keep (cost, ttft) unless a kept option is at most as dear and as slow."""
+        i = bisect.bisect_right(self.costs, cost)
+        if i and self.ttfts[i - 1] <= ttft:
+            return
+        j = i
+        while j < len(self.costs) and self.ttfts[j] >= ttft:
+            j += 1
+        k = i
+        while k and self.costs[k - 1] == cost:  # as dear, slower: replaced
+            k -= 1
+        self.costs[k:j] = [cost]
+        self.ttfts[k:j] = [ttft]
+
+    def fastest_within(self, cost_floor_usd: float) -> float:
+        """The lowest p95 TTFT of an option at most this dear (inf when none is)."""
+        i = bisect.bisect_right(self.costs, cost_floor_usd)
+        return self.ttfts[i - 1] if i else math.inf
+
+    def beats(self, cost_floor_usd: float, ttft_floor_s: float) -> bool:
+        """Some priced option is at most as dear and as slow as these floors, and strictly
+        better in one."""
+        i = bisect.bisect_right(self.costs, cost_floor_usd)
+        if not i:
+            return False
+        ttft = self.ttfts[i - 1]
+        return ttft < ttft_floor_s or (ttft == ttft_floor_s and self.costs[i - 1] < cost_floor_usd)
+
+
+def _dominated(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: _Front) -> bool:
     """For each replica policy this setup could have, a solved option at most as dear and as
     slow as that policy's floors (strictly better in one): this setup cannot reach the Pareto
     front, so its load is never solved. Warm: at least min_replicas (or the default) up, the
@@ -314,15 +380,13 @@ def _dominated(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_O
     return _beats(kept, zero, ttft)
 
 
-def _ttft_cutoff(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[_Option]) -> float:
+def _ttft_cutoff(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: _Front) -> float:
     """The p95 TTFT (s) of this setup's operating point above which every replica policy it
     could have is beaten by a solved option (the same floors as ``_dominated``, the TTFT left
     free): its search stops there. inf when some policy cannot be beaten that way."""
     a, per_replica = goal.availability, c.offer.usd_per_hour * HOURS_PER_MONTH
 
-    def fastest_within(cost_floor_usd: float) -> float:
-        """Above the quickest solved option at most this dear, a TTFT is beaten."""
-        return min((o.ttft_s for o in kept if o.monthly_usd <= cost_floor_usd), default=math.inf)
+    fastest_within = kept.fastest_within
 
     if goal.traffic.requests_per_month == 0 or a.min_replicas is not None:
         return fastest_within(c.cost_floor_usd)
@@ -336,15 +400,10 @@ def _ttft_cutoff(goal: GoalSpec, c: ReplicaCandidate, cold_s: float, kept: list[
     return max(warm, zero)
 
 
-def _beats(kept: Sequence[_Option], cost_floor_usd: float, ttft_floor_s: float) -> bool:
+def _beats(kept: _Front, cost_floor_usd: float, ttft_floor_s: float) -> bool:
     """Some option in ``kept`` is at most as dear and as slow as these floors, and strictly
     better in one."""
-    for o in kept:
-        cost, ttft = o.monthly_usd, o.ttft_s
-        at_most = cost <= cost_floor_usd and ttft <= ttft_floor_s
-        if at_most and (cost < cost_floor_usd or ttft < ttft_floor_s):
-            return True
-    return False
+    return kept.beats(cost_floor_usd, ttft_floor_s)
 
 
 @dataclass(frozen=True)
@@ -390,6 +449,11 @@ the hour, which max_replicas still covers."""
 def traffic_profile(goal: GoalSpec) -> HourlyProfile:
     """The goal's hourly profile, or a one-peak day whose busiest hour is the peak rate (at
     most MAX_PEAK_TO_AVERAGE × the average)."""
+    profile = _facts(goal).profile
+    return _profile_of(goal) if profile is None else profile  # batch only: says why not
+
+
+def _profile_of(goal: GoalSpec) -> HourlyProfile:
     weights = goal.availability.hourly_profile
     t = goal.traffic
     return _profile(None if weights is None else tuple(weights), t.peak_rate, t.requests_per_month)
@@ -448,24 +512,62 @@ covers the hourly sampling of both."""
 def prices_scale_to_zero(goal: GoalSpec) -> bool:
     """Whether a scale-to-zero variant is worth pricing: min_replicas unstated, and traffic
     sparse enough that a replica is not up nearly all the time."""
+    return _facts(goal).scale_to_zero
+
+
+def _scale_to_zero_of(goal: GoalSpec, profile: HourlyProfile) -> bool:
     if goal.availability.min_replicas is not None or DEFAULT_MIN_REPLICAS != 1:
         return False
     if goal.traffic.requests_per_month == 0:  # batch jobs: no service
         return False
-    least, _ = scale_to_zero_up(traffic_profile(goal), goal.traffic.requests_per_month)
+    least, _ = scale_to_zero_up(profile, goal.traffic.requests_per_month)
     return least < SCALE_TO_ZERO_SKIP_UP
 
 
 def _least_replicas(goal: GoalSpec) -> float:
     """Replicas every hour bills at least, whatever the policy: the stated minimum; unstated,
     one, or with scale to zero priced the mean chance a replica is up (scale_to_zero_up)."""
+    return _facts(goal).least_replicas
+
+
+def _least_replicas_of(goal: GoalSpec, profile: HourlyProfile | None, scale_to_zero: bool) -> float:
     if (stated := goal.availability.min_replicas) is not None:
         return stated
     if goal.traffic.requests_per_month == 0:  # batch jobs: no service
         return 0.0
-    if prices_scale_to_zero(goal):
-        return scale_to_zero_up(traffic_profile(goal), goal.traffic.requests_per_month)[1]
+    if scale_to_zero:
+        assert profile is not None
+        return scale_to_zero_up(profile, goal.traffic.requests_per_month)[1]
     return DEFAULT_MIN_REPLICAS
+
+
+class _GoalFacts(NamedTuple):
+    """What the serving search asks of the goal at every setup, worked out once per goal."""
+
+    limits_s: tuple[float, float]
+    profile: HourlyProfile | None  # None: a batch-only goal, no service traffic
+    scale_to_zero: bool
+    least_replicas: float
+
+
+_LAST_FACTS: tuple[GoalSpec, _GoalFacts] | None = None
+"""The last goal's facts, by identity (a goal is frozen; one reference, swapped whole, so a
+second thread planning another goal never reads this goal's facts)."""
+
+
+def _facts(goal: GoalSpec) -> _GoalFacts:
+    global _LAST_FACTS  # noqa: PLW0603 - a one-entry cache, replaced whole
+    last = _LAST_FACTS
+    if last is not None and last[0] is goal:
+        return last[1]
+    if goal.traffic.requests_per_month == 0:
+        facts = _GoalFacts(_limits_of(goal), None, False, _least_replicas_of(goal, None, False))
+    else:
+        profile = _profile_of(goal)
+        zero = _scale_to_zero_of(goal, profile)
+        facts = _GoalFacts(_limits_of(goal), profile, zero, _least_replicas_of(goal, profile, zero))
+    _LAST_FACTS = (goal, facts)
+    return facts
 
 
 def _policies(
@@ -531,7 +633,7 @@ def _options(
     point: _Point,
     replicas: int,
     cold: tuple[Term, ...],
-    priced: Sequence[_Option] = (),
+    priced: _Front | None = None,
 ) -> tuple[list[_Option], list[str]]:
     """The priced options of one solved setup (one per replica policy; ``cold``: its cold
     start terms), and why a policy that was tried cannot serve; a policy an option in
@@ -539,7 +641,7 @@ def _options(
     per_replica_month = c.offer.usd_per_hour * HOURS_PER_MONTH
 
     def beaten(least_replicas: float, ttft_s: float) -> bool:
-        return _beats(priced, least_replicas * per_replica_month, ttft_s)
+        return priced is not None and _beats(priced, least_replicas * per_replica_month, ttft_s)
 
     policies, why = _policies(goal, point, cold[-1].value, beaten)
     options = [_Option(c.fmt, c.tp, c.offer, point, replicas, pol, cold) for pol in policies]
@@ -723,7 +825,7 @@ def _serving_terms(goal: GoalSpec, o: _Option) -> tuple[Term, ...]:
             )
         )
     return (
-        *p.read_terms,
+        *read_terms(p.read_basis),
         *base,
         *load,
         *o.cold_start,
@@ -804,14 +906,55 @@ speed benchmarks: batch 1, one prompt token, 2,048 generated), where the weights
 the decode step."""
 
 
+@dataclass(frozen=True)
+class ReadBasis:
+    """The numbers ``kernel_read_bytes`` solved with, kept so its Term is written only for a
+    setup that reaches a plan (numbers only until then)."""
+
+    quantization: Quantization
+    speed: float  # serve.speed_vs_bf16, × bf16 at batch 1
+    base_step_s: float  # the step model's batch-1 bf16 step
+    target_s: float
+    fixed_s: float
+    bandwidth_bytes_per_s: float
+    kv_bytes: float
+    tp: int
+    other: int
+    linear: int
+    nominal: float
+    per_param: float
+
+    def term(self) -> Term:
+        """serve.weight_read_bytes_per_param with its formula and basis."""
+        b = self
+        return Term(
+            name="serve.weight_read_bytes_per_param",
+            value=b.per_param,
+            unit="B",
+            formula=f"max({num(b.nominal)}, ((({num(b.target_s, 12)} − {num(b.fixed_s, 12)}) "
+            f"× {num(b.bandwidth_bytes_per_s, 12)} − {num(b.kv_bytes, 12)}) × {b.tp} − "
+            f"{b.other:,} × 2) / {b.linear:,})",
+            basis=f"the {b.quantization} kernels' read per linear weight that gives the "
+            f"published decode speed (serve.speed_vs_bf16 = {b.speed:.3g}× bf16 at batch 1): "
+            f"the step model's batch-1 bf16 step {b.base_step_s * 1e3:.3g} ms ÷ {b.speed:.3g}, "
+            "less the fixed overheads and the KV read, over the linear weights; at least the "
+            f"stored {num(b.nominal)} B",
+        )
+
+
+def read_terms(basis: ReadBasis | None) -> tuple[Term, ...]:
+    """The read term of a setup, () when its weights read at their stored size."""
+    return () if basis is None else (basis.term(),)
+
+
 def kernel_read_bytes(
     arch: ModelArch, sku: GpuSku, tp: int, fmt: ServedFormat
-) -> tuple[float | None, Term | None]:
-    """(bytes a decode step pays per linear weight, its term) of a quantized format whose
-    decode speed is published (``fmt.speed_vs_bf16``, ×bf16 at batch 1): the read that makes
-    the step model's batch-1 step bf16's ÷ that speed. Dequantizing kernels read slower than
-    their bytes say (AWQ int4 at 0.5 B per weight decodes ~1.8× bf16, not ~4×); never below
-    the stored size. (None, None) for bf16 and for formats without a published speed."""
+) -> tuple[float | None, ReadBasis | None]:
+    """(bytes a decode step pays per linear weight, how it was solved) of a quantized format
+    whose decode speed is published (``fmt.speed_vs_bf16``, ×bf16 at batch 1): the read that
+    makes the step model's batch-1 step bf16's ÷ that speed. Dequantizing kernels read slower
+    than their bytes say (AWQ int4 at 0.5 B per weight decodes ~1.8× bf16, not ~4×); never
+    below the stored size. (None, None) for bf16 and for formats without a published speed."""
     speed, quant = fmt.speed_vs_bf16, fmt.quantization
     if speed is None or quant is Quantization.BF16:
         return None, None
@@ -826,34 +969,32 @@ def kernel_read_bytes(
             output_tokens=output,
         ),
     )
-    quantized = DecodeModel(
-        arch,
-        sku,
-        ServingSetup(
-            quantization=quant, tensor_parallel=tp, input_tokens=prompt, output_tokens=output
-        ),
-    )
-    target = base.step_s(1) / speed.value
-    fixed = quantized.allreduce_s(1) + quantized.overhead_s(1)
-    kv = quantized.context_tokens * quantized.kv_bytes_per_token
+    # the all-reduces, overheads, KV read and bandwidth of a step do not depend on the
+    # weights' format: the bf16 model's are the quantized one's
+    base_step = base.step_s(1)
+    target = base_step / speed.value
+    fixed = base.allreduce_s(1) + base.overhead_s(1)
+    kv = base.context_tokens * base.kv_bytes_per_token
     linear, other = serving_weight_params(arch)
-    solved = ((target - fixed) * quantized.bandwidth_bytes_per_s - kv) * tp - other * 2.0
+    solved = ((target - fixed) * base.bandwidth_bytes_per_s - kv) * tp - other * 2.0
     nominal = bytes_per_param(quant)
     per_param = max(nominal, solved / linear)
-    term = Term(
-        name="serve.weight_read_bytes_per_param",
-        value=per_param,
-        unit="B",
-        formula=f"max({num(nominal)}, ((({num(target, 12)} − {num(fixed, 12)}) × "
-        f"{num(quantized.bandwidth_bytes_per_s, 12)} − {num(kv, 12)}) × {tp} − {other:,} × 2) "
-        f"/ {linear:,})",
-        basis=f"the {quant} kernels' read per linear weight that gives the published decode "
-        f"speed (serve.speed_vs_bf16 = {speed.value:.3g}× bf16 at batch 1): the step model's "
-        f"batch-1 bf16 step {base.step_s(1) * 1e3:.3g} ms ÷ {speed.value:.3g}, less the fixed "
-        "overheads and the KV read, over the linear weights; at least the stored "
-        f"{num(nominal)} B",
+    if per_param == nominal:
+        return None, None
+    return per_param, ReadBasis(
+        quantization=quant,
+        speed=speed.value,
+        base_step_s=base_step,
+        target_s=target,
+        fixed_s=fixed,
+        bandwidth_bytes_per_s=base.bandwidth_bytes_per_s,
+        kv_bytes=kv,
+        tp=tp,
+        other=other,
+        linear=linear,
+        nominal=nominal,
+        per_param=per_param,
     )
-    return (None, None) if per_param == nominal else (per_param, term)
 
 
 def replica_candidates(
@@ -917,10 +1058,13 @@ def _memo_candidate(
 ) -> ReplicaCandidate | str:
     """``_candidate`` of this setup, or the one another search of the goal built for it."""
     quant, speed = fmt.quantization, fmt.speed_vs_bf16
+    room = _kv_room(arch, sku, quant, count, lengths)
+    if isinstance(room, str):  # no decode model, read or queue is needed to say so
+        return room
     read_key = (arch.id, sku.name, count, quant, speed and speed.value)
     if read_key not in memo.reads:
         memo.reads[read_key] = kernel_read_bytes(arch, sku, count, fmt)
-    read, read_term = memo.reads[read_key]
+    read, read_basis = memo.reads[read_key]
     key = (*read_key, offer, network, lengths)
     if key in memo.candidates:
         found = memo.candidates[key]
@@ -934,7 +1078,16 @@ def _memo_candidate(
         weight_read_bytes_per_param=read,
     )
     memo.candidates[key] = found = _candidate(
-        goal, arch, sku, offer, setup, lengths, fmt, network=network, read_term=read_term
+        goal,
+        arch,
+        sku,
+        offer,
+        setup,
+        lengths,
+        fmt,
+        network=network,
+        read_basis=read_basis,
+        room=room,
     )
     return found
 
@@ -1010,13 +1163,14 @@ def serving_options(
     memo = SearchMemo() if memo is None else memo
     candidates = replica_candidates(goal, arch, offers, gpus, lengths, reasons, formats, memo)
     options: list[_Option] = []
+    front = _Front()
     candidates.sort(key=lambda c: (c.cost_floor_usd, c.ttft_floor_s, c.tp))
     for c in candidates:
         cold = _cold_start(memo, arch, c, engine_start)
-        if _dominated(goal, c, cold[-1].value, options):
+        if _dominated(goal, c, cold[-1].value, front):
             continue
         subject = f"serve {arch.id} {c.fmt.quantization} on {c.tp}× {c.offer.gpu}"
-        point = _memo_point(memo, goal, c, lengths, _ttft_cutoff(goal, c, cold[-1].value, options))
+        point = _memo_point(memo, goal, c, lengths, _ttft_cutoff(goal, c, cold[-1].value, front))
         if isinstance(point, Beyond):  # beaten on every policy: it cannot reach the front
             continue
         if isinstance(point, str):
@@ -1026,15 +1180,17 @@ def serving_options(
         if replicas > MAX_REPLICAS:
             reasons.append(_too_many(subject, replicas))
             continue
-        found, problems = _options(goal, c, point, replicas, cold, options)
+        found, problems = _options(goal, c, point, replicas, cold, front)
         options.extend(found)
+        for o in found:
+            front.add(o.monthly_usd, o.ttft_s)
         reasons.extend(
             unservable(arch, c.fmt.quantization, c.tp, c.offer.gpu, why) for why in problems
         )
-    front = pareto_front(
+    kept = pareto_front(
         options, cost=lambda o: o.monthly_usd, latency=lambda o: o.ttft_s, tiebreak=_tp
     )
-    return [_plan(goal, o, offers) for o in front], reasons
+    return [_plan(goal, o, offers) for o in kept], reasons
 
 
 def _memo_point(

@@ -378,6 +378,8 @@ def _sample_times() -> tuple[tuple[float, ...], ...]:
 
 
 _SAMPLE_TIMES = _sample_times()
+_FIRST_DAY_TIMES = tuple(tuple(t - DAY_S for t in ts) for ts in _SAMPLE_TIMES)
+"""_SAMPLE_TIMES a day earlier: where in the day's change points each sample falls."""
 
 
 @lru_cache(maxsize=256)
@@ -420,17 +422,26 @@ def _by_hour(
     # the sample times rise, so the change point in force at each is found by walking the
     # points once (what bisect_right(starts, t − DAY_S) − 1 gives, -1 included)
     starts = [start for start, _ in points] + [math.inf]
-    replicas, up = [], []
+    replicas = []
     j = -1
-    for ts, p_up in zip(_SAMPLE_TIMES, chances, strict=True):
+    level = points[-1][1]
+    following = starts[0]
+    for ts, p_up in zip(_FIRST_DAY_TIMES, chances, strict=True):
         total = 0.0
         for t, p in zip(ts, p_up, strict=True):
-            while starts[j + 1] <= t - DAY_S:
-                j += 1
-            total += p * points[j][1]
+            if following <= t:
+                while starts[j + 1] <= t:
+                    j += 1
+                level, following = points[j][1], starts[j + 1]
+            total += p * level
         replicas.append(total / _SUBSTEPS)
-        up.append(sum(p_up) / _SUBSTEPS)
-    return replicas, up, list(_cold_chances(key, timing, cold_wait_s))
+    return replicas, list(_up_shares(key, timing)), list(_cold_chances(key, timing, cold_wait_s))
+
+
+@lru_cache(maxsize=256)
+def _up_shares(rates: tuple[float, ...], timing: _Timing) -> tuple[float, ...]:
+    """Scale to zero, per hour: the share of the hour's samples a replica is up."""
+    return tuple(sum(p_up) / _SUBSTEPS for p_up in _up_chances(rates, timing))
 
 
 @lru_cache(maxsize=64)

@@ -10,7 +10,6 @@ achieved fractions and the fixed costs are calibrated on published measurements
 from __future__ import annotations
 
 import math
-from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +33,7 @@ __all__ = [
     "serving_weight_bytes",
     "serving_weight_params",
     "weight_read_bytes",
+    "weights_and_usable",
 ]
 
 GPU_MEMORY_UTILIZATION = 0.90  # vLLM's default --gpu-memory-utilization
@@ -89,11 +89,22 @@ def serving_weight_params(arch: ModelArch) -> tuple[int, int]:
     return total_params(arch) - other, other
 
 
-@cache
+_WEIGHT_BYTES: dict[tuple[int, Quantization], tuple[ModelArch, float]] = {}
+"""serving_weight_bytes by (id of the arch, format), the arch kept beside its value so the id
+names it while the entry lives: a lookup costs no hash of the arch's ~30 fields (the
+planner's serving search asks thousands of times per goal)."""
+
+
 def serving_weight_bytes(arch: ModelArch, quantization: Quantization) -> float:
     """Linear layers in the quantized format; embeddings, lm_head and norms stay 16-bit."""
+    key = (id(arch), quantization)
+    known = _WEIGHT_BYTES.get(key)
+    if known is not None and known[0] is arch:
+        return known[1]
     linear, other = serving_weight_params(arch)
-    return linear * bytes_per_param(quantization) + other * 2.0
+    value = linear * bytes_per_param(quantization) + other * 2.0
+    _WEIGHT_BYTES[key] = (arch, value)
+    return value
 
 
 def kv_cache_bytes_per_token(
@@ -434,10 +445,17 @@ class DecodeModel:
         )
 
 
+def weights_and_usable(
+    arch: ModelArch, gpu: GpuSku, quantization: Quantization, tensor_parallel: int
+) -> tuple[float, float]:
+    """(weights bytes per GPU, usable bytes per GPU: memory × vLLM's utilization)."""
+    weights = serving_weight_bytes(arch, quantization) / tensor_parallel
+    return weights, gpu.memory_gib * GIB * GPU_MEMORY_UTILIZATION
+
+
 def replica_memory(arch: ModelArch, gpu: GpuSku, setup: ServingSetup) -> tuple[float, float, int]:
     """(weights bytes per GPU, usable bytes per GPU, max full-length sequences in the KV)."""
-    weights = serving_weight_bytes(arch, setup.quantization) / setup.tensor_parallel
-    usable = gpu.memory_gib * GIB * GPU_MEMORY_UTILIZATION
+    weights, usable = weights_and_usable(arch, gpu, setup.quantization, setup.tensor_parallel)
     kv_token = kv_cache_bytes_per_token(
         arch, tensor_parallel=setup.tensor_parallel, bytes_per_value=setup.kv_cache_bytes_per_value
     )

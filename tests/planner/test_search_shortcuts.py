@@ -5,7 +5,9 @@
 - a TTFT cutoff stops the search only where the operating point's p95 TTFT is above it, and
   otherwise returns the very point the uncut search finds;
 - a goal's searches sharing one ``SearchMemo`` (with and without retrieved context, published
-  and fine-tuned weights) give the same plans and reasons as searches that share nothing.
+  and fine-tuned weights) give the same plans and reasons as searches that share nothing;
+- the staircase of priced options (``_Front``) answers "is this floor beaten?" and "the
+  fastest option at most this dear" as a scan of every priced option does.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from catalog import load_catalog
 from planner.estimators.load import Beyond, LoadPoint
 from planner.offers import build_offer_index
 from planner.quantization import ServedWeights, cold_start_seconds, served_formats
-from planner.serving_options import SearchMemo, serving_options
+from planner.serving_options import SearchMemo, _Front, serving_options
 from planner.spec import load_goal
 from tests.planner.test_load_model import CASES, _setup
 
@@ -104,3 +108,28 @@ def test_searches_sharing_a_memo_answer_as_searches_that_share_nothing(name: str
                 compared += len(plans)
     assert compared > 0
     assert shared.points and shared.candidates  # the memo was used
+
+
+_PRICE = st.sampled_from([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0])  # ties are the hard cases
+
+
+@given(
+    options=st.lists(st.tuples(_PRICE, _PRICE), max_size=12),
+    floors=st.lists(st.tuples(_PRICE, _PRICE), min_size=1, max_size=6),
+)
+@example(options=[(2.0, 3.0), (2.0, 1.0), (1.0, 3.0)], floors=[(2.0, 3.0), (1.0, 3.0)])
+@example(options=[(1.0, 1.0), (1.0, 1.0)], floors=[(1.0, 1.0), (2.0, 1.0), (1.0, 2.0)])
+def test_the_staircase_answers_as_a_scan_of_every_option(options, floors) -> None:
+    front = _Front()
+    for cost, ttft in options:
+        front.add(cost, ttft)
+    assert front.costs == sorted(set(front.costs))  # dearer steps are faster
+    assert all(a > b for a, b in zip(front.ttfts, front.ttfts[1:], strict=False))
+    for cost_floor, ttft_floor in floors:
+        scan = any(
+            c <= cost_floor and t <= ttft_floor and (c < cost_floor or t < ttft_floor)
+            for c, t in options
+        )
+        assert front.beats(cost_floor, ttft_floor) is scan
+        fastest = min((t for c, t in options if c <= cost_floor), default=math.inf)
+        assert front.fastest_within(cost_floor) == fastest
