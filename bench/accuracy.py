@@ -84,6 +84,8 @@ OPTIMIZERS = {
 
 def _missing(row: dict) -> str | None:
     """The first setup condition the row needs but does not state, or None."""
+    if row.get("setup_conflict"):
+        return f"stated setup contradicts the measurement ({row['setup_conflict']})"
     needed = ["seq_len", "batch", "gradient_checkpointing", "optimizer", "framework"]
     if row["method"] != "full":
         needed += ["lora_rank", "lora_targets"]
@@ -129,6 +131,11 @@ def training_setup(row: dict) -> tuple[TrainingSetup, str] | str:
         recipe["master_weights"] = bool(row["master_weights"])
     if row.get("attention"):
         recipe["attention"] = AttentionImpl(row["attention"])
+    if row["framework"] == "litgpt" and sharding == "fsdp" and (row.get("gpus") or 1) > 1:
+        # Lightning Fabric's FSDPStrategy wraps with use_orig_params=True (its
+        # setup_module_and_optimizers docstring) and litgpt wraps whole Blocks: the frozen
+        # weights share a FlatParameter with the LoRA adapters.
+        recipe["flat_param_frozen_grads"] = True
     if row["framework"] == "torchtune" and row.get("compile"):
         recipe["fused_loss"] = True  # torchtune compiles the loss too (training.compile_loss)
     setup = TrainingSetup(

@@ -232,6 +232,38 @@ def _ddp_buckets_term(arch: ModelArch, setup: TrainingSetup, trainable: int) -> 
     )
 
 
+def _flat_param_grad_terms(
+    arch: ModelArch, setup: TrainingSetup, layer_bytes: float, layer_formula: str
+) -> list[Term]:
+    """FSDP1 gradients of a FlatParameter that mixes frozen and trainable weights.
+
+    torch's FullyShardedDataParallel docstring (use_orig_params): "FSDP supports mixing frozen
+    and non-frozen parameters, but it's recommended to avoid doing so to prevent higher than
+    expected gradient memory usage": the reduce-scattered gradient is one tensor the size of
+    the flat parameter's shard (frozen parts zero-filled), kept until the optimizer step, and
+    each unit's backward first makes its whole unsharded gradient.
+    """
+    n, g = total_params(arch), setup.shards
+    grad_bytes = FP32_BYTES if setup.master_weights else BF16_BYTES
+    shard, sharded = _per_gpu(setup)
+    flat_basis = "FSDP1 use_orig_params=True, frozen weights in the adapters' FlatParameter"
+    return [
+        _gib(
+            "fsdp_flat_param_grads",
+            n * grad_bytes / g,
+            f"{n:,} × {num(grad_bytes)}{shard}",
+            f"params × {num(grad_bytes)} B: the sharded gradient of every flat parameter, "
+            f"frozen parts zero-filled ({flat_basis}){sharded}",
+        ),
+        _gib(
+            "fsdp_unsharded_grads",
+            layer_bytes,
+            layer_formula,
+            f"1 layer's whole flat gradient before its reduce-scatter ({flat_basis})",
+        ),
+    ]
+
+
 def sharding_terms(arch: ModelArch, setup: TrainingSetup, trainable: int) -> list[Term]:
     """FSDP's all-gathered layers and QLoRA's dequantized matrix (transient copies)."""
     terms = []
@@ -257,6 +289,8 @@ def sharding_terms(arch: ModelArch, setup: TrainingSetup, trainable: int) -> lis
                 f"1 layer's gradient before its reduce-scatter: {basis}",
             )
         )
+    if setup.shards > 1 and setup.flat_param_frozen_grads and setup.method is Method.LORA:
+        terms += _flat_param_grad_terms(arch, setup, layer_bytes, formula)
     if setup.method is Method.QLORA:
         largest = largest_matrix_params(arch, with_embeddings=False)
         terms.append(

@@ -116,6 +116,13 @@ class TrainingSetup(BaseModel):
         default=False,
         description="FSDP CPU offload: sharded weights, grads and optimizer state live on CPU.",
     )
+    flat_param_frozen_grads: bool = Field(
+        default=False,
+        description="FSDP1 with use_orig_params=True and the frozen base weights in the same "
+        "FlatParameter as the trainable adapters (Lightning Fabric's FSDPStrategy, litgpt): "
+        "the gradient is kept for the whole flat parameter, frozen parts zero-filled. False: "
+        "per-parameter sharding (FSDP2, tailor's recipe) or adapters wrapped apart.",
+    )
     loss_fp32: bool = Field(
         default=True, description="Logits upcast to fp32 for the loss (False: bf16 loss)."
     )
