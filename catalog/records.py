@@ -216,6 +216,11 @@ class ModelArch(_Record):
     )
     native_weight_dtype: _Name = Field(default="bf16", description="Dtype the weights ship in.")
     license: _Name = Field(description="License id of the weights.")
+    gated: bool = Field(
+        default=False,
+        description="The Hugging Face repository asks each user to accept terms before download "
+        "(its model page's access form): training and serving need an HF_TOKEN with access.",
+    )
     published_params: Annotated[int, Field(ge=1, le=10**15)] | None = Field(
         default=None, description="Published total parameter count, for checking the formula."
     )

@@ -171,6 +171,7 @@ def _resume(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext)
         )
     if not run.trained:
         check_data(plan_file, ctx)
+    backend.check(plan_file, ctx, trained=run.trained)
     resumed = "serving (training had finished)" if run.trained else "the last checkpoint"
     claimed = ctx.store.claim(
         run.id,
@@ -322,6 +323,7 @@ def launch(plan_file: PlanFile, backend: Backend, ctx: LaunchContext) -> tuple[R
     check_budget(plan_file)
     check_data(plan_file, ctx)
     check_batch_input(plan_file, ctx)
+    backend.check(plan_file, ctx)
     run, created = ctx.store.create_or_find(
         run_base_id(plan_file, backend.name),
         plan_json=plan_json,

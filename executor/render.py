@@ -14,8 +14,9 @@
 - Batch: a managed job on the plan's instances, each running ``vllm run-batch`` over its share
   of the input file with the same weights and engine flags, results to the bucket.
 
-Secrets travel by name only (``secrets: {HF_TOKEN: null}``): SkyPilot fills them from the
-launching environment; no value is ever written.
+Secrets travel by name only (``secrets: {HF_TOKEN: null}``), and only those a task needs
+(``task_secret_names``: HF_TOKEN where the task downloads a gated repository); the sky backend
+passes their values from the launching environment when it submits. No value is ever written.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "MAX_RUNTIME_FACTOR",
     "RECIPE_DIR",
     "SECRET_NAMES",
+    "TRAIN_RECOVERY",
     "TRAIN_REQUIREMENTS",
     "VLLM_REQUIREMENT",
     "RenderOptions",
@@ -41,13 +43,20 @@ __all__ = [
     "render_batch_task",
     "render_serve_task",
     "render_train_task",
+    "task_secret_names",
     "task_yaml",
     "train_requirements",
     "training_config",
 ]
 
 RECIPE_DIR = "~/tailor-recipes"
-SECRET_NAMES = ("HF_TOKEN", "WANDB_API_KEY")
+SECRET_NAMES = ("HF_TOKEN",)  # what a task may need: the recipe logs to no tracker
+TRAIN_RECOVERY = {"max_restarts_on_errors": 0}
+"""SkyPilot job recovery besides preemption: none. A preempted cluster is always recovered (it
+does not count against max_restarts_on_errors); a non-zero exit of the recipe — bad data, the
+runtime deadline's 124, an out-of-memory error — would fail the same way again, so it is not
+retried (SkyPilot's default of 0 stated; recover_on_exit_codes left empty: torchrun exits 1
+for every failure, so no code tells a transient fault apart)."""
 TRAIN_REQUIREMENTS = (
     "torch==2.9.1",
     "transformers==5.17.0",
@@ -104,6 +113,17 @@ def _repo_id(plan_file: PlanFile) -> str:
             fix="re-plan with `tailor plan` (plan files of open models carry hf_repo_id).",
         )
     return repo
+
+
+def task_secret_names(plan_file: PlanFile, *, downloads_weights: bool) -> tuple[str, ...]:
+    """The secrets a task needs: HF_TOKEN when it downloads the plan's gated repository
+    (``plan.hf_gated``; a published quantized checkpoint of it is taken to carry the same
+    license gate). A task serving weights the training job wrote downloads nothing."""
+    return ("HF_TOKEN",) if downloads_weights and plan_file.plan.hf_gated else ()
+
+
+def _secrets(names: tuple[str, ...]) -> dict:
+    return {"secrets": dict.fromkeys(names)} if names else {}
 
 
 def training_config(plan_file: PlanFile, options: RenderOptions, output_dir: str) -> dict:
@@ -168,7 +188,7 @@ def max_runtime_s(t: TrainingPlan) -> int:
     return math.ceil(t.hours_high * MAX_RUNTIME_FACTOR * 3600)
 
 
-def _train_run(t: TrainingPlan, config: dict) -> str:
+def _train_run(t: TrainingPlan, config: dict, output_dir: str) -> str:
     launcher = ["torchrun", "--nproc_per_node=$SKYPILOT_NUM_GPUS_PER_NODE"]
     if t.nodes > 1:
         launcher += [
@@ -184,13 +204,21 @@ def _train_run(t: TrainingPlan, config: dict) -> str:
             [
                 "set -euo pipefail",
                 *_heredoc("/tmp/tailor-train.json", config_text, "TAILOR_CONFIG"),
-                # max runtime: the plan's pessimistic hours × MAX_RUNTIME_FACTOR, then SIGTERM
+                # max runtime: the plan's pessimistic hours × MAX_RUNTIME_FACTOR across every
+                # restart: the first start's time is kept in the checkpoint bucket, and a
+                # recovered job gets only what is left of the deadline.
+                f"mkdir -p {shlex.quote(output_dir)}",
+                f"started={shlex.quote(output_dir + '/.tailor-started-at')}",
+                '[ -s "$started" ] || date +%s > "$started"',
+                f'left=$(( {max_runtime_s(t)} - ( $(date +%s) - $(cat "$started") ) ))',
+                'if [ "$left" -le 0 ]; then echo "tailor: training passed its max runtime '
+                f'({max_runtime_s(t)} s since its first start); not restarting" >&2; exit 124; fi',
                 " ".join(
                     [
                         "timeout",
                         "--signal=TERM",
                         "--kill-after=300",
-                        shlex.quote(str(max_runtime_s(t))),
+                        '"$left"',
                         *launcher,  # constants: they expand SkyPilot's variables
                         f"{RECIPE_DIR}/train.py",  # RECIPE_DIR starts with ~: left unquoted
                         "--config",
@@ -212,10 +240,7 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             fix="launch a fine-tune plan.",
         )
     output_dir = f"/checkpoints/{options.run_name}"
-    recovery = {
-        "strategy": "EAGER_NEXT_REGION" if t.offer.spot else "FAILOVER",
-        "max_restarts_on_errors": 3,
-    }
+    recovery = {"strategy": "EAGER_NEXT_REGION" if t.offer.spot else "FAILOVER", **TRAIN_RECOVERY}
     return {
         "name": f"{options.run_name}-train",
         "num_nodes": t.nodes,
@@ -231,9 +256,9 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             RECIPE_DIR: options.recipe_source,
         },
         "envs": {"TAILOR_RUN": options.run_name, "HF_HUB_ENABLE_HF_TRANSFER": "0"},
-        "secrets": dict.fromkeys(SECRET_NAMES),
+        **_secrets(task_secret_names(plan_file, downloads_weights=True)),
         "setup": "pip install " + " ".join(shlex.quote(r) for r in train_requirements(t)) + "\n",
-        "run": _train_run(t, training_config(plan_file, options, output_dir)),
+        "run": _train_run(t, training_config(plan_file, options, output_dir), output_dir),
     }
 
 
@@ -343,7 +368,7 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             {"ports": SERVE_PORT, "disk_size": 256},
         ),
         "file_mounts": mounts,
-        "secrets": dict.fromkeys(SECRET_NAMES[:1]),
+        **_secrets(task_secret_names(plan_file, downloads_weights=not trained)),
         "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
         "run": _adapter_guard(plan_file, adapter)
         + " ".join(shlex.quote(c) for c in command)
@@ -437,7 +462,7 @@ def render_batch_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             b.alternative_offers,
             b.tensor_parallel,
             {
-                "job_recovery": {"strategy": "FAILOVER", "max_restarts_on_errors": 1},
+                "job_recovery": {"strategy": "FAILOVER", **TRAIN_RECOVERY},
                 "disk_size": 256,
             },
         ),
@@ -445,7 +470,7 @@ def render_batch_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             "/batch/input.jsonl": options.batch_input,
             "/bucket": {"name": options.checkpoint_bucket, "mode": "MOUNT"},
         },
-        "secrets": dict.fromkeys(SECRET_NAMES[:1]),
+        **_secrets(task_secret_names(plan_file, downloads_weights=not trained)),
         "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
         "run": "\n".join(line for line in run.splitlines() if line) + "\n",
     }

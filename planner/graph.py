@@ -191,6 +191,7 @@ def _assemble(
         api=usage,
         rag=rag[0] if rag else None,
         hf_repo_id=hf_repo_id,
+        hf_gated=bool(hf_repo_id and (gated := ctx.catalog.find_model(model)) and gated.gated),
         extra_costs=extra,
         one_time_usd=one_time,
         monthly_usd=monthly,

@@ -537,6 +537,11 @@ class Plan(_Explained):
         description="Hugging Face repository id of the open model's weights (what training "
         "and serving download); None for a hosted API model.",
     )
+    hf_gated: bool = Field(
+        default=False,
+        description="hf_repo_id asks users to accept its terms (catalog `gated`): the "
+        "training and serving tasks need an HF_TOKEN with access.",
+    )
     extra_costs: Annotated[tuple[CostLine, ...], Field(max_length=_MAX_LINES)] = Field(
         default=(),
         description="The bill beyond GPU instances and tokens: egress, disks, SkyPilot "

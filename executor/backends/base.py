@@ -40,6 +40,11 @@ class Backend(Protocol):
 
     name: str
 
+    def check(self, plan_file: PlanFile, ctx: LaunchContext, *, trained: bool = False) -> None:
+        """ExecutorError when the tasks still to run (``trained``: training is done) could not
+        start from here — a missing secret, no access to the model — before anything is made."""
+        ...
+
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         """Begin the run (training, or serving when nothing is trained); return it updated."""
         ...

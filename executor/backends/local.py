@@ -87,6 +87,10 @@ class LocalBackend:
 
     name = "local"
 
+    def check(self, plan_file: PlanFile, ctx: LaunchContext, *, trained: bool = False) -> None:
+        """Nothing to ask before a local run: it downloads nothing (the local model is a folder
+        on this machine) and needs no secret."""
+
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         """Start training, or serving when the plan trains nothing or training already
         finished (a resumed run)."""

@@ -7,17 +7,21 @@ the SkyPilot SDK (``sky.jobs`` / ``sky.serve``, imported only when called); test
 
 from __future__ import annotations
 
+import copy
+import os
 import time
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 from executor.backends.base import LaunchContext
-from executor.errors import BackendError
+from executor.errors import BackendError, ExecutorError
+from executor.hub_access import HfHubAccess, HubAccess
 from executor.render import (
     RenderOptions,
     render_batch_task,
     render_serve_task,
     render_train_task,
+    task_secret_names,
 )
 from executor.state import Phase, Run
 from planner.plan import PlanFile
@@ -38,14 +42,25 @@ _JOB_DONE, _JOB_FAILED = (
 )
 
 
-class SkyClient(Protocol):
-    """The SkyPilot operations tailor uses."""
+_SERVICE_FAILED = {"CONTROLLER_FAILED", "FAILED", "FAILED_CLEANUP"}
+"""SkyServe service statuses of a broken service (sky.serve.serve_state.ServiceStatus);
+NO_REPLICA is a service with no ready replica: scaled to zero, or replicas still failing."""
 
-    def launch_job(self, task: dict, name: str) -> None: ...
+
+def _submitted(what: str, name: str, job_ids: list[int]) -> str:
+    ids = f" (SkyPilot job id {', '.join(map(str, job_ids))})" if job_ids else ""
+    return f"{what} {name} submitted{ids}"
+
+
+class SkyClient(Protocol):
+    """The SkyPilot operations tailor uses. A task dict handed to ``launch_job`` /
+    ``serve_up`` belongs to the client afterwards (SkyPilot's parser empties it)."""
+
+    def launch_job(self, task: dict, name: str, secrets: dict[str, str]) -> list[int]: ...
     def job_status(self, name: str) -> str | None: ...
     def cancel_job(self, name: str) -> None: ...
     def job_logs(self, name: str, *, follow: bool) -> Iterator[str]: ...
-    def serve_up(self, task: dict, service: str) -> None: ...
+    def serve_up(self, task: dict, service: str, secrets: dict[str, str]) -> str | None: ...
     def service_status(self, service: str) -> tuple[str | None, str | None]: ...
     def serve_down(self, service: str) -> None: ...
 
@@ -54,36 +69,43 @@ class SkySdkClient:
     """SkyClient over the SkyPilot SDK (requests to the local SkyPilot API server)."""
 
     @staticmethod
-    def _task(task: dict):
+    def _task(task: dict, secrets: dict[str, str]):
+        """A sky.Task of the task dict, its secret references given their values.
+
+        ``sky.Task.from_yaml_config`` pops every key of the dict it parses, and a secret left
+        null is a managed reference that sky.execution refuses without a value ("No value
+        available for secret(s)"): values go in as ``secrets_overrides``.
+        """
         import sky
 
-        return sky.Task.from_yaml_config(task)
+        return sky.Task.from_yaml_config(
+            copy.deepcopy(task), secrets_overrides=sorted(secrets.items()) or None
+        )
 
-    def launch_job(self, task: dict, name: str) -> None:
-        """Submit a managed job and wait until SkyPilot accepted it."""
+    def launch_job(self, task: dict, name: str, secrets: dict[str, str]) -> list[int]:
+        """Submit a managed job, wait until SkyPilot accepted it; its job ids."""
         import sky
 
-        sky.stream_and_get(sky.jobs.launch(self._task(task), name=name))
+        job_ids, _handle = sky.stream_and_get(sky.jobs.launch(self._task(task, secrets), name=name))
+        return list(job_ids or [])
 
     def job_status(self, name: str) -> str | None:
-        """Status of the newest managed job with this name."""
+        """Status of the newest managed job with exactly this name (queue_v2, name-matched)."""
         import sky
 
-        reply = sky.get(sky.jobs.queue(refresh=False, skip_finished=False))
-        # API version 1 (the default) answers a list, version 2 a (records, total, ...) tuple;
-        # a record is a ManagedJobRecord, or a dict from older servers.
-        records: list[Any] = list(reply[0] if isinstance(reply, tuple) else reply)
-        mine = [
-            r
-            for r in records
-            if getattr(r, "job_name", None) == name
-            or (isinstance(r, dict) and r.get("job_name") == name)
-        ]
+        records, *_ = sky.get(
+            sky.jobs.queue_v2(
+                refresh=False,
+                skip_finished=False,
+                name_match=name,
+                fields=["job_id", "job_name", "status"],
+            )
+        )
+        mine = [r for r in records if r.job_name == name and r.status is not None]
         if not mine:
             return None
-        record = mine[0]
-        status = record["status"] if isinstance(record, dict) else record.status
-        return str(getattr(status, "value", status))
+        newest = max(mine, key=lambda r: r.job_id or 0)
+        return str(newest.status.value)
 
     def cancel_job(self, name: str) -> None:
         """Cancel the managed job."""
@@ -99,11 +121,14 @@ class SkySdkClient:
             if line is not None:
                 yield line
 
-    def serve_up(self, task: dict, service: str) -> None:
-        """Start the service."""
+    def serve_up(self, task: dict, service: str, secrets: dict[str, str]) -> str | None:
+        """Start the service; its endpoint."""
         import sky
 
-        sky.stream_and_get(sky.serve.up(self._task(task), service_name=service))
+        _name, endpoint = sky.stream_and_get(
+            sky.serve.up(self._task(task, secrets), service_name=service)
+        )
+        return endpoint
 
     def service_status(self, service: str) -> tuple[str | None, str | None]:
         """(status, endpoint) of the service."""
@@ -127,9 +152,53 @@ class SkyBackend:
 
     name = "sky"
 
-    def __init__(self, client: SkyClient | None = None, *, clock=time.time) -> None:
+    def __init__(
+        self,
+        client: SkyClient | None = None,
+        *,
+        clock=time.time,
+        env: Mapping[str, str] | None = None,
+        hub: HubAccess | None = None,
+    ) -> None:
         self.client = client or SkySdkClient()
         self._clock = clock
+        self._env = os.environ if env is None else env
+        self.hub = hub or HfHubAccess()
+
+    def _needed_secrets(self, run_trained: bool, plan_file: PlanFile) -> tuple[str, ...]:
+        """Secrets of the tasks still to run (training downloads the base; serving or batch
+        downloads only what training did not write)."""
+        plan, names = plan_file.plan, set[str]()
+        if plan.training is not None and not run_trained:
+            names.update(task_secret_names(plan_file, downloads_weights=True))
+        if plan.serving is not None or plan.batch is not None:
+            trained = plan.training is not None
+            names.update(task_secret_names(plan_file, downloads_weights=not trained))
+        return tuple(sorted(names))
+
+    def check(self, plan_file: PlanFile, ctx: LaunchContext, *, trained: bool = False) -> None:
+        """Before anything is rented: every secret the tasks need has a value in the launching
+        environment, and the token can read the gated repositories the tasks download."""
+        names = self._needed_secrets(trained, plan_file)
+        missing = [n for n in names if not self._env.get(n)]
+        plan = plan_file.plan
+        if missing:
+            raise ExecutorError(
+                f"plan {plan.id} downloads {plan.hf_repo_id}, a gated Hugging Face model, and "
+                f"{', '.join(missing)} is not set in this environment; nothing was launched.",
+                fix=f"export {missing[0]}=<a token of an account that accepted the terms at "
+                f"https://huggingface.co/{plan.hf_repo_id}>, then launch again.",
+            )
+        if "HF_TOKEN" in names:
+            repos = {plan.hf_repo_id}
+            if plan.serving is not None and plan.training is None:
+                repos.add(plan.serving.served_repo_id or plan.hf_repo_id)
+            for repo in sorted(r for r in repos if r):
+                self.hub.check(repo, self._env["HF_TOKEN"])
+
+    def _secrets(self, task: dict) -> dict[str, str]:
+        """Values of the task's secret references, from the launching environment."""
+        return {name: self._env[name] for name in task.get("secrets", {}) if name in self._env}
 
     @staticmethod
     def _options(run: Run, ctx: LaunchContext) -> RenderOptions:
@@ -148,10 +217,11 @@ class SkyBackend:
         options = self._options(run, ctx)
         if plan_file.plan.training is not None and not run.trained:
             task = render_train_task(plan_file, options)
-            ctx.store.add_resource(run.id, "job", task["name"])
-            self.client.launch_job(task, task["name"])
+            name = task["name"]
+            ctx.store.add_resource(run.id, "job", name)
+            ids = self.client.launch_job(task, name, self._secrets(task))
             return ctx.store.transition(
-                run.id, Phase.TRAINING, f"managed job {task['name']} submitted"
+                run.id, Phase.TRAINING, _submitted("managed job", name, ids)
             )
         return self._next(run, plan_file, ctx)
 
@@ -163,15 +233,18 @@ class SkyBackend:
 
     def _batch(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         task = render_batch_task(plan_file, self._options(run, ctx))
-        ctx.store.add_resource(run.id, "job", task["name"])
-        self.client.launch_job(task, task["name"])
-        return ctx.store.transition(run.id, Phase.BATCH, f"batch job {task['name']} submitted")
+        name = task["name"]
+        ctx.store.add_resource(run.id, "job", name)
+        ids = self.client.launch_job(task, name, self._secrets(task))
+        return ctx.store.transition(run.id, Phase.BATCH, _submitted("batch job", name, ids))
 
     def _serve(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         task = render_serve_task(plan_file, self._options(run, ctx))
-        ctx.store.add_resource(run.id, "service", task["name"])
-        self.client.serve_up(task, task["name"])
-        return ctx.store.transition(run.id, Phase.SERVING, f"service {task['name']} starting")
+        name = task["name"]
+        ctx.store.add_resource(run.id, "service", name)
+        endpoint = self.client.serve_up(task, name, self._secrets(task))
+        at = f" at {endpoint}" if endpoint else ""
+        return ctx.store.transition(run.id, Phase.SERVING, f"service {name} starting{at}")
 
     def _spend(self, run: Run, plan_file: PlanFile) -> float:
         hours = max(0.0, self._clock() - run.created_at) / 3600
@@ -193,7 +266,7 @@ class SkyBackend:
         if run.phase is Phase.BATCH:
             return self._poll_batch(run, ctx, spend)
         if run.phase is Phase.SERVING:
-            return self._poll_service(run, ctx, spend)
+            return self._poll_service(run, plan_file, ctx, spend)
         return run
 
     def _poll_job(self, run: Run, plan_file: PlanFile, ctx: LaunchContext, spend: float) -> Run:
@@ -245,7 +318,7 @@ class SkyBackend:
             return run
         return ctx.store.transition(run.id, Phase.BATCH, f"batch job {status}", spend_usd=spend)
 
-    def _poll_service(self, run: Run, ctx: LaunchContext, spend: float) -> Run:
+    def _poll_service(self, run: Run, plan_file: PlanFile, ctx: LaunchContext, spend: float) -> Run:
         service = f"{run.id}-serve"
         status, endpoint = self.client.service_status(service)
         if status == "READY":
@@ -256,8 +329,17 @@ class SkyBackend:
             ctx.store.mark_deleted(run.id, "service", service)  # nothing left to take down
             why = f"SkyServe has no service {service}"
             return ctx.store.transition(run.id, Phase.FAILED, why, spend_usd=spend)
-        if status.startswith("FAILED"):
+        if status in _SERVICE_FAILED:
             return ctx.store.transition(run.id, Phase.FAILED, f"service {status}", spend_usd=spend)
+        serving = plan_file.plan.serving
+        if status == "NO_REPLICA" and serving is not None and serving.min_replicas == 0:
+            return ctx.store.transition(
+                run.id,
+                Phase.READY,
+                "service scaled to zero: the first request starts a replica (cold start)",
+                spend_usd=spend,
+                endpoint=endpoint,
+            )
         return run
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:

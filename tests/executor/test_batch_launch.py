@@ -15,13 +15,12 @@ from click.testing import CliRunner
 from catalog import load_catalog
 from executor.backends.base import LaunchContext
 from executor.backends.local import LocalBackend
-from executor.backends.sky import SkyBackend
 from executor.errors import ExecutorError
 from executor.launch import check_batch_input, cost_ceiling_usd, launch, preview
 from executor.render import RenderOptions, render_batch_task, task_yaml
 from executor.state import Phase, RunStore
 from planner.plan import PlanFile, load_plan_file
-from tests.executor.test_sky_backend import FakeSky
+from tests.executor.test_sky_backend import FakeSky, sky_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "tests" / "data" / "plans" / "batch-p1.json"
@@ -163,7 +162,7 @@ def test_more_requests_than_the_job_was_sized_for_is_refused(
 def test_a_batch_plan_without_input_creates_nothing(plan_file: PlanFile, tmp_path: Path) -> None:
     ctx, fake = _ctx(tmp_path, None), FakeSky()
     with pytest.raises(ExecutorError, match="--batch-input"):
-        launch(plan_file, SkyBackend(fake), ctx)
+        launch(plan_file, sky_backend(fake), ctx)
     assert fake.calls == [] and ctx.store.list_runs() == []
 
 
@@ -211,7 +210,7 @@ def test_the_ceiling_is_one_job_until_its_timeout(plan_file: PlanFile) -> None:
 def test_train_then_batch_job_then_ready_then_down(plan_file: PlanFile, tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, str(_write(tmp_path / "in.jsonl", _requests(50))))
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     run, started = launch(plan_file, backend, ctx)
     assert started and run.phase is Phase.TRAINING
     fake.jobs[f"{run.id}-train"] = "SUCCEEDED"
@@ -235,7 +234,7 @@ def test_a_failed_batch_job_fails_the_run_and_relaunch_resubmits_it(
 ) -> None:
     ctx = _ctx(tmp_path, str(_write(tmp_path / "in.jsonl", _requests(50))))
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     run, _ = launch(plan_file, backend, ctx)
     fake.jobs[f"{run.id}-train"] = "SUCCEEDED"
     run = backend.poll(run, plan_file, ctx)

@@ -112,14 +112,52 @@ def test_no_secret_value_in_any_rendered_file(
     monkeypatch.setenv("WANDB_API_KEY", secret)
     for name, render in (("train", render_train_task), ("serve", render_serve_task)):
         task = render(financial, OPTIONS)
-        assert task["secrets"]["HF_TOKEN"] is None  # by name only
         (tmp_path / f"{name}.yaml").write_text(task_yaml(task), encoding="utf-8")
     for written in tmp_path.iterdir():
         assert secret not in written.read_text(encoding="utf-8")
-    assert yaml.safe_load((tmp_path / "train.yaml").read_text())["secrets"] == {
-        "HF_TOKEN": None,
-        "WANDB_API_KEY": None,
-    }
+    # by name only, and only where a task downloads the gated base: training does; the
+    # service serves the merged weights training wrote to the bucket
+    assert yaml.safe_load((tmp_path / "train.yaml").read_text())["secrets"] == {"HF_TOKEN": None}
+    assert "secrets" not in yaml.safe_load((tmp_path / "serve.yaml").read_text())
+
+
+def test_an_ungated_model_needs_no_secret_and_a_gated_one_only_hf_token(
+    financial: PlanFile,
+) -> None:
+    assert financial.plan.hf_gated  # meta-llama asks users to accept its license
+    open_model = financial.model_copy(
+        update={"plan": financial.plan.model_copy(update={"hf_gated": False})}
+    )
+    assert "secrets" not in render_train_task(open_model, OPTIONS)
+    serve_untrained = financial.model_copy(
+        update={"plan": financial.plan.model_copy(update={"training": None})}
+    )
+    assert render_serve_task(serve_untrained, OPTIONS)["secrets"] == {"HF_TOKEN": None}
+
+
+def test_training_is_retried_only_after_preemption_and_its_deadline_spans_restarts(
+    financial: PlanFile, tmp_path: Path
+) -> None:
+    import subprocess
+
+    task = render_train_task(financial, OPTIONS)
+    assert task["resources"]["job_recovery"]["max_restarts_on_errors"] == 0
+    # run the task's own deadline lines with a stand-in `timeout`, twice: the second start
+    # (a recovery) gets what is left, and a start past the deadline exits 124 at once
+    bucket = tmp_path / "ckpt"
+    lines = task["run"].replace("/checkpoints/", f"{bucket}/").splitlines()
+    first_line = next(i for i, line in enumerate(lines) if line.startswith("mkdir -p"))
+    launch_line = next(i for i, line in enumerate(lines) if line.startswith("timeout "))
+    assert '"$left"' in lines[launch_line]  # the launcher gets what is left of the deadline
+    deadline = lines[first_line:launch_line]
+    script = "set -euo pipefail\n" + "\n".join(deadline) + '\necho "$left"\n'
+    first = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    budget = int(first.stdout)
+    assert 0 < budget <= financial.plan.training.hours_high * 1.5 * 3600 + 1
+    started = bucket / OPTIONS.run_name / ".tailor-started-at"
+    started.write_text(str(int(started.read_text()) - budget - 10))  # the first start, long ago
+    late = subprocess.run(["bash", "-c", script], check=False, capture_output=True, text=True)
+    assert late.returncode == 124 and "passed its max runtime" in late.stderr
 
 
 @pytest.mark.slow

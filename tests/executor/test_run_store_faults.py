@@ -25,13 +25,12 @@ from click.testing import CliRunner
 
 from executor.backends.base import LaunchContext
 from executor.backends.local import LocalBackend
-from executor.backends.sky import SkyBackend
 from executor.errors import ExecutorError
 from executor.launch import launch, launch_context, teardown, wait
 from executor.processes import identity
 from executor.state import Phase, Run, RunStore, current_launcher
 from planner.plan import PlanFile, load_plan_file
-from tests.executor.test_sky_backend import FakeSky
+from tests.executor.test_sky_backend import FakeSky, sky_backend
 from tui.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +45,9 @@ class Recording:
     def __init__(self, *, start_delay_s: float = 0.0) -> None:
         self.starts = 0
         self.start_delay_s = start_delay_s
+
+    def check(self, plan_file: PlanFile, ctx: LaunchContext, *, trained: bool = False) -> None:
+        return None  # the double needs no secret
 
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         self.starts += 1
@@ -91,7 +93,7 @@ def _env() -> dict[str, str]:
 def test_launch_after_down_makes_a_new_run_and_keeps_the_old_history(
     plan_file: PlanFile, ctx: LaunchContext
 ) -> None:
-    backend = SkyBackend(FakeSky())
+    backend = sky_backend(FakeSky())
     first, started = launch(plan_file, backend, ctx)
     assert started
     teardown(first, backend, ctx)
@@ -122,6 +124,8 @@ KILLED_AFTER_ROW = textwrap.dedent("""
 
     class DiesInStart:
         name = "local"
+        def check(self, plan_file, ctx, *, trained=False):
+            return None
         def start(self, run, plan_file, ctx):
             os._exit(9)  # kill -9 right after the run row is written
 
@@ -235,7 +239,7 @@ def test_a_managed_job_skypilot_no_longer_knows_fails_the_run(
     plan_file: PlanFile, ctx: LaunchContext
 ) -> None:
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     run, _ = launch(plan_file, backend, ctx)
     fake.jobs.clear()  # cancelled outside tailor: `sky jobs queue` has no such job
     run = backend.poll(run, plan_file, ctx)
@@ -277,6 +281,8 @@ RACER = textwrap.dedent("""
 
     class Slow:
         name = "local"
+        def check(self, plan_file, ctx, *, trained=False):
+            return None
         def start(self, run, plan_file, ctx):
             time.sleep(0.5)
             ctx.store.add_resource(run.id, "process", f"train:{os.getpid()}")
@@ -444,7 +450,7 @@ def test_launch_refuses_bad_training_data_before_recording_or_renting_anything(
     data.write_text(good + "\n" + '{"messages": [' * 5000 + "\n" + good + "\n")
     fake = FakeSky()
     with pytest.raises(ExecutorError, match=rf"(?s){data}:2: nested.*To fix:"):
-        launch(plan_file, SkyBackend(fake), ctx)
+        launch(plan_file, sky_backend(fake), ctx)
     assert fake.calls == [] and ctx.store.list_runs() == []
 
 

@@ -19,17 +19,34 @@ PLANS = Path(__file__).resolve().parents[1] / "data" / "plans"
 
 
 class FakeSky:
-    """Records every call; job and service statuses are set by the test."""
+    """The SkyPilot SDK boundary as SkyPilot behaves at it (0.14.1, read from its source): the
+    task dict is parsed by SkyPilot's own ``Task.from_yaml_config`` (which empties it), secret
+    references need values (sky.execution's "No value available for secret(s)"), launches
+    answer job ids and ``serve up`` an endpoint. Job and service statuses are set by the test."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.jobs: dict[str, str] = {}
         self.services: dict[str, tuple[str, str | None]] = {}
+        self.secrets: dict[str, dict[str, str]] = {}
+        self._next_id = 1
 
-    def launch_job(self, task: dict, name: str) -> None:
-        assert task["resources"]["ordered"], "the plan's offers are passed to SkyPilot"
+    def _parse(self, task: dict, name: str, secrets: dict[str, str]):
+        sky = pytest.importorskip("sky")
+        parsed = sky.Task.from_yaml_config(task, secrets_overrides=sorted(secrets.items()) or None)
+        unresolved = sorted({ref.name for ref in parsed.managed_secret_refs})
+        if unresolved:
+            raise ValueError(f"No value available for secret(s): {', '.join(unresolved)}.")
+        self.secrets[name] = dict(secrets)
+        return parsed
+
+    def launch_job(self, task: dict, name: str, secrets: dict[str, str]) -> list[int]:
+        parsed = self._parse(task, name, secrets)
+        assert parsed.name == name and len(parsed.resources) >= 1
         self.calls.append(("launch_job", name))
         self.jobs[name] = "PENDING"
+        self._next_id += 1
+        return [self._next_id - 1]
 
     def job_status(self, name: str) -> str | None:
         return self.jobs.get(name)
@@ -41,10 +58,12 @@ class FakeSky:
     def job_logs(self, name: str, *, follow: bool) -> Iterator[str]:
         yield f"log of {name}"
 
-    def serve_up(self, task: dict, service: str) -> None:
-        assert task["service"]["readiness_probe"]["path"] == "/v1/models"
+    def serve_up(self, task: dict, service: str, secrets: dict[str, str]) -> str | None:
+        parsed = self._parse(task, service, secrets)
+        assert parsed.service is not None and parsed.service.readiness_path == "/v1/models"
         self.calls.append(("serve_up", service))
         self.services[service] = ("CONTROLLER_INIT", None)
+        return "203.0.113.7:30001"
 
     def service_status(self, service: str) -> tuple[str | None, str | None]:
         return self.services.get(service, (None, None))
@@ -52,6 +71,23 @@ class FakeSky:
     def serve_down(self, service: str) -> None:
         self.calls.append(("serve_down", service))
         self.services.pop(service, None)
+
+
+class GrantsAll:
+    """HubAccess double (the Hub is a network boundary): every token reads every repo."""
+
+    def __init__(self) -> None:
+        self.checked: list[str] = []
+
+    def check(self, repo_id: str, token: str) -> None:
+        self.checked.append(repo_id)
+
+
+def sky_backend(fake: FakeSky, **kwargs) -> SkyBackend:
+    """The backend with the fake SDK, an HF_TOKEN in its environment and a granting Hub."""
+    kwargs.setdefault("env", {"HF_TOKEN": "hf_test_token"})
+    kwargs.setdefault("hub", GrantsAll())
+    return SkyBackend(fake, **kwargs)
 
 
 @pytest.fixture
@@ -72,7 +108,7 @@ def ctx(tmp_path: Path) -> LaunchContext:
 def test_full_story_train_then_serve_then_down(plan_file: PlanFile, ctx: LaunchContext) -> None:
     fake = FakeSky()
     clock = iter([1e9 + 3600 * k for k in range(100)])
-    backend = SkyBackend(fake, clock=lambda: next(clock))
+    backend = sky_backend(fake, clock=lambda: next(clock))
     run, started = launch(plan_file, backend, ctx)
     assert started and run.phase is Phase.TRAINING
     job = f"{run.id}-train"
@@ -96,7 +132,7 @@ def test_full_story_train_then_serve_then_down(plan_file: PlanFile, ctx: LaunchC
 
 def test_launching_the_same_plan_again_reattaches(plan_file: PlanFile, ctx: LaunchContext) -> None:
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     first, started = launch(plan_file, backend, ctx)
     again, started_again = launch(plan_file, backend, ctx)
     assert started and not started_again and again.id == first.id
@@ -115,13 +151,13 @@ def test_over_budget_plan_is_refused_before_anything_is_created(
     )
     fake = FakeSky()
     with pytest.raises(ExecutorError, match=r"budget\.monthly_usd.*To fix:"):
-        launch(plan_file.model_copy(update={"goal": goal}), SkyBackend(fake), ctx)
+        launch(plan_file.model_copy(update={"goal": goal}), sky_backend(fake), ctx)
     assert fake.calls == [] and ctx.store.list_runs() == []
 
 
 def test_failed_job_is_recorded(plan_file: PlanFile, ctx: LaunchContext) -> None:
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     run, _ = launch(plan_file, backend, ctx)
     fake.jobs[f"{run.id}-train"] = "FAILED_NO_RESOURCE"
     assert backend.poll(run, plan_file, ctx).phase is Phase.FAILED
@@ -138,7 +174,7 @@ def test_preview_lists_resources_and_ceiling(plan_file: PlanFile) -> None:
 
 def test_relaunch_after_failure_resubmits_the_job(plan_file: PlanFile, ctx: LaunchContext) -> None:
     fake = FakeSky()
-    backend = SkyBackend(fake)
+    backend = sky_backend(fake)
     run, _ = launch(plan_file, backend, ctx)
     fake.jobs[f"{run.id}-train"] = "FAILED"
     assert backend.poll(run, plan_file, ctx).phase is Phase.FAILED
@@ -149,3 +185,68 @@ def test_relaunch_after_failure_resubmits_the_job(plan_file: PlanFile, ctx: Laun
         ("launch_job", f"{run.id}-train")
     ] * 2
     assert "relaunched" in ctx.store.events(run.id)[-2].message
+
+
+def test_a_gated_model_without_hf_token_is_refused_before_anything_is_created(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    assert plan_file.plan.hf_gated
+    fake = FakeSky()
+    with pytest.raises(ExecutorError, match=r"gated.*HF_TOKEN is not set.*To fix: export HF_TOKEN"):
+        launch(plan_file, sky_backend(fake, env={}), ctx)
+    assert fake.calls == [] and ctx.store.list_runs() == []
+
+
+def test_secret_values_reach_skypilot_and_the_job_id_is_kept(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    fake, hub = FakeSky(), GrantsAll()
+    run, _ = launch(plan_file, sky_backend(fake, hub=hub), ctx)
+    job = f"{run.id}-train"
+    # SkyPilot's own parser took the task (and emptied the dict); the reference got its value
+    assert fake.secrets[job] == {"HF_TOKEN": "hf_test_token"}
+    assert hub.checked == [plan_file.plan.hf_repo_id]  # access asked before renting
+    assert "SkyPilot job id 1" in ctx.store.events(run.id)[-1].message
+
+
+def test_a_null_secret_reference_fails_as_skypilot_fails_it(plan_file: PlanFile) -> None:
+    from executor.render import RenderOptions, render_train_task
+
+    task = render_train_task(
+        plan_file, RenderOptions("r", "d.jsonl", "bucket-r", "executor/recipes")
+    )
+    with pytest.raises(ValueError, match="No value available for secret"):
+        FakeSky().launch_job(task, task["name"], {})
+
+
+def test_service_statuses_skyserve_reports(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    fake = FakeSky()
+    backend = sky_backend(fake)
+    run, _ = launch(plan_file, backend, ctx)
+    fake.jobs[f"{run.id}-train"] = "SUCCEEDED"
+    run = backend.poll(run, plan_file, ctx)
+    assert run.phase is Phase.SERVING
+    assert "at 203.0.113.7:30001" in ctx.store.events(run.id)[-1].message
+    service = f"{run.id}-serve"
+    fake.services[service] = ("NO_REPLICA", None)  # min_replicas ≥ 1: still coming up
+    assert plan_file.plan.serving.min_replicas >= 1
+    assert backend.poll(run, plan_file, ctx).phase is Phase.SERVING
+    fake.services[service] = ("CONTROLLER_FAILED", None)
+    assert backend.poll(run, plan_file, ctx).phase is Phase.FAILED
+
+
+def test_a_scaled_to_zero_service_is_ready(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    serving = plan_file.plan.serving.model_copy(update={"min_replicas": 0})
+    sparse = plan_file.model_copy(
+        update={"plan": plan_file.plan.model_copy(update={"serving": serving})}
+    )
+    fake = FakeSky()
+    backend = sky_backend(fake)
+    run = ctx.store.create_run(
+        "r0", plan_json={"p": 0}, backend="sky", goal_name="g", cost_ceiling_usd=1
+    )
+    ctx.store.transition(run.id, Phase.SERVING, "service r0-serve starting")
+    fake.services["r0-serve"] = ("NO_REPLICA", "203.0.113.7:30001")
+    polled = backend.poll(ctx.store.get("r0"), sparse, ctx)
+    assert polled.phase is Phase.READY and polled.endpoint == "203.0.113.7:30001"
+    assert "scaled to zero" in ctx.store.events("r0")[-1].message

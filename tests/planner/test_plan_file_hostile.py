@@ -373,9 +373,10 @@ def _assert_renders_safe(plan_file: PlanFile) -> None:
         assert config == json.loads(
             json.dumps(training_config(plan_file, options, f"/checkpoints/{run_name}"))
         )
-        command = shlex.split(lines[end + 1])
-        assert command[:3] == ["timeout", "--signal=TERM", "--kill-after=300"]
-        assert int(command[3]) > 0
+        command = shlex.split(next(line for line in lines if line.startswith("timeout ")))
+        assert command[:4] == ["timeout", "--signal=TERM", "--kill-after=300", "$left"]
+        deadline = next(line for line in lines if line.startswith("left=$(( "))
+        assert int(deadline.split()[1]) > 0  # the deadline's seconds: a plain number
     if plan.serving is not None:
         run = render_serve_task(plan_file, options)["run"]
         adapter = f"/adapters/{run_name}/final"

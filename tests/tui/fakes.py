@@ -38,6 +38,9 @@ class FakeBackend:
                 line = {"step": step, "epoch": step / 10, "loss": 3.0 / step, **extra}
                 out.write(json.dumps({**line, "tokens_per_s": 900.0, "time": 1e9}) + "\n")
 
+    def check(self, plan_file: PlanFile, ctx: LaunchContext, *, trained: bool = False) -> None:
+        return None  # the double needs no secret
+
     def start(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         if self.fail_start:
             raise BackendError("fake backend: no capacity.", fix="try again later.")
