@@ -56,6 +56,10 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_CloudFeature = Annotated[str, Field(pattern=r"^[A-Z][A-Z_]{1,40}$")]
+"""A SkyPilot CloudImplementationFeatures name (STORAGE_MOUNTING, MULTI_NODE, …)."""
+
+
 class CloudTier(StrEnum):
     """Who owns and operates the machines a cloud rents out."""
 
@@ -132,9 +136,20 @@ class CloudFacts(_Record):
         default=None, description="Disk included in the instance price, where the provider says."
     )
     notes: _Text | None = Field(default=None, description="Caveats about any figure here.")
+    unsupported_features: tuple[_CloudFeature, ...] = Field(
+        default=(),
+        description="SkyPilot CloudImplementationFeatures the cloud lacks (its class's "
+        "_CLOUD_UNSUPPORTED_FEATURES in SkyPilot 0.14.1, sky/clouds/<cloud>.py): a task that "
+        "needs one (STORAGE_MOUNTING for a MOUNT bucket, MULTI_NODE, SPOT_INSTANCE, "
+        "OPEN_PORTS) is infeasible there.",
+    )
     sources: tuple[SourceRef, ...] = Field(
         min_length=1, description="One source per family of figures (tier, egress, storage…)."
     )
+
+    def supports(self, *features: str) -> bool:
+        """Whether SkyPilot can run a task needing every one of ``features`` on this cloud."""
+        return not set(features) & set(self.unsupported_features)
 
     @property
     def individually_owned_hosts(self) -> bool:

@@ -20,7 +20,7 @@ from planner.errors import PlannerError
 from planner.estimators.terms import Term
 from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
 from planner.lifecycle import api_lifecycle, planning_date
-from planner.offers import OfferIndex, build_offer_index
+from planner.offers import MOUNTED_SERVE_NEEDS, OfferIndex, build_offer_index
 from planner.plan import ApiUsage, BatchPlan, Plan, RagSetup, ServingPlan, TrainingPlan
 from planner.quality import (
     LAUNCHED_FORMAT,
@@ -87,6 +87,18 @@ class _Context:
     serving_reasons: list = field(default_factory=list)
     quality_cache: dict = field(default_factory=dict)
     formats_cache: dict = field(default_factory=dict)
+    mounted_offers: OfferIndex | None = None
+
+    def serving_offers(self, weights: ServedWeights) -> OfferIndex:
+        """The offers a service (or batch job) may use: one of fine-tuned weights, and every
+        batch job, mounts the run's bucket, so only clouds with SkyPilot storage mounting."""
+        if weights is ServedWeights.PUBLISHED and self.goal.batch is None:
+            return self.offers
+        if self.mounted_offers is None:
+            self.mounted_offers = build_offer_index(
+                self.goal, self.catalog, serve_needs=MOUNTED_SERVE_NEEDS
+            )
+        return self.mounted_offers
 
     def formats(self, arch: ModelArch, sku: GpuSku, weights: ServedWeights) -> ServedFormats:
         """The weight formats a plan may serve (planner.quantization), once per model, GPU and
@@ -323,7 +335,7 @@ def _serving_for(ctx: _Context, arch: ModelArch, strategy: Strategy):
         ctx.serving_cache[key] = options = build(
             ctx.goal,
             arch,
-            ctx.offers,
+            ctx.serving_offers(weights),
             ctx.gpus,
             formats=lambda sku: ctx.formats(arch, sku, weights),
             engine_start=lambda tp, per_weight: cold_start_seconds(

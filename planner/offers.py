@@ -10,6 +10,9 @@ from planner.plan import OfferChoice
 from planner.spec import GoalSpec, SpotPolicy
 
 __all__ = [
+    "MOUNTED_SERVE_NEEDS",
+    "SERVE_NEEDS",
+    "TRAIN_NEEDS",
     "OfferIndex",
     "UserDistance",
     "build_offer_index",
@@ -17,6 +20,18 @@ __all__ = [
     "trusts_marketplace",
     "user_areas",
 ]
+
+
+TRAIN_NEEDS = frozenset({"STORAGE_MOUNTING"})
+"""SkyPilot features every training task needs: its checkpoint bucket is a MOUNT
+(sky.Task.get_required_cloud_features). Multi-node training also needs MULTI_NODE; every cloud
+SkyPilot 0.14.1 lists without it also lacks STORAGE_MOUNTING (a test keeps that true), so the
+training index holds multi-node-capable clouds only."""
+SERVE_NEEDS = frozenset({"OPEN_PORTS"})
+"""What a service of published weights needs: the endpoint's port (``ports: 8000``)."""
+MOUNTED_SERVE_NEEDS = SERVE_NEEDS | {"STORAGE_MOUNTING"}
+"""What a service of fine-tuned weights (the bucket's merged weights, a MOUNT) or a batch job
+(input weights and results in the bucket, a MOUNT) needs."""
 
 
 def _allowed(offer: Offer, goal: GoalSpec, marketplace: frozenset[str]) -> bool:
@@ -139,8 +154,13 @@ class OfferIndex:
         policy: SpotPolicy,
         tiers: dict[str, str] | None = None,
         users: UserDistance | None = None,
+        *,
+        unsupported: dict[str, frozenset[str]] | None = None,
+        serve_needs: frozenset[str] = SERVE_NEEDS,
     ) -> None:
         self.tiers = tiers or {}
+        lacks = unsupported or {}
+        self.serve_needs = serve_needs
         self.users = users
         self._train: dict[tuple[str, int], list[_Entry]] = {}
         self._serve: dict[tuple[str, int], list[_Entry]] = {}
@@ -148,8 +168,13 @@ class OfferIndex:
         self.allowed_count = len(offers)
         for offer in offers:
             key = (offer.gpu, offer.gpu_count)
+            missing = lacks.get(offer.cloud, frozenset())
             for index, training in ((self._train, True), (self._serve, False)):
+                if (TRAIN_NEEDS if training else serve_needs) & missing:
+                    continue  # SkyPilot would refuse the task on this cloud
                 for spot in self._spot_options(offer, policy, training=training):
+                    if spot and "SPOT_INSTANCE" in missing:
+                        continue
                     price = offer.spot_price_usd_per_hour if spot else offer.price_usd_per_hour
                     assert price is not None
                     index.setdefault(key, []).append(
@@ -286,8 +311,11 @@ class OfferIndex:
         return sorted(self._serve)
 
 
-def build_offer_index(goal: GoalSpec, catalog: Catalog) -> OfferIndex:
-    """Index the catalog's offers that the goal's clouds, regions, GPUs and spot policy allow."""
+def build_offer_index(
+    goal: GoalSpec, catalog: Catalog, *, serve_needs: frozenset[str] = SERVE_NEEDS
+) -> OfferIndex:
+    """Index the catalog's offers that the goal's clouds, regions, GPUs and spot policy allow,
+    on clouds that support what the tasks need (``serve_needs`` for serving / batch)."""
     gpus = {catalog.gpu(name).name for name in goal.preferences.gpus}
     market = marketplace_clouds(catalog)
     offers = [
@@ -295,7 +323,19 @@ def build_offer_index(goal: GoalSpec, catalog: Catalog) -> OfferIndex:
     ]
     areas = user_areas(goal, catalog)
     users = UserDistance(catalog, areas) if areas is not None else None
-    return OfferIndex(offers, goal.preferences.spot, tiers=_tiers(catalog), users=users)
+    unsupported = {
+        cloud: frozenset(facts.unsupported_features)
+        for cloud in {o.cloud for o in offers}
+        if (facts := catalog.cloud_facts(cloud)) is not None
+    }
+    return OfferIndex(
+        offers,
+        goal.preferences.spot,
+        tiers=_tiers(catalog),
+        users=users,
+        unsupported=unsupported,
+        serve_needs=serve_needs,
+    )
 
 
 def _tiers(catalog: Catalog) -> dict[str, str]:

@@ -92,14 +92,15 @@ def check_ready_run(run_id: str, state: Path, home: Path, launch: tuple[str, ...
 
 
 def lora_goal(folder: Path) -> Path:
-    """The example goal held to LoRA (its seed's method): the story checks that the adapter
-    learns in 80 steps, which a full fine-tune at its own (lower) learning rate need not do on
-    the random-init tiny model, and serves the merged adapter."""
+    """The example goal held to the self-hosted model and LoRA (its seed's method): the story
+    checks that the adapter learns in 80 steps, which a full fine-tune at its own (lower)
+    learning rate need not do on the random-init tiny model, and serves the merged adapter."""
     import yaml
 
     source = ROOT / "examples" / "goals" / "api-vs-self-hosted-1m.yaml"
     goal = yaml.safe_load(source.read_text(encoding="utf-8"))
     goal["models"]["methods"] = ["lora"]
+    goal["models"]["candidates"] = ["llama-3-8b"]  # the self-hosted fine-tune, not the hosted API
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "goal.yaml"
     path.write_text(yaml.safe_dump(goal, sort_keys=False), encoding="utf-8")

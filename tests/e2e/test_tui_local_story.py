@@ -44,10 +44,11 @@ pytestmark = [
 
 def write_goal(folder: Path) -> Path:
     """The example goal with an absolute ``data.path`` (the example names no data), held to
-    LoRA as the CLI story is (``lora_goal``)."""
+    the self-hosted model and LoRA as the CLI story is (``lora_goal``)."""
     goal = yaml.safe_load(GOAL.read_text())
     goal["data"]["path"] = str(DATA)
     goal["models"]["methods"] = ["lora"]
+    goal["models"]["candidates"] = ["llama-3-8b"]  # the self-hosted fine-tune, not the hosted API
     path = folder / "goal.yaml"
     path.write_text(yaml.safe_dump(goal, sort_keys=False))
     return path

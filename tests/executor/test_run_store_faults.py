@@ -385,7 +385,13 @@ def test_a_failed_run_is_resumed_by_one_relauncher_only(
 
 def test_launch_exits_non_zero_with_the_reason_when_the_run_fails(tmp_path: Path) -> None:
     plan_path, runner = tmp_path / "plan.json", CliRunner()
-    goal = REPO / "examples" / "goals" / "api-vs-self-hosted-1m.yaml"
+    import yaml
+
+    source = REPO / "examples" / "goals" / "api-vs-self-hosted-1m.yaml"
+    spec = yaml.safe_load(source.read_text(encoding="utf-8"))
+    spec["models"]["candidates"] = ["llama-3-8b"]  # a plan that trains, not the hosted API
+    goal = tmp_path / "goal.yaml"
+    goal.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     planned = runner.invoke(cli, ["plan", str(goal), "--out", str(plan_path)])
     assert planned.exit_code == 0, planned.output
     assert json.loads(plan_path.read_text())["plan"]["training"] is not None
