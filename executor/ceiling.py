@@ -9,6 +9,9 @@ So the ceiling a launch is approved for comes from what the rendered tasks may r
   (the rendered ``replica_policy.max_replicas``) × the instance's $/h;
 - batch: the one job launched, instances × the instance's $/h × its hours ×
   ``MAX_RUNTIME_FACTOR`` (the job's ``timeout``);
+
+where "the instance's $/h" is the dearest of the task's ``ordered`` offers (the first and
+its failover offers): SkyPilot may launch, or recover, the task on any of them.
 - hosted API and retrieval: the plan's own (validated, finite, non-negative) figures.
 
 The instance prices are read from the catalog by cloud, region, instance type and spot. An
@@ -83,6 +86,23 @@ def _price(plan: Plan, offer: OfferChoice, what: str, catalog: Catalog) -> float
     return price
 
 
+def _dearest(
+    plan: Plan,
+    offer: OfferChoice,
+    alternatives: tuple[OfferChoice, ...],
+    what: str,
+    catalog: Catalog,
+) -> tuple[float, str]:
+    """($/h of the dearest offer SkyPilot may land the task on, how that reads): the first
+    offer or any failover offer of the rendered ``ordered`` list, each re-priced."""
+    prices = [_price(plan, o, f"{what} failover", catalog) for o in alternatives]
+    first = _price(plan, offer, what, catalog)
+    dearest = max([first, *prices])
+    if not prices:
+        return dearest, ""
+    return dearest, f" (the dearest of its {len(prices) + 1} offers: SkyPilot may fail over to any)"
+
+
 def _agree(plan: Plan, field: str, stated: float, recomputed: float, how: str) -> None:
     if not math.isclose(stated, recomputed, rel_tol=REL_TOLERANCE, abs_tol=USD_TOLERANCE):
         raise ExecutorError(
@@ -104,11 +124,12 @@ def _training(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
     _agree(plan, "training.cost_usd_high", t.cost_usd_high, t.hours_high * usd_per_hour, how)
     mid = (t.hours_low + t.hours_high) / 2 * usd_per_hour
     hours = t.hours_high * MAX_RUNTIME_FACTOR
+    dearest, which = _dearest(plan, t.offer, t.alternative_offers, "training", catalog)
     basis = (
-        f"training {t.nodes} × ${usd_per_hour / t.nodes:.4g}/h × {hours:.2f} h (the high "
+        f"training {t.nodes} × ${dearest:.4g}/h{which} × {hours:.2f} h (the high "
         f"estimate × {MAX_RUNTIME_FACTOR:g}, when the job's timeout stops it)"
     )
-    return mid, usd_per_hour * hours, basis
+    return mid, t.nodes * dearest * hours, basis
 
 
 def _serving(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
@@ -121,11 +142,12 @@ def _serving(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
     how = "replica-hours × the catalog's $/h come to"
     _agree(plan, "serving.monthly_usd", s.monthly_usd, monthly, how)
     most = s.max_replicas  # the autoscaler's ceiling (replica_policy.max_replicas)
+    dearest, which = _dearest(plan, s.offer, s.alternative_offers, "serving", catalog)
     basis = (
-        f"one month of serving at up to {most} replicas × ${usd_per_hour:.4g}/h × "
+        f"one month of serving at up to {most} replicas × ${dearest:.4g}/h{which} × "
         f"{HOURS_PER_MONTH} h"
     )
-    return monthly, most * usd_per_hour * HOURS_PER_MONTH, basis
+    return monthly, most * dearest * HOURS_PER_MONTH, basis
 
 
 def _batch(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
@@ -140,11 +162,12 @@ def _batch(plan: Plan, catalog: Catalog) -> tuple[float, float, str]:
     monthly = b.jobs_per_month * b.hours_per_job * usd_per_hour
     _agree(plan, "batch.monthly_usd", b.monthly_usd, monthly, "jobs × instances × $/h × hours")
     hours = b.hours_per_job * MAX_RUNTIME_FACTOR
+    dearest, which = _dearest(plan, b.offer, b.alternative_offers, "batch", catalog)
     basis = (
-        f"one batch job on {b.instances} × ${usd_per_hour / b.instances:.4g}/h × {hours:.2f} h "
+        f"one batch job on {b.instances} × ${dearest:.4g}/h{which} × {hours:.2f} h "
         f"(its hours × {MAX_RUNTIME_FACTOR:g}, when the job's timeout stops it)"
     )
-    return monthly, usd_per_hour * hours, basis
+    return monthly, b.instances * dearest * hours, basis
 
 
 def launch_costs(plan_file: PlanFile, catalog: Catalog) -> LaunchCosts:

@@ -21,8 +21,10 @@ passes their values from the launching environment when it submits. No value is 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -39,6 +41,7 @@ __all__ = [
     "VLLM_REQUIREMENT",
     "RenderOptions",
     "batch_runtime_s",
+    "bucket_name",
     "max_runtime_s",
     "render_batch_task",
     "render_serve_task",
@@ -74,6 +77,28 @@ VLLM_REQUIREMENT = "vllm==0.11.2"
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
 SERVED_MODEL_NAME = "tailor"  # what clients send as `model` to a fine-tuned plan's service
+
+
+_BUCKET_MAX = 63  # S3 and Azure containers: 3-63 characters (GCS allows 222 with dots)
+_GOOGLE_LOOKALIKES = ("google", "g00gle", "go0gle", "g0ogle")  # GCS refuses them anywhere
+
+
+def bucket_name(run_id: str) -> str:
+    """The run's checkpoint bucket: ``tailor-<run id>`` where that is a valid name on every
+    store SkyPilot may create it in, else a cleaned form with a hash of the run id.
+
+    Valid on S3, GCS and Azure at once (SkyPilot's S3CompatibleStore, GcsStore and
+    AzureBlobStore ``validate_name``): 3-63 characters of ``[a-z0-9-]``, starting and ending
+    with a letter or digit, no ``--`` (Azure; and so no ``xn--`` or ``--ol-s3``), no dots (no
+    IP form, no dot rules), not starting with ``goog`` nor containing google look-alikes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", run_id.lower()).strip("-")
+    for word in _GOOGLE_LOOKALIKES:
+        slug = slug.replace(word, "goo-gle")
+    name = f"tailor-{slug}" if slug else "tailor"
+    if name == f"tailor-{run_id}" and len(name) <= _BUCKET_MAX and not name.endswith("-s3alias"):
+        return name
+    digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: _BUCKET_MAX - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import networkx as nx
 from catalog import Catalog, GpuSku, ModelArch
 from planner.batch_options import batch_options
 from planner.bill import cost_term, side_costs
-from planner.budget import budget_excesses
+from planner.budget import affordable_failover, budget_excesses
 from planner.errors import PlannerError
 from planner.estimators.terms import Term
 from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
@@ -187,6 +187,14 @@ def _assemble(
     )
     one_time = sum(v for _, v in parts if v is not None)
     monthly = sum(v for _, v in monthly_parts if v is not None)
+    training, serving, batch = affordable_failover(
+        ctx.goal.budget,
+        one_time_usd=one_time,
+        monthly_usd=monthly,
+        training=training,
+        serving=serving,
+        batch=batch,
+    )
     if serving is not None:
         ttft, speed = serving.p95_ttft_s, serving.output_tokens_per_s_per_stream
     elif batch is not None:  # a batch request's answer comes when its job ends

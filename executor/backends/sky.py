@@ -18,6 +18,7 @@ from executor.errors import BackendError, ExecutorError
 from executor.hub_access import HfHubAccess, HubAccess
 from executor.render import (
     RenderOptions,
+    bucket_name,
     render_batch_task,
     render_serve_task,
     render_train_task,
@@ -205,7 +206,7 @@ class SkyBackend:
         return RenderOptions(
             run_name=run.id,
             data_source=str(ctx.data_path or "train.jsonl"),
-            checkpoint_bucket=ctx.extra.get("bucket", f"tailor-{run.id}"),
+            checkpoint_bucket=ctx.extra.get("bucket", bucket_name(run.id)),
             recipe_source=ctx.extra.get("recipe_source", "executor/recipes"),
             data_format=ctx.data_format,
             batch_input=str(ctx.extra.get("batch_input", "batch.jsonl")),
@@ -307,7 +308,7 @@ class SkyBackend:
                 run.id, Phase.FAILED, f"batch job {status}", spend_usd=spend
             )
         if status in _JOB_DONE:
-            bucket = ctx.extra.get("bucket", f"tailor-{run.id}")
+            bucket = ctx.extra.get("bucket", bucket_name(run.id))
             return ctx.store.transition(
                 run.id,
                 Phase.READY,

@@ -35,9 +35,12 @@ def test_ceiling_is_what_the_rendered_tasks_may_rent(source: Path) -> None:
     t, s = plan_file.plan.training, plan_file.plan.serving
     assert t is not None and s is not None
     catalog = load_catalog()
-    # the job's timeout is hours_high × 1.5; the service may scale out to max_replicas
-    training = t.nodes * _price(t.offer, catalog) * t.hours_high * 1.5
-    serving = s.max_replicas * _price(s.offer, catalog) * HOURS_PER_MONTH
+    # the job's timeout is hours_high × 1.5; the service may scale out to max_replicas; and
+    # SkyPilot may put either task on any offer of its ordered list: the dearest one counts
+    train_usd = max(_price(o, catalog) for o in (t.offer, *t.alternative_offers))
+    serve_usd = max(_price(o, catalog) for o in (s.offer, *s.alternative_offers))
+    training = t.nodes * train_usd * t.hours_high * 1.5
+    serving = s.max_replicas * serve_usd * HOURS_PER_MONTH
     # every other cost line (disks, controllers, egress, storage): one-time + one month
     lines = plan_file.plan.extra_costs
     assert lines, "a cloud plan bills disks and controllers"
@@ -48,6 +51,25 @@ def test_ceiling_is_what_the_rendered_tasks_may_rent(source: Path) -> None:
     assert f"up to {s.max_replicas} replicas" in shown.ceiling_basis
     assert f"catalog of {catalog.snapshot_date}" in shown.ceiling_basis
     check_budget(plan_file)  # within the goal's budget as planned
+
+
+def test_a_dearer_failover_offer_raises_the_ceiling(tmp_path: Path) -> None:
+    data = _data()
+    serving = data["plan"]["serving"]
+    first = serving["offer"]["usd_per_hour"]
+    dearer = [o for o in serving["alternative_offers"] if o["usd_per_hour"] > first]
+    assert dearer, "the fixture's service lists a failover offer dearer than its first"
+    with_failover = load_plan_file(_write(tmp_path, data, "failover.json"))
+    serving["alternative_offers"] = []
+    first_only = load_plan_file(_write(tmp_path, data, "first-only.json"))
+    most = serving["max_replicas"] * HOURS_PER_MONTH
+    dearest = max(o["usd_per_hour"] for o in dearer)
+    assert cost_ceiling_usd(with_failover) - cost_ceiling_usd(first_only) == pytest.approx(
+        most * (dearest - first), rel=1e-9
+    )
+    shown = preview(with_failover, "sky").ceiling_basis
+    assert "the dearest of its" in shown and "SkyPilot may fail over to any" in shown
+    assert f"${dearest:.4g}/h" in shown
 
 
 def _zeroed(tmp_path: Path) -> PlanFile:

@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,49 @@ def test_train_run_writes_hostile_values_as_json_and_runs_nothing(
         "torchrun",
         "--nproc_per_node=1",
     ]
+
+
+# --- bucket names: valid on every store SkyPilot may create the bucket in --------------------
+
+_RUN_IDS = [
+    "financial-report-analysis-p2-sky-1a2b3c",  # the usual form: kept as it is
+    "x" * 200,  # the longest run id the store allows
+    "a.b_c.d-p1-sky-000000",
+    "192.168.5.4",
+    "google-sheets-bot-p1-sky-abcdef",
+    "goog-p1",
+    "xn--p1",
+    "ends-with-s3alias",
+    "thing--ol-s3",
+    "a..b--c__d",
+    "..",
+    "ümlaut-Ünicode-p1",
+]
+
+
+def _sky_stores() -> tuple:
+    """SkyPilot's S3, GCS and Azure stores (their validate_name is what a launch runs)."""
+    pytest.importorskip("sky")
+    with warnings.catch_warnings():  # its database layer imports a SQLAlchemy 1.x name
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from sky.data.storage import AzureBlobStore, GcsStore, S3Store
+    return S3Store, GcsStore, AzureBlobStore
+
+
+@pytest.mark.parametrize("run_id", _RUN_IDS)
+def test_bucket_names_pass_skypilots_own_checks_on_s3_gcs_and_azure(run_id: str) -> None:
+    from executor.render import bucket_name
+
+    name = bucket_name(run_id)
+    for store in _sky_stores():
+        assert store.validate_name(name) == name  # raises StorageNameError when invalid
+    assert name.startswith("tailor")
+
+
+def test_bucket_names_keep_the_usual_run_id_and_tell_long_ones_apart() -> None:
+    from executor.render import bucket_name
+
+    usual = "financial-report-analysis-p2-sky-1a2b3c"
+    assert bucket_name(usual) == f"tailor-{usual}"
+    long_ids = [f"{'g' * 80}-p1-sky-000000", f"{'g' * 80}-p1-sky-000000-2"]
+    assert len({bucket_name(i) for i in long_ids}) == 2  # truncated, told apart by the hash

@@ -212,3 +212,51 @@ def test_a_user_region_that_names_nothing_is_refused_with_a_fix() -> None:
     goal = _with_users(load_goal(GOALS[0]), ("atlantis",))
     with pytest.raises(PlannerError, match=r"traffic\.user_regions: 'atlantis'.*To fix: use"):
         plan_goal(goal, load_catalog())
+
+
+def _worst_case(plan: Plan) -> tuple[float, float]:
+    """(one-time $, $/month) of the plan were each task on its dearest ordered offer."""
+    one_time, monthly = plan.one_time_usd, plan.monthly_usd
+    if (t := plan.training) is not None:
+        dearest = max(o.usd_per_hour for o in (t.offer, *t.alternative_offers))
+        one_time += t.cost_usd * (dearest / t.offer.usd_per_hour - 1)
+    for part in (plan.serving, plan.batch):
+        if part is not None:
+            dearest = max(o.usd_per_hour for o in (part.offer, *part.alternative_offers))
+            monthly += part.monthly_usd * (dearest / part.offer.usd_per_hour - 1)
+    return one_time, monthly
+
+
+@pytest.mark.parametrize("path", GOALS, ids=[p.stem for p in GOALS])
+def test_every_failover_offer_keeps_the_plan_within_budget(path: Path) -> None:
+    goal = load_goal(path)
+    for plan in plan_goal(goal, load_catalog(), top=1000).plans:
+        one_time, monthly = _worst_case(plan)
+        if goal.budget.training_usd is not None:
+            assert one_time <= goal.budget.training_usd + 1e-6, plan.id
+        if goal.budget.monthly_usd is not None:
+            assert monthly <= goal.budget.monthly_usd + 1e-6, plan.id
+
+
+def test_a_tight_budget_drops_the_dearer_failover_offers_only() -> None:
+    catalog = load_catalog()
+    goal = load_goal(next(g for g in GOALS if g.stem == "financial-report-analysis"))
+    loose = plan_goal(goal, catalog).plans[0]
+    assert loose.serving is not None
+    first = loose.serving.offer.usd_per_hour
+    alternatives = loose.serving.alternative_offers
+    assert any(o.usd_per_hour > first for o in alternatives), "the fixture needs a dearer one"
+    # a monthly cap a cent above this plan's: no failover offer dearer than the first fits
+    cap = loose.monthly_usd + 0.01
+    tight = goal.model_copy(update={"budget": goal.budget.model_copy(update={"monthly_usd": cap})})
+    (same,) = [
+        p
+        for p in plan_goal(tight, catalog, top=1000).plans
+        if p.decision_path == loose.decision_path
+    ]
+    assert same.serving is not None and same.serving.offer == loose.serving.offer
+    kept = same.serving.alternative_offers
+    # kept: those whose extra replica-hour cost fits in the cent left (cheaper, as dear)
+    extra = loose.serving.monthly_usd
+    assert kept == tuple(o for o in alternatives if extra * (o.usd_per_hour / first - 1) <= 0.01)
+    assert len(kept) < len(alternatives)
