@@ -161,7 +161,8 @@ def _failure(handle: ServerHandle, what: str, fix: str) -> BackendError:
 
 
 def wait_until_healthy(handle: ServerHandle, *, timeout_s: float, poll_s: float = 2.0) -> None:
-    """Return once ``GET {url}/v1/models`` answers 200.
+    """Return once ``GET {url}/health`` answers 200 (vLLM's health route: open when an API
+    key guards the /v1 routes, and up only once the engine has loaded the model).
 
     If the server exits first, or ``timeout_s`` passes, the server is stopped and BackendError is
     raised with the last lines of its log.
@@ -178,14 +179,14 @@ def wait_until_healthy(handle: ServerHandle, *, timeout_s: float, poll_s: float 
                 "memory are the usual causes.",
             )
         left_s = deadline - time.monotonic()
-        if _answers(f"{handle.url}/v1/models", timeout_s=max(0.1, min(poll_s, left_s))):
+        if _answers(f"{handle.url}/health", timeout_s=max(0.1, min(poll_s, left_s))):
             return
         left_s = deadline - time.monotonic()
         if left_s <= 0:
             stop_server(handle.pid)
             raise _failure(
                 handle,
-                f"did not answer {handle.url}/v1/models within {timeout_s:g} s, so it was stopped",
+                f"did not answer {handle.url}/health within {timeout_s:g} s, so it was stopped",
                 "read the log lines above; if the server was still loading, wait longer "
                 "(a first start on a CPU takes minutes).",
             )

@@ -10,7 +10,8 @@
   ``tailor``, or of a published pre-quantized checkpoint the plan chose, else the plan's model;
   the plan's ``--quantization`` (only for dynamic FP8: a quantized checkpoint names its own
   method), tensor parallelism, max-model-len, max-num-seqs and max-num-batched-tokens;
-  readiness probe ``/v1/models``; replicas and target QPS from the plan.
+  readiness probe ``/health``; an API key (``VLLM_API_KEY``, a secret) on its ``/v1``
+  routes; replicas and target QPS from the plan.
 - Batch: a managed job on the plan's instances, each running ``vllm run-batch`` over its share
   of the input file with the same weights and engine flags, results to the bucket.
 
@@ -28,6 +29,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from executor.api_key import API_KEY_ENV
 from executor.errors import ExecutorError
 from planner.plan import BatchPlan, OfferChoice, PlanFile, ServingPlan, TrainingPlan
 from planner.types import Method
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 RECIPE_DIR = "~/tailor-recipes"
-SECRET_NAMES = ("HF_TOKEN",)  # what a task may need: the recipe logs to no tracker
+SECRET_NAMES = ("HF_TOKEN", API_KEY_ENV)  # what a task may need: the recipe logs to no tracker
 TRAIN_RECOVERY = {"max_restarts_on_errors": 0}
 """SkyPilot job recovery besides preemption: none. A preempted cluster is always recovered (it
 does not count against max_restarts_on_errors); a non-zero exit of the recipe — bad data, the
@@ -379,7 +381,8 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     return {
         "name": f"{options.run_name}-serve",
         "service": {
-            "readiness_probe": {"path": "/v1/models", "initial_delay_seconds": 1200},
+            # /health: open while the API key guards /v1, and up once the model is loaded
+            "readiness_probe": {"path": "/health", "initial_delay_seconds": 1200},
             "replica_policy": {
                 "min_replicas": s.min_replicas,
                 "max_replicas": s.max_replicas,
@@ -393,7 +396,8 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             {"ports": SERVE_PORT, "disk_size": 256},
         ),
         "file_mounts": mounts,
-        **_secrets(task_secret_names(plan_file, downloads_weights=not trained)),
+        # the endpoint's key (executor.api_key): vLLM reads VLLM_API_KEY from its environment
+        **_secrets((*task_secret_names(plan_file, downloads_weights=not trained), API_KEY_ENV)),
         "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
         "run": _adapter_guard(plan_file, adapter)
         + " ".join(shlex.quote(c) for c in command)

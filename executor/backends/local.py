@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from executor import local_server
+from executor.api_key import API_KEY_ENV, endpoint_key
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError
 from executor.processes import identity, is_same_process
@@ -119,10 +120,11 @@ class LocalBackend:
     def _serve(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
         """Start vLLM; a start that fails marks the run failed with the reason."""
         try:
+            key = endpoint_key(ctx.make_run_dir(run.id))
             handle = local_server.start_vllm_server(
                 _serve_config(plan_file, run, ctx),
                 log_path=ctx.run_dir(run.id) / "serve.log",
-                env=SERVE_ENV,
+                env={**SERVE_ENV, API_KEY_ENV: key},
             )
         except (OSError, BackendError) as exc:
             return ctx.store.transition(run.id, Phase.FAILED, f"serving did not start: {exc}")
@@ -193,7 +195,10 @@ class LocalBackend:
             ctx.store.mark_deleted(run.id, "process", serve.name)
             return ctx.store.transition(run.id, Phase.FAILED, str(exc))
         return ctx.store.transition(
-            run.id, Phase.READY, "vLLM answers /v1/models", endpoint=run.endpoint
+            run.id,
+            Phase.READY,
+            "vLLM answers /health (its /v1 routes need the run's API key)",
+            endpoint=run.endpoint,
         )
 
     def logs(self, run: Run, ctx: LaunchContext, *, follow: bool) -> Iterator[str]:

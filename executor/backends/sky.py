@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
+from executor.api_key import API_KEY_ENV, endpoint_key
 from executor.backends.base import LaunchContext
 from executor.errors import BackendError, ExecutorError
 from executor.hub_access import HfHubAccess, HubAccess
@@ -197,9 +198,14 @@ class SkyBackend:
             for repo in sorted(r for r in repos if r):
                 self.hub.check(repo, self._env["HF_TOKEN"])
 
-    def _secrets(self, task: dict) -> dict[str, str]:
-        """Values of the task's secret references, from the launching environment."""
-        return {name: self._env[name] for name in task.get("secrets", {}) if name in self._env}
+    def _secrets(self, task: dict, key: str | None = None) -> dict[str, str]:
+        """Values of the task's secret references: the endpoint's API key (``key``, the
+        run's own) and the rest from the launching environment."""
+        values = {name: self._env[name] for name in task.get("secrets", {}) if name in self._env}
+        if API_KEY_ENV in task.get("secrets", {}):
+            assert key is not None, "a service task is given its run's key"
+            values[API_KEY_ENV] = key
+        return values
 
     @staticmethod
     def _options(run: Run, ctx: LaunchContext) -> RenderOptions:
@@ -243,7 +249,8 @@ class SkyBackend:
         task = render_serve_task(plan_file, self._options(run, ctx))
         name = task["name"]
         ctx.store.add_resource(run.id, "service", name)
-        endpoint = self.client.serve_up(task, name, self._secrets(task))
+        key = endpoint_key(ctx.make_run_dir(run.id))
+        endpoint = self.client.serve_up(task, name, self._secrets(task, key))
         at = f" at {endpoint}" if endpoint else ""
         return ctx.store.transition(run.id, Phase.SERVING, f"service {name} starting{at}")
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -56,20 +58,28 @@ def resources(state: Path, run_id: str) -> list[str]:
         store.close()
 
 
-def chat(endpoint: str) -> dict:
+def chat(endpoint: str, key: str | None) -> dict:
+    """POST one chat request; ``key`` goes in the Authorization header (None: no header).
+    A refusal comes back as ``{"status": code}``."""
     body = {
         "model": "tailor",
         "max_tokens": 8,
         "messages": [{"role": "user", "content": "My order is late"}],
     }
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(
         f"{endpoint}/v1/chat/completions",
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers=headers,
         data=json.dumps(body).encode(),
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return {"status": refused.code}
 
 
 def check_ready_run(run_id: str, state: Path, home: Path, launch: tuple[str, ...]) -> None:
@@ -83,7 +93,10 @@ def check_ready_run(run_id: str, state: Path, home: Path, launch: tuple[str, ...
     losses = [m["loss"] for m in map(json.loads, lines) if m.get("loss") is not None]
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert len(losses) >= 20 and last < first - 0.3, losses
-    answer = chat(endpoint)
+    key_file = Path(detail["api_key_file"])  # where `tailor status` says the key is
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert chat(endpoint, None) == {"status": 401}  # vLLM refuses a request without it
+    answer = chat(endpoint, key_file.read_text().strip())
     assert answer["model"] == "tailor"
     assert isinstance(answer["choices"][0]["message"]["content"], str)
     again = tailor(*launch, home=home)  # idempotent: re-attaches, provisions nothing

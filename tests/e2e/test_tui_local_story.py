@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from executor.api_key import API_KEY_FILE
 from executor.backends.base import LaunchContext
 from executor.backends.local import LocalBackend
 from executor.launch import teardown
@@ -123,8 +124,9 @@ async def watch_until_ready(pilot, runs: RunsScreen, store: RunStore) -> float:
     return time.monotonic() - start
 
 
-async def check_ready(pilot, runs: RunsScreen) -> tuple[list[float], str]:
-    """At READY: every step's loss shown and falling, and the endpoint answers chat."""
+async def check_ready(pilot, runs: RunsScreen, store: RunStore) -> tuple[list[float], str]:
+    """At READY: every step's loss shown and falling, and the endpoint answers chat (with
+    the run's API key, from its folder beside the store)."""
     run = runs.runs[0]
     assert run.endpoint is not None and run.endpoint.startswith("http://127.0.0.1:")
     await until(pilot, lambda: len(losses(runs)) >= MAX_STEPS, timeout_s=10)
@@ -132,7 +134,9 @@ async def check_ready(pilot, runs: RunsScreen) -> tuple[list[float], str]:
     first, last = sum(shown[:5]) / 5, sum(shown[-5:]) / 5
     assert last < first - 0.3, shown
     assert any("vLLM" in line or "Uvicorn" in line for line in runs.log_lines), runs.log_lines[-5:]
-    answer = await asyncio.to_thread(chat, run.endpoint)
+    key = (store.path.parent / run.id / API_KEY_FILE).read_text().strip()
+    assert (await asyncio.to_thread(chat, run.endpoint, None)) == {"status": 401}
+    answer = await asyncio.to_thread(chat, run.endpoint, key)
     assert answer["model"] == "tailor"
     assert isinstance(answer["choices"][0]["message"]["content"], str)
     return shown, run.endpoint
@@ -170,7 +174,7 @@ async def test_ui_plan_launch_train_serve_answer_down(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             runs = await launch_first_plan(pilot)
             ready_s = await watch_until_ready(pilot, runs, store)
-            shown, endpoint = await check_ready(pilot, runs)
+            shown, endpoint = await check_ready(pilot, runs, store)
             await tear_down(pilot, runs, store)
         print(
             f"\nui story: {len(shown)} steps, loss {shown[0]:.3f} → {shown[-1]:.3f} (mean of "

@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from executor import local_server
+from executor.api_key import API_KEY_ENV, endpoint_key
 from executor.errors import BackendError
 from executor.local_server import (
     ServerHandle,
@@ -252,22 +254,33 @@ def tiny_config(model: Path) -> dict:
     }
 
 
-def get_json(url: str, body: dict | None = None) -> tuple[int, dict]:
+def get_json(url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return response.status, json.loads(response.read())
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, {}
 
 
 @pytest.mark.slow
 @needs_vllm
 def test_real_server_answers_chat_and_stops(tiny_model_dir: Path, tmp_path: Path) -> None:
+    key = endpoint_key(tmp_path / "run")  # what both backends give vLLM (VLLM_API_KEY)
     handle = start_vllm_server(
-        tiny_config(tiny_model_dir), log_path=tmp_path / "server.log", env=CPU_ENV
+        tiny_config(tiny_model_dir),
+        log_path=tmp_path / "server.log",
+        env={**CPU_ENV, API_KEY_ENV: key},
     )
     try:
-        wait_until_healthy(handle, timeout_s=START_TIMEOUT_S)
-        status, models = get_json(f"{handle.url}/v1/models")
+        wait_until_healthy(handle, timeout_s=START_TIMEOUT_S)  # /health: open without the key
+        assert get_json(f"{handle.url}/v1/models")[0] == 401  # vLLM itself refuses it
+        assert get_json(f"{handle.url}/v1/models", key="not-the-key")[0] == 401
+        status, models = get_json(f"{handle.url}/v1/models", key=key)
         assert status == 200
         assert SERVED_NAME in [model["id"] for model in models["data"]]
         status, reply = get_json(
@@ -277,6 +290,7 @@ def test_real_server_answers_chat_and_stops(tiny_model_dir: Path, tmp_path: Path
                 "messages": [{"role": "user", "content": "my invoice shows a charge"}],
                 "max_tokens": 8,
             },
+            key=key,
         )
         assert status == 200
         assert isinstance(reply["choices"][0]["message"]["content"], str)

@@ -70,7 +70,7 @@ def test_skypilot_parses_train_and_serve_tasks(financial: PlanFile, multinode: P
         assert first.use_spot == t.offer.spot
         serve = sky.Task.from_yaml_config(render_serve_task(plan, OPTIONS))
         assert serve.service is not None
-        assert serve.service.readiness_path == "/v1/models"
+        assert serve.service.readiness_path == "/health"
         s = plan.plan.serving
         assert serve.service.min_replicas == s.min_replicas
         assert serve.service.max_replicas == s.max_replicas >= s.replicas
@@ -115,10 +115,12 @@ def test_no_secret_value_in_any_rendered_file(
         (tmp_path / f"{name}.yaml").write_text(task_yaml(task), encoding="utf-8")
     for written in tmp_path.iterdir():
         assert secret not in written.read_text(encoding="utf-8")
-    # by name only, and only where a task downloads the gated base: training does; the
-    # service serves the merged weights training wrote to the bucket
+    # by name only, and HF_TOKEN only where a task downloads the gated base: training does;
+    # the service serves the merged weights training wrote to the bucket, behind its API key
     assert yaml.safe_load((tmp_path / "train.yaml").read_text())["secrets"] == {"HF_TOKEN": None}
-    assert "secrets" not in yaml.safe_load((tmp_path / "serve.yaml").read_text())
+    serve = yaml.safe_load((tmp_path / "serve.yaml").read_text())
+    assert serve["secrets"] == {"VLLM_API_KEY": None}
+    assert "--api-key" not in serve["run"]  # vLLM reads it from the environment, not argv
 
 
 def test_an_ungated_model_needs_no_secret_and_a_gated_one_only_hf_token(
@@ -132,7 +134,10 @@ def test_an_ungated_model_needs_no_secret_and_a_gated_one_only_hf_token(
     serve_untrained = financial.model_copy(
         update={"plan": financial.plan.model_copy(update={"training": None})}
     )
-    assert render_serve_task(serve_untrained, OPTIONS)["secrets"] == {"HF_TOKEN": None}
+    assert render_serve_task(serve_untrained, OPTIONS)["secrets"] == {
+        "HF_TOKEN": None,
+        "VLLM_API_KEY": None,
+    }
 
 
 def test_training_is_retried_only_after_preemption_and_its_deadline_spans_restarts(

@@ -60,7 +60,7 @@ class FakeSky:
 
     def serve_up(self, task: dict, service: str, secrets: dict[str, str]) -> str | None:
         parsed = self._parse(task, service, secrets)
-        assert parsed.service is not None and parsed.service.readiness_path == "/v1/models"
+        assert parsed.service is not None and parsed.service.readiness_path == "/health"
         self.calls.append(("serve_up", service))
         self.services[service] = ("CONTROLLER_INIT", None)
         return "203.0.113.7:30001"
@@ -207,6 +207,26 @@ def test_secret_values_reach_skypilot_and_the_job_id_is_kept(
     assert fake.secrets[job] == {"HF_TOKEN": "hf_test_token"}
     assert hub.checked == [plan_file.plan.hf_repo_id]  # access asked before renting
     assert "SkyPilot job id 1" in ctx.store.events(run.id)[-1].message
+
+
+def test_the_service_gets_the_runs_private_api_key(plan_file: PlanFile, ctx: LaunchContext) -> None:
+    import stat
+
+    from executor.api_key import endpoint_key
+
+    fake = FakeSky()
+    backend = sky_backend(fake)
+    run, _ = launch(plan_file, backend, ctx)
+    fake.jobs[f"{run.id}-train"] = "SUCCEEDED"
+    run = backend.poll(run, plan_file, ctx)
+    service = f"{run.id}-serve"
+    key_file = ctx.run_dir(run.id) / "api-key"
+    key = key_file.read_text().strip()
+    assert len(key) >= 40 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # SkyPilot resolved the VLLM_API_KEY reference with the run's key; no HF_TOKEN: the
+    # service reads the merged weights training wrote, not the gated repository
+    assert fake.secrets[service] == {"VLLM_API_KEY": key}
+    assert endpoint_key(ctx.run_dir(run.id)) == key  # a later serve start reuses it
 
 
 def test_a_null_secret_reference_fails_as_skypilot_fails_it(plan_file: PlanFile) -> None:

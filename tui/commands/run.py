@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog import load_catalog
+from executor.api_key import API_KEY_FILE
 from executor.backends import BACKEND_NAMES, make_backend
 from executor.errors import ExecutorError
 from executor.launch import launch, launch_context, preview, refresh, teardown, wait
@@ -260,11 +261,14 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
         plan_file = store.plan_file(run_id)
         run = refresh(run, plan_file, make_backend(run.backend), launch_context(store))
     events, resources = store.events(run_id), store.resources(run_id)
+    key_file = launch_context(store).run_dir(run_id) / API_KEY_FILE
+    key_path = str(key_file) if key_file.is_file() else None
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "run": run.model_dump(mode="json"),
+                    "api_key_file": key_path,
                     "events": [e.model_dump(mode="json") for e in events],
                     "resources": [r.model_dump(mode="json") for r in resources],
                 },
@@ -281,6 +285,11 @@ def status_command(*, run_id: str | None, as_json: bool, state_dir: Path | None)
     for resource in resources:
         state = "removed " + _when(resource.deleted_at) if resource.deleted_at else "live"
         console.print(f"  {resource.kind} {resource.name}: {state}")
+    if key_path is not None:
+        console.print(
+            f"  API key (the endpoint's /v1 routes refuse requests without it): {key_path}; "
+            f'send the header "Authorization: Bearer $(cat {key_path})"'
+        )
 
 
 @click.command("logs")
