@@ -164,7 +164,8 @@ def _resume(run: Run, plan_file: PlanFile, backend: Backend, ctx: LaunchContext)
     """Restart a failed run from its last good phase (training from its newest checkpoint, or
     serving once training finished). Only one process wins the claim; the others get the run
     as that one left it."""
-    if ctx.store.resources(run.id, live_only=True):
+    # its bucket stays: the checkpoints a resumed training run starts from are in it
+    if [r for r in ctx.store.resources(run.id, live_only=True) if r.kind != "bucket"]:
         raise ExecutorError(
             f"run {run.id} failed but still holds resources.",
             fix=f"`tailor down {run.id}`, then launch again.",

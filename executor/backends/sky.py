@@ -65,6 +65,7 @@ class SkyClient(Protocol):
     def serve_up(self, task: dict, service: str, secrets: dict[str, str]) -> str | None: ...
     def service_status(self, service: str) -> tuple[str | None, str | None]: ...
     def serve_down(self, service: str) -> None: ...
+    def storage_delete(self, name: str) -> bool: ...
 
 
 class SkySdkClient:
@@ -148,6 +149,16 @@ class SkySdkClient:
 
         sky.get(sky.serve.down(service))
 
+    def storage_delete(self, name: str) -> bool:
+        """Delete the bucket SkyPilot created under ``name`` (a MOUNT storage persists until
+        deleted); False when SkyPilot has no such storage (the task never got to create it)."""
+        import sky
+
+        if name not in {record.name for record in sky.get(sky.storage_ls())}:
+            return False
+        sky.get(sky.storage_delete(name))
+        return True
+
 
 class SkyBackend:
     """Runs plans on clouds through SkyPilot."""
@@ -225,6 +236,7 @@ class SkyBackend:
         if plan_file.plan.training is not None and not run.trained:
             task = render_train_task(plan_file, options)
             name = task["name"]
+            ctx.store.add_resource(run.id, "bucket", options.checkpoint_bucket)
             ctx.store.add_resource(run.id, "job", name)
             ids = self.client.launch_job(task, name, self._secrets(task))
             return ctx.store.transition(
@@ -239,8 +251,10 @@ class SkyBackend:
         return self._serve(run, plan_file, ctx)
 
     def _batch(self, run: Run, plan_file: PlanFile, ctx: LaunchContext) -> Run:
-        task = render_batch_task(plan_file, self._options(run, ctx))
+        options = self._options(run, ctx)
+        task = render_batch_task(plan_file, options)
         name = task["name"]
+        ctx.store.add_resource(run.id, "bucket", options.checkpoint_bucket)
         ctx.store.add_resource(run.id, "job", name)
         ids = self.client.launch_job(task, name, self._secrets(task))
         return ctx.store.transition(run.id, Phase.BATCH, _submitted("batch job", name, ids))
@@ -357,18 +371,25 @@ class SkyBackend:
         return self.client.job_logs(name, follow=follow)
 
     def teardown(self, run: Run, ctx: LaunchContext) -> list[str]:
-        """Cancel the job and take the service down; record each removal."""
+        """Cancel the job, take the service down, then delete the run's bucket (its
+        checkpoints, trained weights and batch results: SkyPilot keeps a MOUNT bucket until
+        it is deleted, billing storage each month); record each removal."""
         removed = []
-        for resource in ctx.store.resources(run.id, live_only=True):
+        live = ctx.store.resources(run.id, live_only=True)
+        # the bucket last: a job or service that still runs has it mounted
+        for resource in sorted(live, key=lambda r: r.kind == "bucket"):
             try:
                 if resource.kind == "job":
                     self.client.cancel_job(resource.name)
                 elif resource.kind == "service":
                     self.client.serve_down(resource.name)
+                elif resource.kind == "bucket" and not self.client.storage_delete(resource.name):
+                    ctx.store.mark_deleted(run.id, resource.kind, resource.name)
+                    continue  # never created: nothing was removed
             except Exception as exc:  # the cloud boundary: report which resource failed
                 raise BackendError(
                     f"could not remove {resource.kind} {resource.name}: {exc}.",
-                    fix="check `sky jobs queue` / `sky serve status`, "
+                    fix="check `sky jobs queue` / `sky serve status` / `sky storage ls`, "
                     f"then run `tailor down {run.id}` again.",
                 ) from exc
             ctx.store.mark_deleted(run.id, resource.kind, resource.name)

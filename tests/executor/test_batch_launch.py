@@ -17,7 +17,7 @@ from executor.backends.base import LaunchContext
 from executor.backends.local import LocalBackend
 from executor.errors import ExecutorError
 from executor.launch import check_batch_input, cost_ceiling_usd, launch, preview
-from executor.render import RenderOptions, render_batch_task, task_yaml
+from executor.render import RenderOptions, bucket_name, render_batch_task, task_yaml
 from executor.state import Phase, RunStore
 from planner.plan import PlanFile, load_plan_file
 from tests.executor.test_sky_backend import FakeSky, sky_backend
@@ -227,8 +227,11 @@ def test_train_then_batch_job_then_ready_then_down(plan_file: PlanFile, tmp_path
     done = backend.poll(running, plan_file, ctx)
     assert done.phase is Phase.READY
     assert f"{run.id}/results/" in ctx.store.events(run.id)[-1].message
-    assert ctx.store.resources(run.id, live_only=True) == []  # ended jobs hold nothing
-    assert backend.teardown(done, ctx) == []
+    # ended jobs hold nothing; the bucket with the results stays (and bills) until down
+    live = ctx.store.resources(run.id, live_only=True)
+    assert [(r.kind, r.name) for r in live] == [("bucket", bucket_name(run.id))]
+    assert backend.teardown(done, ctx) == [f"bucket {bucket_name(run.id)}"]
+    assert fake.storages == set() and ctx.store.resources(run.id, live_only=True) == []
 
 
 def test_a_failed_batch_job_fails_the_run_and_relaunch_resubmits_it(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from executor.backends.base import LaunchContext
 from executor.backends.sky import SkyBackend
 from executor.errors import ExecutorError
 from executor.launch import cost_ceiling_usd, launch, preview
+from executor.render import bucket_name
 from executor.state import Phase, RunStore
 from planner.plan import PlanFile, load_plan_file
 
@@ -29,15 +31,23 @@ class FakeSky:
         self.jobs: dict[str, str] = {}
         self.services: dict[str, tuple[str, str | None]] = {}
         self.secrets: dict[str, dict[str, str]] = {}
+        self.storages: set[str] = set()
         self._next_id = 1
 
     def _parse(self, task: dict, name: str, secrets: dict[str, str]):
         sky = pytest.importorskip("sky")
+        task_mounts = copy.deepcopy(task.get("file_mounts"))  # the parser empties the dict
         parsed = sky.Task.from_yaml_config(task, secrets_overrides=sorted(secrets.items()) or None)
         unresolved = sorted({ref.name for ref in parsed.managed_secret_refs})
         if unresolved:
             raise ValueError(f"No value available for secret(s): {', '.join(unresolved)}.")
         self.secrets[name] = dict(secrets)
+        # SkyPilot creates a MOUNT storage when it syncs the task's file mounts (kept after)
+        self.storages.update(
+            spec["name"]
+            for spec in (task_mounts or {}).values()
+            if isinstance(spec, dict) and spec.get("name")
+        )
         return parsed
 
     def launch_job(self, task: dict, name: str, secrets: dict[str, str]) -> list[int]:
@@ -71,6 +81,14 @@ class FakeSky:
     def serve_down(self, service: str) -> None:
         self.calls.append(("serve_down", service))
         self.services.pop(service, None)
+
+    def storage_delete(self, name: str) -> bool:
+        """As SkyPilot's storage_ls + storage_delete: False for a storage it never made."""
+        self.calls.append(("storage_delete", name))
+        if name not in self.storages:
+            return False
+        self.storages.discard(name)
+        return True
 
 
 class GrantsAll:
@@ -125,8 +143,23 @@ def test_full_story_train_then_serve_then_down(plan_file: PlanFile, ctx: LaunchC
     assert [e.phase for e in ctx.store.events(run.id)][:2] == [Phase.PENDING, Phase.TRAINING]
     assert ctx.store.get(run.id).trained  # a relaunch would resume at serving
     removed = backend.teardown(run, ctx)
-    # the succeeded managed job released its cluster when it ended: only the service is left
-    assert removed == [f"service {run.id}-serve"] and ("cancel_job", job) not in fake.calls
+    # the succeeded managed job released its cluster when it ended: the service is left, and
+    # the bucket training wrote (deleted after the service that mounts it)
+    bucket = bucket_name(run.id)
+    assert removed == [f"service {run.id}-serve", f"bucket {bucket}"]
+    assert ("cancel_job", job) not in fake.calls and fake.storages == set()
+    assert ctx.store.resources(run.id, live_only=True) == []
+
+
+def test_down_of_a_run_whose_bucket_was_never_made_removes_nothing_more(
+    plan_file: PlanFile, ctx: LaunchContext
+) -> None:
+    fake = FakeSky()
+    backend = sky_backend(fake)
+    run, _ = launch(plan_file, backend, ctx)
+    fake.storages.clear()  # the job failed before SkyPilot synced its mounts
+    assert backend.teardown(run, ctx) == [f"job {run.id}-train"]
+    assert ("storage_delete", bucket_name(run.id)) in fake.calls
     assert ctx.store.resources(run.id, live_only=True) == []
 
 
