@@ -30,6 +30,7 @@ __all__ = [
     "check_batch_input",
     "check_budget",
     "check_data",
+    "controllers_left",
     "cost_ceiling_usd",
     "launch",
     "launch_context",
@@ -358,6 +359,35 @@ def teardown(run: Run, backend: Backend, ctx: LaunchContext) -> list[str]:
         )
     ctx.store.transition(run.id, Phase.DOWN, f"removed {len(removed)} resource(s)")
     return removed
+
+
+_CONTROLLERS = {
+    "jobs controller": ("jobs", "sky-jobs-controller-<user hash>"),
+    "batch jobs controller": ("jobs", "sky-jobs-controller-<user hash>"),
+    "serve controller": ("serve", "sky-serve-controller-<user hash>"),
+}
+
+
+def controllers_left(plan_file: PlanFile) -> list[str]:
+    """What `down` leaves on the cloud: SkyPilot's jobs and serve controller VMs, shared by
+    every managed job / service of the user, so tailor does not remove them. One line each,
+    from the plan's bill."""
+    left, seen = [], set()
+    for line in plan_file.plan.extra_costs:
+        if line.name not in _CONTROLLERS:
+            continue
+        kind, vm = _CONTROLLERS[line.name]
+        if kind in seen:
+            continue
+        seen.add(kind)
+        jobs = "managed jobs" if kind == "jobs" else "services"
+        left.append(
+            f"SkyPilot's {kind} controller ({vm}, {line.unit_price}) is left: it serves all "
+            f"your {jobs}, and stops itself after 10 idle minutes but is not deleted (SkyPilot "
+            "0.14.1 CONTROLLER_AUTOSTOP, down: False), so its disk keeps billing. `sky status` "
+            f"shows it; `sky down {vm.split('-<')[0]}-…` deletes it once you run no {jobs}."
+        )
+    return sorted(left, key=lambda line: "serve controller" in line)
 
 
 def wait(

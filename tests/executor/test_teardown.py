@@ -53,3 +53,32 @@ def test_something_left_raises_and_the_run_stays_stopping(ctx: LaunchContext) ->
     with pytest.raises(ExecutorError, match=r"still live after teardown.*serve:2.*To fix:"):
         teardown(ctx.store.get("r1"), RemovesOnly({"train:1"}), ctx)
     assert ctx.store.get("r1").phase is Phase.STOPPING
+
+
+def test_down_names_the_skypilot_controllers_it_leaves_with_their_prices() -> None:
+    """A sky run's jobs and serve controllers are shared by all the user's managed jobs and
+    services; `down` leaves them, and says so with the plan's unit prices."""
+    from executor.launch import controllers_left
+    from planner.plan import load_plan_file
+
+    plan_file = load_plan_file(Path(__file__).parents[1] / "data" / "plans" / "financial-p1.json")
+    prices = {c.name: c.unit_price for c in plan_file.plan.extra_costs}
+    lines = controllers_left(plan_file)
+    assert len(lines) == 2
+    jobs, serve = lines
+    assert "jobs controller (sky-jobs-controller-" in jobs and prices["jobs controller"] in jobs
+    assert "serve controller (sky-serve-controller-" in serve
+    assert prices["serve controller"] in serve
+    assert all("10 idle minutes" in line and "disk keeps billing" in line for line in lines)
+
+
+def test_a_plan_without_controllers_leaves_none() -> None:
+    from executor.launch import controllers_left
+    from planner.plan import load_plan_file
+
+    plan_file = load_plan_file(Path(__file__).parents[1] / "data" / "plans" / "financial-p1.json")
+    kept = [c for c in plan_file.plan.extra_costs if "controller" not in c.name]
+    bare = plan_file.model_copy(
+        update={"plan": plan_file.plan.model_copy(update={"extra_costs": kept})}
+    )
+    assert controllers_left(bare) == []

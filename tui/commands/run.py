@@ -15,7 +15,15 @@ from catalog import load_catalog
 from executor.api_key import API_KEY_FILE
 from executor.backends import BACKEND_NAMES, make_backend
 from executor.errors import ExecutorError
-from executor.launch import launch, launch_context, preview, refresh, teardown, wait
+from executor.launch import (
+    controllers_left,
+    launch,
+    launch_context,
+    preview,
+    refresh,
+    teardown,
+    wait,
+)
 from executor.state import Phase, Run, RunStore, open_store
 from planner.plan import PlanFile, load_plan_file
 
@@ -315,3 +323,6 @@ def down_command(*, run_id: str, state_dir: Path | None) -> None:
     for item in removed:
         click.echo(f"removed {item}")
     click.echo(f"Run {run_id} is down; nothing it created is left.")
+    if run.backend == "sky":
+        for line in controllers_left(store.plan_file(run_id)):
+            click.echo(f"note: {line}")
