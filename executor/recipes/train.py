@@ -75,6 +75,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import re
 import resource
@@ -325,6 +326,8 @@ class _MetricsLines:
         self.last = (time.time(), state.num_input_tokens_seen)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:  # the Trainer logs on every rank: rank 0 writes
+            return
         logs = logs or {}
         if "loss" in logs:
             self.flush()
@@ -427,7 +430,9 @@ def load_model(config: TrainConfig):
             **({"bnb_4bit_quant_storage": dtype} if sharded else {}),
         )
         if torch.cuda.is_available() and not sharded:
-            kwargs["device_map"] = {"": torch.cuda.current_device()}
+            # each DDP rank's whole 4-bit model on its own GPU (torchrun's LOCAL_RANK); the
+            # current device is still GPU 0 on every rank until the Trainer sets it
+            kwargs["device_map"] = {"": local_rank()}
     model = AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
     bits = "4-bit NF4" if getattr(model, "is_loaded_in_4bit", False) else str(dtype)
     print(f"loaded {config.model} for {config.method} ({bits})", flush=True)
@@ -510,8 +515,6 @@ def distributed_args(config: TrainConfig) -> dict[str, Any]:
     is DDP). fsdp: FSDP2 full shard of each decoder layer; fsdp-hybrid: the same within a node
     and replicated across nodes (torchrun's LOCAL_WORLD_SIZE GPUs per node); zero3: DeepSpeed
     ZeRO-3 with its values left to the Trainer ("auto")."""
-    import os
-
     if config.sharding == "ddp":
         return {}
     if config.sharding == "zero3":
@@ -604,9 +607,26 @@ def last_logged(trainer, key: str) -> float | None:
     return values[-1] if values else None
 
 
+def rank() -> int:
+    """This process's global rank under torchrun (``RANK``); 0 when run alone."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def local_rank() -> int:
+    """This process's GPU on its node under torchrun (``LOCAL_RANK``); 0 when run alone."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
 def save_outputs(config: TrainConfig, trainer, tokenizer, out: Path) -> None:
-    """final/ (adapter or full model, + tokenizer) and, when asked, merged/."""
+    """final/ (adapter or full model, + tokenizer) and, when asked, merged/.
+
+    Every rank calls ``save_model`` (FSDP and ZeRO-3 gather the shards collectively; the
+    Trainer writes on rank 0 only); the tokenizer and the merge are rank 0's alone, after
+    every rank has finished saving."""
     trainer.save_model(str(out / "final"))
+    trainer.accelerator.wait_for_everyone()
+    if rank() != 0:
+        return
     tokenizer.save_pretrained(out / "final")
     if config.merge and config.method != "full":
         merge_adapter(config, out / "final", out / "merged")
@@ -629,7 +649,8 @@ def run(config: TrainConfig) -> dict[str, Any]:
     resumed_from = int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint else None
     if checkpoint:
         print(f"resuming from {checkpoint} (step {resumed_from})", flush=True)
-    truncate_metrics(out / "metrics.jsonl", resumed_from or 0)  # steps about to be (re)trained
+    if rank() == 0:  # the only writer of metrics.jsonl
+        truncate_metrics(out / "metrics.jsonl", resumed_from or 0)  # steps to be (re)trained
     _quiet_progress_bars()
     trainer, tokenizer, assistant_only = build_trainer(config, train_rows, val_rows, out)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -646,8 +667,9 @@ def run(config: TrainConfig) -> dict[str, Any]:
         "validation_rows": len(val_rows),
         "assistant_only_loss": assistant_only,
     }
-    (out / "DONE").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    print(f"done: {json.dumps(summary)}", flush=True)
+    if rank() == 0:  # one DONE, once rank 0 has saved final/ and merged/
+        (out / "DONE").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        print(f"done: {json.dumps(summary)}", flush=True)
     return summary
 
 

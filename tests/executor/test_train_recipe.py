@@ -12,6 +12,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -435,3 +436,40 @@ def test_packing_and_attention_reach_the_trainer(
     assert trainer.data_collator.padding_free
     trainer.train()
     assert all(math.isfinite(e["loss"]) for e in trainer.state.log_history if "loss" in e)
+
+
+@pytest.mark.slow
+def test_two_ranks_write_one_set_of_outputs(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Under torchrun with two processes (DDP over gloo on the CPU, as on two GPUs over NCCL),
+    rank 0 alone writes metrics.jsonl, the tokenizer, merged/ and DONE: one line per step, one
+    `done:` line, and both ranks exit 0."""
+    config = smoke_config(
+        tmp_path, tiny_model_dir, DATA / "support-chat.jsonl", max_steps=4, merge=True
+    )
+    torchrun = Path(sys.executable).with_name("torchrun")
+    with socket.socket() as probe:  # a free port for the rendezvous (torchrun hangs on 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            str(RECIPES / "train.py"),
+            *("--config", str(config)),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=os.environ | {"HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "run"
+    assert [line["step"] for line in metrics(run)] == [1, 2, 3, 4]
+    assert result.stdout.count("done: ") == 1
+    assert (run / "merged" / "model.safetensors").is_file()
+    assert (run / "merged" / "tokenizer_config.json").is_file()
+    assert json.loads((run / "DONE").read_text(encoding="utf-8"))["final_step"] == 4
