@@ -11,7 +11,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # An unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the CPU build this project tests with.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test e2e lint format bench offers clean tmux
+.PHONY: demo test e2e lint format bench offers clean tmux locks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ offers: $(VENV)/.installed-demo
 	$(PY) -m catalog.build_offers --snapshot $(SNAPSHOT) \
 	    --label "anycloud-sh/catalog@62ff0a98 (SkyPilot vms.csv format)" \
 	    --extra catalog/data/extra_offers.csv
+
+# The remote side's lock files (executor/recipes/locks/*.txt), compiled with uv for Python 3.11
+# on linux x86_64 from the pins in executor/locks.py; tests resolve them against the registry.
+locks: $(VENV)/.installed-test
+	$(PY) -c "import sys; from executor.locks import main; sys.exit(main(sys.argv[1:]))" \
+	    --write --uv $(VENV)/bin/uv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -29,6 +29,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from executor import locks
 from executor.api_key import API_KEY_ENV
 from executor.errors import ExecutorError
 from planner.plan import BatchPlan, OfferChoice, PlanFile, ServingPlan, TrainingPlan
@@ -39,8 +40,6 @@ __all__ = [
     "RECIPE_DIR",
     "SECRET_NAMES",
     "TRAIN_RECOVERY",
-    "TRAIN_REQUIREMENTS",
-    "VLLM_REQUIREMENT",
     "RenderOptions",
     "batch_runtime_s",
     "bucket_name",
@@ -62,20 +61,8 @@ does not count against max_restarts_on_errors); a non-zero exit of the recipe �
 runtime deadline's 124, an out-of-memory error — would fail the same way again, so it is not
 retried (SkyPilot's default of 0 stated; recover_on_exit_codes left empty: torchrun exits 1
 for every failure, so no code tells a transient fault apart)."""
-TRAIN_REQUIREMENTS = (
-    "torch==2.9.1",
-    "transformers==5.17.0",
-    "peft==0.21.2",
-    "trl==1.16.0",
-    "datasets==5.0.1",
-    "accelerate==1.15.0",
-    "bitsandbytes==0.50.2",
-)
-KNOB_REQUIREMENTS = {
-    "zero3": "deepspeed==0.18.2",  # the recipe's sharding zero3 (Trainer deepspeed config)
-    "flash": "flash-attn==2.8.3",  # the recipe's attention flash (attn flash_attention_2)
-}
-VLLM_REQUIREMENT = "vllm==0.11.2"
+LOCKS_ON_MACHINE = "~/tailor-locks"  # a service / batch job's copy of the lock folder
+ACTIVATE = 'export PATH="$HOME/tailor-env/bin:$PATH"'  # the setup's locked env (locks.py)
 SERVE_PORT = 8000
 MAX_RUNTIME_FACTOR = 1.5  # training may run 1.5 × its pessimistic estimate, then stops
 SERVED_MODEL_NAME = "tailor"  # what clients send as `model` to a fine-tuned plan's service
@@ -113,6 +100,11 @@ class RenderOptions:
     recipe_source: str  # local folder holding train.py (shipped to RECIPE_DIR)
     data_format: str = "chat"
     batch_input: str = "batch.jsonl"  # local path or bucket URI of a batch job's requests
+
+    @property
+    def locks_source(self) -> str:
+        """The local folder of the lock files (executor.locks), inside the recipes."""
+        return f"{self.recipe_source.rstrip('/')}/locks"
 
 
 def _resources(
@@ -202,12 +194,14 @@ def _heredoc(path: str, text: str, delimiter: str) -> list[str]:
 
 
 def train_requirements(t: TrainingPlan) -> tuple[str, ...]:
-    """The pinned packages of the training task: TRAIN_REQUIREMENTS, plus DeepSpeed for a
-    zero3 plan and flash-attn for a flash-attention one."""
-    extra = [
-        KNOB_REQUIREMENTS[str(k)] for k in (t.sharding, t.attention) if str(k) in KNOB_REQUIREMENTS
-    ]
-    return (*TRAIN_REQUIREMENTS, *extra)
+    """The direct pins of the training task's lock: TRAIN_REQUIREMENTS, plus DeepSpeed for a
+    zero3 plan and flash-attn for a flash-attention one (executor.locks)."""
+    return locks.lock_inputs(train_lock(t))
+
+
+def train_lock(t: TrainingPlan) -> str:
+    """The training task's lock file name (executor.locks) for the plan's knobs."""
+    return locks.train_lock_name((str(t.sharding), str(t.attention)))
 
 
 def max_runtime_s(t: TrainingPlan) -> int:
@@ -230,6 +224,7 @@ def _train_run(t: TrainingPlan, config: dict, output_dir: str) -> str:
         "\n".join(
             [
                 "set -euo pipefail",
+                ACTIVATE,
                 *_heredoc("/tmp/tailor-train.json", config_text, "TAILOR_CONFIG"),
                 # max runtime: the plan's pessimistic hours × MAX_RUNTIME_FACTOR across every
                 # restart: the first start's time is kept in the checkpoint bucket, and a
@@ -284,7 +279,7 @@ def render_train_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         },
         "envs": {"TAILOR_RUN": options.run_name, "HF_HUB_ENABLE_HF_TRANSFER": "0"},
         **_secrets(task_secret_names(plan_file, downloads_weights=True)),
-        "setup": "pip install " + " ".join(shlex.quote(r) for r in train_requirements(t)) + "\n",
+        "setup": locks.setup_script(train_lock(t), f"{RECIPE_DIR}/locks"),
         "run": _train_run(t, training_config(plan_file, options, output_dir), output_dir),
     }
 
@@ -395,11 +390,12 @@ def render_serve_task(plan_file: PlanFile, options: RenderOptions) -> dict:
             s.tensor_parallel,
             {"ports": SERVE_PORT, "disk_size": 256},
         ),
-        "file_mounts": mounts,
+        "file_mounts": {LOCKS_ON_MACHINE: options.locks_source, **mounts},
         # the endpoint's key (executor.api_key): vLLM reads VLLM_API_KEY from its environment
         **_secrets((*task_secret_names(plan_file, downloads_weights=not trained), API_KEY_ENV)),
-        "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
-        "run": _adapter_guard(plan_file, adapter)
+        "setup": locks.setup_script("serve.txt", LOCKS_ON_MACHINE),
+        "run": f"{ACTIVATE}\n"
+        + _adapter_guard(plan_file, adapter)
         + " ".join(shlex.quote(c) for c in command)
         + "\n",
     }
@@ -473,6 +469,7 @@ def render_batch_task(plan_file: PlanFile, options: RenderOptions) -> dict:
     run = "\n".join(
         [
             "set -euo pipefail",
+            ACTIVATE,
             _adapter_guard(plan_file, f"{trained_dir}/final" if trained else None).rstrip(),
             f"{shard} <<'TAILOR_SHARD'",
             _SHARD.rstrip("\n"),
@@ -498,9 +495,10 @@ def render_batch_task(plan_file: PlanFile, options: RenderOptions) -> dict:
         "file_mounts": {
             "/batch/input.jsonl": options.batch_input,
             "/bucket": {"name": options.checkpoint_bucket, "mode": "MOUNT"},
+            LOCKS_ON_MACHINE: options.locks_source,
         },
         **_secrets(task_secret_names(plan_file, downloads_weights=not trained)),
-        "setup": f"pip install {shlex.quote(VLLM_REQUIREMENT)}\n",
+        "setup": locks.setup_script("serve.txt", LOCKS_ON_MACHINE),
         "run": "\n".join(line for line in run.splitlines() if line) + "\n",
     }
 
