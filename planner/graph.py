@@ -20,7 +20,7 @@ from planner.errors import PlannerError
 from planner.estimators.terms import Term
 from planner.hosted import API_TOKENS_PER_S, api_usage, rag_setup, total_terms
 from planner.lifecycle import api_lifecycle, planning_date
-from planner.offers import MOUNTED_SERVE_NEEDS, OfferIndex, build_offer_index
+from planner.offers import MOUNTED_SERVE_NEEDS, OfferIndex, build_offer_index, launch_refusal
 from planner.plan import ApiUsage, BatchPlan, Plan, RagSetup, ServingPlan, TrainingPlan
 from planner.quality import (
     LAUNCHED_FORMAT,
@@ -635,6 +635,7 @@ def build_decision_graph(
         as_of=as_of or planning_date(),
         gpus={g.name: g for g in catalog.gpus},
     )
+    dg.reasons.extend(_unlaunchable_gpus(goal, catalog))
     _expand(dg, ctx, strategies)
     dg.reasons.extend(ctx.serving_reasons)
     if extra:
@@ -644,6 +645,31 @@ def build_decision_graph(
         ctx.serving_reasons = []
         _expand(dg.references, ctx, extra)
     return dg
+
+
+def _unlaunchable_gpus(goal: GoalSpec, catalog: Catalog) -> list[Reason]:
+    """One reason per GPU the goal's clouds offer but tailor's launched stack cannot run on
+    (planner.offers.launch_refusal): no plan uses them."""
+    clouds = goal.privacy.allowed_clouds
+    wanted = {catalog.gpu(name).name for name in goal.preferences.gpus}
+    offered = (
+        {o.gpu for o in catalog.offers if (clouds is None or o.cloud in clouds) and o.gpu in wanted}
+        if wanted
+        else {o.gpu for o in catalog.offers if clouds is None or o.cloud in clouds}
+    )
+    reasons = []
+    for name in sorted(offered):
+        detail = launch_refusal(catalog.gpu(name))
+        if detail is not None:
+            reasons.append(
+                Reason(
+                    subject=f"gpu {name}",
+                    constraint="launched stack (executor/locks.py)",
+                    detail=detail,
+                    fix="no plan uses it; choose a Turing-or-newer NVIDIA GPU on an x86_64 host",
+                )
+            )
+    return reasons
 
 
 def _expand(dg: DecisionGraph, ctx: _Context, strategies: list[Strategy]) -> None:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from fnmatch import fnmatch, fnmatchcase
 
-from catalog import Area, Catalog, Offer
+from catalog import Area, Catalog, GpuSku, Offer, Vendor
 from planner.errors import PlannerError
 from planner.plan import OfferChoice
 from planner.spec import GoalSpec, SpotPolicy
 
 __all__ = [
+    "LAUNCHABLE_ARCHITECTURES",
     "MOUNTED_SERVE_NEEDS",
     "SERVE_NEEDS",
     "TRAIN_NEEDS",
     "OfferIndex",
     "UserDistance",
     "build_offer_index",
+    "launch_refusal",
     "marketplace_clouds",
     "trusts_marketplace",
     "user_areas",
@@ -32,6 +34,35 @@ SERVE_NEEDS = frozenset({"OPEN_PORTS"})
 MOUNTED_SERVE_NEEDS = SERVE_NEEDS | {"STORAGE_MOUNTING"}
 """What a service of fine-tuned weights (the bucket's merged weights, a MOUNT) or a batch job
 (input weights and results in the bucket, a MOUNT) needs."""
+
+
+LAUNCHABLE_ARCHITECTURES = frozenset({"turing", "ampere", "ada", "hopper", "blackwell"})
+"""NVIDIA architectures the launched software runs on. The remote lock's torch 2.13.0 (PyPI,
+a CUDA 13 build: executor/locks.py) has kernels for compute capability 7.5 and up: CUDA 13
+dropped Volta (sm_70), PyTorch's CUDA 12.8+ wheels already left out Pascal and Volta; and
+SkyPilot 0.14.1 gives pre-Turing GPUs its legacy image with driver 535, below the 580 CUDA 13
+needs (sky/clouds/utils/gpu_utils.py LEGACY_DRIVER_GPUS). AMD GPUs would need a ROCm build of
+torch and vLLM, which the lock is not."""
+ARM_HOST_GPUS = frozenset({"GH200"})
+"""GPUs whose host CPU is Arm (Grace Hopper: NVIDIA's Grace CPU): the lock is x86_64 wheels."""
+
+
+def launch_refusal(sku: GpuSku) -> str | None:
+    """Why tailor cannot launch its locked stack on ``sku`` (None: it can)."""
+    if sku.vendor is not Vendor.NVIDIA:
+        return (
+            f"{sku.name} is an {sku.vendor.value.upper()} GPU: the launched stack is CUDA builds "
+            "of torch 2.13.0 and vLLM 0.32.0 (no ROCm lock)"
+        )
+    if sku.architecture not in LAUNCHABLE_ARCHITECTURES:
+        return (
+            f"{sku.name} is {sku.architecture} (before Turing): the launched torch 2.13.0 is a "
+            "CUDA 13 build with kernels for compute capability 7.5 and up, and SkyPilot gives "
+            "it a driver-535 image"
+        )
+    if sku.name in ARM_HOST_GPUS:
+        return f"{sku.name}'s host CPU is Arm (Grace): the launched stack is x86_64 wheels"
+    return None
 
 
 def _allowed(offer: Offer, goal: GoalSpec, marketplace: frozenset[str]) -> bool:
@@ -318,8 +349,11 @@ def build_offer_index(
     on clouds that support what the tasks need (``serve_needs`` for serving / batch)."""
     gpus = {catalog.gpu(name).name for name in goal.preferences.gpus}
     market = marketplace_clouds(catalog)
+    launchable = {g.name for g in catalog.gpus if launch_refusal(g) is None}
     offers = [
-        o for o in catalog.offers if _allowed(o, goal, market) and (not gpus or o.gpu in gpus)
+        o
+        for o in catalog.offers
+        if _allowed(o, goal, market) and (not gpus or o.gpu in gpus) and o.gpu in launchable
     ]
     areas = user_areas(goal, catalog)
     users = UserDistance(catalog, areas) if areas is not None else None

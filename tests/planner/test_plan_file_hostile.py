@@ -386,7 +386,7 @@ def _assert_renders_safe(plan_file: PlanFile) -> None:
         last = shlex.split(run.splitlines()[-1])
         assert last[:3] == ["vllm", "serve", served]
         if "TAILOR_CHECK" in run:
-            guard = shlex.split(run.splitlines()[1].removesuffix(" <<'TAILOR_CHECK'"))
+            guard = shlex.split(run.splitlines()[2].removesuffix(" <<'TAILOR_CHECK'"))
             assert guard == ["python3", "-", f"{adapter}/adapter_config.json", plan.hf_repo_id]
     try:
         ceiling = cost_ceiling_usd(plan_file)

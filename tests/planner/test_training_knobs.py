@@ -233,8 +233,21 @@ def test_a_bf16_precision_leaves_out_gpus_without_bf16() -> None:
     _, graph, plans = _plans("{precision: bf16-mixed}", gpus="[V100, T4]")
     assert not plans
     refused = [r for r in graph.reasons if r.constraint == "preferences.training.precision"]
-    assert {r.subject.split()[-1] for r in refused} == {"V100", "T4"}
+    assert {r.subject.split()[-1] for r in refused} == {"T4"}  # V100: not launchable at all
     assert all("no bf16" in r.detail for r in refused)
+
+
+def test_gpus_the_launched_stack_cannot_run_are_never_planned() -> None:
+    """V100 (Volta: the lock's CUDA 13 torch has no sm_70 kernels), MI300X (AMD: no ROCm lock)
+    and GH200 (an Arm host: the lock is x86_64 wheels) leave with a reason each."""
+    _, graph, plans = _plans("{}", gpus="[V100, MI300X, GH200, L4]")
+    assert plans and {p.training.offer.gpu for p in plans if p.training} == {"L4"}
+    stack = {r.subject: r.detail for r in graph.reasons if r.constraint.startswith("launched")}
+    assert set(stack) == {"gpu V100", "gpu MI300X", "gpu GH200"}
+    assert "compute capability 7.5" in stack["gpu V100"] and "ROCm" in stack["gpu MI300X"]
+    assert "Arm" in stack["gpu GH200"]
+    _, graph, plans = _plans("{}", gpus="[V100]")
+    assert not plans
 
 
 def test_zero3_and_flash_plans_install_what_they_run() -> None:
